@@ -1,0 +1,8 @@
+"""memory-lifecycle: the memory-provider session lifecycle, modeled and verified.
+
+``import memory_lifecycle`` gives the threaded shell (``SessionLifecycle``);
+``memory_lifecycle.model`` is the pure model, ``memory_lifecycle.compat`` the
+drop-in for the hermes-webui module.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""Effects and results: the outputs of ``step``.
+
+Effects are instructions the shell carries out after releasing its lock. The
+result is what the API call that fed the event reports.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from .state import Agent, SessionId
+
+
+class CallProvider(NamedTuple):
+    """Call ``agent.commit_memory_session()``, then report how it ended."""
+
+    session_id: SessionId
+    agent: Agent
+    captured_generation: int
+
+
+class StartFollowUp(NamedTuple):
+    """Commit the session again in the background: work was requested while busy."""
+
+    session_id: SessionId
+
+
+class WakeWaiters(NamedTuple):
+    """Something waiting committers care about changed (a call ended, an entry went)."""
+
+
+Effect = CallProvider | StartFollowUp | WakeWaiters
+
+
+class Outcome(enum.Enum):
+    """What an event did, as the API call that fed it reports."""
+
+    DONE = "done"
+    """Registration, unregistration and process events: always applied."""
+    STARTED = "started"
+    """A provider call was started (a ``CallProvider`` effect follows)."""
+    COMMITTED = "committed"
+    """The provider call returned; ``committed`` advanced to the captured end."""
+    FAILED = "failed"
+    """The provider call raised; the work stays dirty with its owner."""
+    NOTHING_TO_COMMIT = "nothing_to_commit"
+    """The session is clean: no provider call was made."""
+    BUSY = "busy"
+    """Another provider call is running for this session."""
+    TIMED_OUT = "timed_out"
+    """The caller waited for a running call and its timeout passed."""
+    NO_AGENT = "no_agent"
+    """The dirty segment has no owner and no agent could adopt it."""
+    NOT_FOUND = "not_found"
+    """The session has no entry."""
+    STALE = "stale"
+    """A provider call ended that the state no longer records (after a reset)."""
+    DISCARDED = "discarded"
+    """The clean, idle entry was removed."""
+    ALREADY_ABSENT = "already_absent"
+    """Discard of a session with no entry."""
+    KEPT_DIRTY = "kept_dirty"
+    """Discard refused: uncommitted work remains."""
+    KEPT_IN_FLIGHT = "kept_in_flight"
+    """Discard refused: a provider call is running."""
+    ADMITTED = "admitted"
+    """A background commit may start."""
+    REFUSED_DRAINING = "refused_draining"
+    """No background commit may start: the drain commits that work itself."""
+
+
+Result = Outcome | int
+"""An ``Outcome``, or the session's generation for ``TurnCompleted``."""

@@ -1,0 +1,1 @@
+"""Executable specification: properties, abstract machine, checkers, conformance."""
