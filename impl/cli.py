@@ -11,15 +11,15 @@ from . import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": (
-        "memory_lifecycle.specs.check_cli",
+        "memory_lifecycle.specs.checker.cli",
         "explore every reachable state of the model and check the properties",
     ),
     "conform": (
-        "memory_lifecycle.specs.conform_cli",
+        "memory_lifecycle.specs.conformance.cli",
         "check another implementation of the lifecycle API against the properties",
     ),
     "diagrams": (
-        "memory_lifecycle.specs.diagrams_cli",
+        "memory_lifecycle.specs.diagrams.cli",
         "render the state diagrams (.dot, .svg, .png, .mmd)",
     ),
 }

@@ -1,0 +1,1 @@
+"""Explicit-state model checker over ``model.step``."""

@@ -1,0 +1,1 @@
+"""The conformance suite: check any implementation of the lifecycle API."""

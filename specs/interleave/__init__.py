@@ -1,0 +1,1 @@
+"""Deterministic exploration of real thread schedules."""
