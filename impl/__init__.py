@@ -5,4 +5,9 @@
 drop-in for the hermes-webui module.
 """
 
+from memory_lifecycle.lifecycle import DrainReport, SessionLifecycle
+from memory_lifecycle.model import Outcome, Session
+
 __version__ = "0.1.0"
+
+__all__ = ["DrainReport", "Outcome", "Session", "SessionLifecycle", "__version__"]

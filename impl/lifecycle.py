@@ -1,0 +1,443 @@
+"""The threaded shell: ``SessionLifecycle`` sequences ``model.step_session`` and waits.
+
+Every decision is made by the model. The shell holds one condition (a lock) around
+each call of ``step_session``, keeps the resulting immutable ``Session`` values in a
+dict, and carries out the effects: waking waiters under the lock, and calling the
+provider or starting a follow-up commit after releasing it. It also owns what the
+model cannot: time (timeouts and the drain deadline), threads (background commits,
+follow-ups, drain workers), and which thread is running which provider call, so a
+provider that commits its own session again gets BUSY instead of waiting on itself.
+
+The ``threading`` and ``time`` modules are looked up at call time, so a
+deterministic scheduler can stand in for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from memory_lifecycle.model import (
+    EMPTY_PROCESS,
+    BackgroundCommitRequested,
+    CallProvider,
+    CommitFailed,
+    CommitRequested,
+    CommitSucceeded,
+    Discard,
+    DrainFinished,
+    DrainStarted,
+    Effect,
+    Outcome,
+    Process,
+    RegisterAgent,
+    Result,
+    Session,
+    SessionEvent,
+    SessionId,
+    StartFollowUp,
+    TurnCompleted,
+    UnregisterAgent,
+    WaitExpired,
+    WakeWaiters,
+    step,
+    step_session,
+)
+
+logger = logging.getLogger("memory_lifecycle")
+
+DEFAULT_DRAIN_WORKERS = 8
+
+
+@dataclass
+class DrainReport:
+    """What ``SessionLifecycle.drain`` achieved before its deadline."""
+
+    committed: list[SessionId] = field(default_factory=list)
+    """Sessions left clean by a commit made during the drain."""
+    still_dirty: list[SessionId] = field(default_factory=list)
+    """Sessions with uncommitted work when the drain returned."""
+    deadline_passed: bool = False
+    """True when the drain stopped because its deadline passed."""
+    background_left: int = 0
+    """Background commit threads still running when the drain returned."""
+
+
+class SessionLifecycle:
+    """The memory-provider session lifecycle, safe to call from many threads.
+
+    ``drain_workers`` bounds how many sessions the shutdown drain commits at once.
+    """
+
+    def __init__(self, *, drain_workers: int = DEFAULT_DRAIN_WORKERS) -> None:
+        if not isinstance(drain_workers, int) or drain_workers < 1:
+            raise ValueError(f"drain_workers must be a positive int, got {drain_workers!r}")
+        self.drain_workers = drain_workers
+        self._condition = threading.Condition(threading.Lock())
+        self._sessions: dict[SessionId, Session] = {}
+        self._process = EMPTY_PROCESS
+        self._calling: dict[SessionId, int] = {}
+        """Session id -> ident of the thread running its provider call."""
+        self.background_threads: set[threading.Thread] = set()
+        """Running background commit threads; guarded by ``background_lock``."""
+        self.background_lock = threading.Lock()
+
+    # --- the one place state changes --------------------------------------------
+
+    def _apply(self, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
+        """Feed one event to the model; call with the condition held."""
+        session_id = event.session_id
+        try:
+            before = self._sessions.get(session_id)
+        except TypeError:
+            _check_hashable(session_id)
+            raise
+        after, effects, result = step_session(before, event, self._process.draining)
+        if after is not before:
+            if after is None:
+                del self._sessions[session_id]
+            else:
+                self._sessions[session_id] = after
+        for effect in effects:
+            if type(effect) is WakeWaiters:
+                self._condition.notify_all()
+        return effects, result
+
+    def apply(self, event: SessionEvent) -> Result:
+        """Feed one session event straight to the model (for adapters and tests).
+
+        Provider-call events are the shell's own: feeding them here skips the call.
+        """
+        with self._condition:
+            return self._apply(event)[1]
+
+    def _apply_process(self, event: Any) -> Result:
+        with self._condition:
+            self._process, _, result = step(self._process, event)
+            return result
+
+    # --- registration and turns -------------------------------------------------
+
+    def register_agent(self, session_id: SessionId, agent: object) -> None:
+        """Make ``agent`` the owner of the session's future turns."""
+        if agent is None:
+            raise ValueError("register_agent() needs an agent; use unregister_agent() to clear it")
+        with self._condition:
+            self._apply(RegisterAgent(session_id, agent))
+
+    def unregister_agent(self, session_id: SessionId) -> None:
+        """Forget the current agent; owners of dirty work are kept."""
+        with self._condition:
+            self._apply(UnregisterAgent(session_id))
+
+    def complete_turn(
+        self, session_id: SessionId, *, agent: object | None = None, ephemeral: bool = False
+    ) -> int:
+        """Record a completed turn; return the session's generation."""
+        with self._condition:
+            _, result = self._apply(TurnCompleted(session_id, agent, ephemeral))
+        assert isinstance(result, int)
+        return result
+
+    # --- queries ---------------------------------------------------------------
+
+    def has_uncommitted_work(self, session_id: SessionId) -> bool:
+        """True when the session has completed turns not yet committed."""
+        session = self.session_state(session_id)
+        return session is not None and session.generation > session.committed
+
+    def session_state(self, session_id: SessionId) -> Session | None:
+        """The session's immutable state, or None when it has no entry."""
+        _check_hashable(session_id)
+        with self._condition:
+            return self._sessions.get(session_id)
+
+    def session_ids(self) -> list[SessionId]:
+        """Ids of the sessions with an entry."""
+        with self._condition:
+            return list(self._sessions)
+
+    def dirty_sessions(self) -> list[SessionId]:
+        """Ids of the sessions with uncommitted work."""
+        with self._condition:
+            return [key for key, value in self._sessions.items() if value.dirty]
+
+    def __len__(self) -> int:
+        """Number of sessions with an entry."""
+        with self._condition:
+            return len(self._sessions)
+
+    # --- commits ---------------------------------------------------------------
+
+    def commit(
+        self,
+        session_id: SessionId,
+        agent: object | None = None,
+        *,
+        wait: bool = False,
+        timeout: float | None = None,
+    ) -> Outcome:
+        """Commit the earliest dirty segment; return what happened.
+
+        With ``wait`` a running call of the same session is awaited, for at most
+        ``timeout`` seconds (None: no limit; zero or negative: not at all).
+        Without it, a running call gives BUSY and the work is committed by a
+        follow-up when that call ends.
+        """
+        return self._commit(session_id, agent, wait, timeout, follow_up=False)
+
+    def _commit(
+        self,
+        session_id: SessionId,
+        agent: object | None,
+        wait: bool,
+        timeout: float | None,
+        *,
+        follow_up: bool,
+    ) -> Outcome:
+        _check_hashable(session_id)
+        deadline = _deadline(timeout)
+        me = threading.get_ident()
+        with self._condition:
+            while True:
+                reentrant = self._calling.get(session_id) == me
+                effects, result = self._apply(
+                    CommitRequested(session_id, agent, wait and not reentrant, follow_up)
+                )
+                if result is not Outcome.BUSY or not wait or reentrant:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    _, result = self._apply(WaitExpired(session_id))
+                    break
+                self._condition.wait(remaining)
+            if result is not Outcome.STARTED:
+                assert isinstance(result, Outcome)
+                return result
+            call = effects[0]
+            assert isinstance(call, CallProvider)
+            self._calling[session_id] = me
+        return self._call_provider(call)
+
+    def _call_provider(self, call: CallProvider) -> Outcome:
+        """Run the provider call outside the lock and feed back how it ended."""
+        session_id, agent, captured = call
+        try:
+            method = getattr(agent, "commit_memory_session", None)
+            if not callable(method):
+                raise TypeError(
+                    f"agent {agent!r} has no callable commit_memory_session(); "
+                    f"register an agent object that has one"
+                )
+            method()
+        except Exception:
+            logger.exception(
+                "commit_memory_session() failed for session %r; the work stays dirty", session_id
+            )
+            self._end_call(CommitFailed(session_id, agent, captured, False))
+            return Outcome.FAILED
+        except BaseException:
+            self._end_call(CommitFailed(session_id, agent, captured, True))
+            raise
+        self._end_call(CommitSucceeded(session_id, agent, captured))
+        return Outcome.COMMITTED
+
+    def _end_call(self, event: CommitSucceeded | CommitFailed) -> None:
+        with self._condition:
+            if self._calling.get(event.session_id) == threading.get_ident():
+                del self._calling[event.session_id]
+            effects, _ = self._apply(event)
+        for effect in effects:
+            if type(effect) is StartFollowUp:
+                self._start_background(
+                    partial(self._commit, effect.session_id, None, False, None, follow_up=True),
+                    f"memory-lifecycle follow-up {effect.session_id!r}",
+                )
+
+    def commit_in_background(self, session_id: SessionId, agent: object | None = None) -> Outcome:
+        """Start a fire-and-forget boundary commit of all dirty work on a tracked thread.
+
+        STARTED, or REFUSED_DRAINING once the drain has begun (it commits the work).
+        """
+        _check_hashable(session_id)
+        return self._start_background(
+            lambda: self._commit_all(session_id, agent),
+            f"memory-lifecycle commit {session_id!r}",
+        )
+
+    def _commit_all(self, session_id: SessionId, agent: object | None) -> None:
+        """Commit segment after segment while that succeeds and work remains."""
+        while self.commit(session_id, agent, wait=True) is Outcome.COMMITTED:
+            if not self.has_uncommitted_work(session_id):
+                return
+
+    def _start_background(self, work: Callable[[], object], name: str) -> Outcome:
+        thread = threading.Thread(target=self._run_background, args=(work,), name=name, daemon=True)
+        if not self.register_background_thread(thread):
+            return Outcome.REFUSED_DRAINING
+        thread.start()
+        return Outcome.STARTED
+
+    def _run_background(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException:
+            logger.exception("background commit ended with an error")
+        finally:
+            self.unregister_background_thread(threading.current_thread())
+
+    def register_background_thread(self, thread: threading.Thread) -> bool:
+        """Track a host-started commit thread; False once draining (do not start it)."""
+        with self.background_lock:
+            if self._apply_process(BackgroundCommitRequested()) is not Outcome.ADMITTED:
+                return False
+            self.background_threads.add(thread)
+            return True
+
+    def unregister_background_thread(self, thread: threading.Thread) -> None:
+        """Stop tracking a finished commit thread."""
+        with self.background_lock:
+            self.background_threads.discard(thread)
+
+    # --- retirement and shutdown -------------------------------------------------
+
+    def discard(self, session_id: SessionId) -> Outcome:
+        """Drop a clean, idle session's entry (DISCARDED or ALREADY_ABSENT); else KEPT_*."""
+        with self._condition:
+            _, result = self._apply(Discard(session_id))
+        assert isinstance(result, Outcome)
+        return result
+
+    @property
+    def draining(self) -> bool:
+        """True once ``drain`` has begun."""
+        return self._process.draining
+
+    def drain(self, deadline: float = 30.0) -> DrainReport:
+        """Commit every dirty session, in parallel, returning within ``deadline`` seconds.
+
+        Background commits are joined first; then up to ``drain_workers`` threads
+        commit sessions, each session's segments in order, for as long as that
+        makes progress. A hung or raising provider holds only its own worker.
+        """
+        if deadline != deadline:
+            raise ValueError("drain deadline must be a number of seconds, got NaN")
+        ends_at = time.monotonic() + max(0.0, deadline)
+        self._apply_process(DrainStarted())
+        report = DrainReport()
+        self._join_background(ends_at)
+        committed: set[SessionId] = set()
+        while time.monotonic() < ends_at:
+            dirty = self.dirty_sessions()
+            if not dirty:
+                break
+            progressed = self._drain_round(dirty, ends_at, committed)
+            if not progressed:
+                break
+        report.still_dirty = self.dirty_sessions()
+        report.committed = [sid for sid in committed if sid not in set(report.still_dirty)]
+        report.deadline_passed = bool(report.still_dirty) and time.monotonic() >= ends_at
+        with self.background_lock:
+            report.background_left = sum(1 for t in self.background_threads if t.is_alive())
+        if report.still_dirty:
+            logger.warning(
+                "drain returned with %d session(s) still dirty: %r",
+                len(report.still_dirty),
+                report.still_dirty,
+            )
+        self._apply_process(DrainFinished())
+        return report
+
+    def _join_background(self, ends_at: float) -> None:
+        with self.background_lock:
+            threads = list(self.background_threads)
+        for thread in threads:
+            remaining = ends_at - time.monotonic()
+            if remaining <= 0:
+                return
+            thread.join(remaining)
+
+    def _drain_round(
+        self, dirty: list[SessionId], ends_at: float, committed: set[SessionId]
+    ) -> bool:
+        """Commit ``dirty`` sessions on up to ``drain_workers`` threads; True on progress."""
+        queue = list(reversed(dirty))
+        done = threading.Condition(threading.Lock())
+        state = {"active": 0, "progressed": False}
+
+        def worker() -> None:
+            try:
+                while True:
+                    with done:
+                        if not queue:
+                            return
+                        session_id = queue.pop()
+                    while time.monotonic() < ends_at:
+                        remaining = ends_at - time.monotonic()
+                        outcome = self.commit(session_id, wait=True, timeout=remaining)
+                        if outcome is not Outcome.COMMITTED:
+                            break
+                        with done:
+                            state["progressed"] = True
+                            committed.add(session_id)
+                        if not self.has_uncommitted_work(session_id):
+                            break
+            except BaseException:
+                logger.exception("drain worker stopped: a provider raised a BaseException")
+            finally:
+                with done:
+                    state["active"] -= 1
+                    done.notify_all()
+
+        workers = min(self.drain_workers, len(queue))
+        with done:
+            state["active"] = workers
+        for number in range(workers):
+            threading.Thread(
+                target=worker, name=f"memory-lifecycle drain {number}", daemon=True
+            ).start()
+        with done:
+            while state["active"] > 0:
+                remaining = ends_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                done.wait(remaining)
+            return bool(state["progressed"])
+
+    def reset(self) -> None:
+        """Forget every session and the drain flags (for tests)."""
+        with self._condition:
+            self._sessions.clear()
+            self._calling.clear()
+            self._process = EMPTY_PROCESS
+            self._condition.notify_all()
+        with self.background_lock:
+            self.background_threads.clear()
+
+    def process_state(self) -> Process:
+        """The whole state as a model ``Process`` (ids must be orderable)."""
+        with self._condition:
+            pairs = tuple(sorted(self._sessions.items(), key=lambda pair: pair[0]))  # type: ignore[arg-type,return-value]
+            return self._process._replace(sessions=pairs)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if timeout != timeout:
+        raise ValueError("timeout must be a number of seconds or None, got NaN")
+    return time.monotonic() + timeout
+
+
+def _check_hashable(session_id: object) -> None:
+    try:
+        hash(session_id)
+    except TypeError:
+        raise TypeError(
+            f"session_id must be hashable (a str, say); got {type(session_id).__name__}"
+        ) from None
