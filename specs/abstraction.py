@@ -1,0 +1,302 @@
+"""The abstraction function from model states to abstract states, and the refinement check.
+
+``session_state`` maps every concrete ``Session | None`` to one state of the
+session machine; ``process_state`` maps a ``Process`` to one state of the
+process machine. ``check_refinement`` takes concrete steps ``(before, event,
+after)`` (the model checker's reachable graph) and reports every step whose
+abstract image is not what the declared machines allow.
+
+A session's abstract state depends on that session alone: the process
+flags (draining, drained) change what a step does to follow-ups, never which
+abstract state a session is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import NamedTuple, Protocol
+
+from memory_lifecycle.model import (
+    SESSION_EVENT_TYPES,
+    Event,
+    Process,
+    Session,
+)
+
+from .machine import (
+    ABSENT,
+    CLEAN,
+    COMMITTING,
+    COMMITTING_DIRTY,
+    DIRTY,
+    DRAINED,
+    DRAINING,
+    ORPHANED,
+    PROCESS_EDGES,
+    RUNNING,
+    SESSION_EDGES,
+    AbstractEdge,
+    AbstractMachine,
+    build_process_machine,
+    build_session_machine,
+)
+
+
+def session_state(session: Session | None) -> str:
+    """The abstract state of one session (``None``: it has no entry).
+
+    - ``ABSENT``: no entry.
+    - ``COMMITTING``: a provider call is in flight and nothing beyond its
+      captured end is dirty (``generation == captured_generation``).
+    - ``COMMITTING_DIRTY``: a provider call is in flight and turns beyond its
+      captured end completed (``generation > captured_generation``): success
+      will leave them dirty (S2).
+    - ``CLEAN``: idle, ``generation == committed``.
+    - ``ORPHANED``: idle and dirty, and no agent can be resolved for the first
+      dirty segment: it has no owner and no agent is registered. Only a commit
+      that passes an agent, a registration or a turn naming an agent moves it on.
+    - ``DIRTY``: idle and dirty, and the first dirty segment has an owner or
+      the registered agent would adopt it.
+    """
+    if session is None:
+        return ABSENT
+    if session.in_flight is not None:
+        if session.generation > session.in_flight.captured_generation:
+            return COMMITTING_DIRTY
+        return COMMITTING
+    if not session.dirty:
+        return CLEAN
+    first_owner = session.segments[0].owner if session.segments else None
+    if first_owner is None and session.registered is None:
+        return ORPHANED
+    return DIRTY
+
+
+def process_state(process: Process) -> str:
+    """The abstract state of the process.
+
+    ``DRAINED`` once a drain finished, else ``DRAINING`` once one started,
+    else ``RUNNING``. Sessions do not enter into it.
+    """
+    if process.drained:
+        return DRAINED
+    if process.draining:
+        return DRAINING
+    return RUNNING
+
+
+# --- refinement -------------------------------------------------------------------
+
+
+class ConcreteStep(Protocol):
+    """One edge of the reachable graph: ``before --event--> after``."""
+
+    @property
+    def before(self) -> Process: ...
+    @property
+    def event(self) -> Event: ...
+    @property
+    def after(self) -> Process: ...
+
+
+class RefinementViolation(NamedTuple):
+    """A concrete step whose abstract image the machines do not allow."""
+
+    subject: str
+    """``"process"`` or ``"session <id>"``."""
+    trigger: str
+    source: str
+    dest: str
+    """The abstract state the model actually reached."""
+    predicted: str
+    """The abstract state the declared machine reaches on the same data."""
+    reason: str
+    before: Process
+    event: Event
+    after: Process
+
+    def format(self) -> str:
+        """The violation and the concrete step that took it, as text."""
+        names = _AgentNames()
+        return "\n".join(
+            [
+                f"{self.subject}: {self.reason}",
+                f"  abstract: {self.source} --{self.trigger}--> {self.dest}"
+                f" (declared machine goes to {self.predicted})",
+                f"  before:   {describe_process(self.before, names)}",
+                f"  event:    {describe_event(self.event, names)}",
+                f"  after:    {describe_process(self.after, names)}",
+            ]
+        )
+
+
+def check_refinement(
+    steps: Iterable[ConcreteStep],
+    session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
+    process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
+) -> list[RefinementViolation]:
+    """Every concrete step whose abstract image is not allowed, one per distinct cause.
+
+    A step is allowed when, for the process and for every session, the
+    abstract state either stays the same or moves along a declared edge with
+    the event's trigger; and the declared machine, fired from the abstract
+    source with the concrete data (so its guards decide), reaches the same
+    state. A session event may only move its own session (S6).
+    """
+    session_machine = build_session_machine(tuple(session_edges))
+    process_machine = build_process_machine(tuple(process_edges))
+    declared_sessions = _declared(session_machine)
+    declared_process = _declared(process_machine)
+    violations: list[RefinementViolation] = []
+    seen: set[Hashable] = set()
+    for step in steps:
+        before, event, after = step.before, step.event, step.after
+        trigger = type(event).__name__
+        found = _check_one(
+            "process",
+            trigger,
+            process_state(before),
+            process_state(after),
+            process_machine.fire(process_state(before), trigger, before, event),
+            declared_process,
+        )
+        if found is not None and ("process", trigger, found) not in seen:
+            seen.add(("process", trigger, found))
+            violations.append(_violation("process", trigger, found, step))
+        target = getattr(event, "session_id", None) if type(event) in SESSION_EVENT_TYPES else None
+        ids = {key for key, _ in before.sessions} | {key for key, _ in after.sessions}
+        for session_id in sorted(ids, key=repr):
+            session_before = before.session(session_id)
+            session_after = after.session(session_id)
+            source, dest = session_state(session_before), session_state(session_after)
+            if target is not None and session_id != target:
+                if source != dest:
+                    key = ("isolation", trigger, source, dest)
+                    if key not in seen:
+                        seen.add(key)
+                        reason = f"an event for session {target!r} changed another session"
+                        violations.append(
+                            _violation(
+                                f"session {session_id!r}",
+                                trigger,
+                                (source, dest, source, reason),
+                                step,
+                            )
+                        )
+                continue
+            key_data = (session_before, event, session_after)
+            if key_data in seen:
+                continue
+            seen.add(key_data)
+            predicted = session_machine.fire(source, trigger, session_before, event)
+            found = _check_one("session", trigger, source, dest, predicted, declared_sessions)
+            if found is not None and ("session", trigger, found) not in seen:
+                seen.add(("session", trigger, found))
+                violations.append(_violation(f"session {session_id!r}", trigger, found, step))
+    return violations
+
+
+def _declared(machine: AbstractMachine) -> set[tuple[str, str, str]]:
+    """The ``(trigger, source, dest)`` triples a machine declares, wildcards expanded."""
+    triples = set()
+    for edge in machine.edges:
+        sources = machine.states if edge.source == "*" else (edge.source,)
+        for source in sources:
+            triples.add((edge.trigger, source, edge.dest))
+    return triples
+
+
+def _check_one(
+    kind: str,
+    trigger: str,
+    source: str,
+    dest: str,
+    predicted: str,
+    declared: set[tuple[str, str, str]],
+) -> tuple[str, str, str, str] | None:
+    """``(source, dest, predicted, reason)`` when this abstract step is not allowed."""
+    if source != dest and (trigger, source, dest) not in declared:
+        return (source, dest, predicted, f"undeclared {kind} edge")
+    if predicted != dest:
+        if source == dest:
+            reason = f"the {kind} machine's guards take an edge but the model stays put"
+        else:
+            reason = f"the {kind} machine's guards disagree with the model"
+        return (source, dest, predicted, reason)
+    return None
+
+
+def _violation(
+    subject: str, trigger: str, found: tuple[str, str, str, str], step: ConcreteStep
+) -> RefinementViolation:
+    source, dest, predicted, reason = found
+    return RefinementViolation(
+        subject, trigger, source, dest, predicted, reason, step.before, step.event, step.after
+    )
+
+
+# --- readable concrete states -------------------------------------------------------
+
+
+class _AgentNames:
+    """Short, stable names for opaque agent handles, by order of first appearance."""
+
+    def __init__(self) -> None:
+        self._names: dict[int, str] = {}
+
+    def __call__(self, agent: object) -> str:
+        if agent is None:
+            return "-"
+        for attribute in ("name", "label"):
+            value = getattr(agent, attribute, None)
+            if isinstance(value, str):
+                return value
+        key = id(agent)
+        if key not in self._names:
+            self._names[key] = f"agent{len(self._names) + 1}"
+        return self._names[key]
+
+
+def describe_session(session: Session | None, names: _AgentNames | None = None) -> str:
+    """One session on one line: counters, owner segments, registration, call in flight."""
+    if session is None:
+        return "absent"
+    name = names or _AgentNames()
+    segments = " ".join(
+        f"{segment.start}..{segment.end}:{name(segment.owner)}" for segment in session.segments
+    )
+    parts = [
+        f"gen={session.generation} committed={session.committed}",
+        f"registered={name(session.registered)}",
+        f"segments=[{segments}]",
+    ]
+    if session.in_flight is not None:
+        flight = session.in_flight
+        follow = " follow-up" if flight.follow_up else ""
+        parts.append(f"in_flight={name(flight.agent)}@{flight.captured_generation}{follow}")
+    if session.follow_up_through:
+        parts.append(f"owed={session.follow_up_through}")
+    return " ".join(parts)
+
+
+def describe_process(process: Process, names: _AgentNames | None = None) -> str:
+    """The process on one line: flags, then each session."""
+    name = names or _AgentNames()
+    flags = process_state(process)
+    sessions = "; ".join(
+        f"{session_id!r}: {describe_session(session, name)}"
+        for session_id, session in process.sessions
+    )
+    return f"{flags} {{{sessions}}}"
+
+
+def describe_event(event: Event, names: _AgentNames | None = None) -> str:
+    """An event with agents named readably."""
+    name = names or _AgentNames()
+    fields = []
+    for field, value in zip(event._fields, event, strict=True):
+        if field == "agent":
+            fields.append(f"agent={name(value)}")
+        else:
+            fields.append(f"{field}={value!r}")
+    return f"{type(event).__name__}({', '.join(fields)})"
