@@ -1,0 +1,75 @@
+"""Agents for shell tests: providers whose calls a test can hold, fail and count."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+WAIT = 10.0
+"""Upper bound on every wait in the tests; reaching it is a failure, not a delay."""
+
+
+class GatedAgent:
+    """An agent whose ``commit_memory_session`` can be held open and made to raise.
+
+    ``entered`` is set when a call begins; a held call returns once ``release``
+    is set. ``raises`` (an exception instance) makes calls fail; ``on_call`` runs
+    inside the call (for re-entrant providers).
+    """
+
+    def __init__(self, name: str, *, hold: bool = False) -> None:
+        self.name = name
+        self.calls = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+        self.raises: BaseException | None = None
+        self.on_call: Callable[[], object] | None = None
+        self.on_call_result: object = None
+        self._lock = threading.Lock()
+
+    def commit_memory_session(self) -> None:
+        with self._lock:
+            self.calls += 1
+        self.entered.set()
+        if not self.release.wait(WAIT):
+            raise AssertionError(f"{self.name}: held call never released")
+        if self.on_call is not None:
+            self.on_call_result = self.on_call()
+        if self.raises is not None:
+            raise self.raises
+
+    def __repr__(self) -> str:
+        return f"<agent {self.name}>"
+
+
+def start(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run ``target`` on a daemon thread; its return value (or exception) lands in the list."""
+    box: list[object] = []
+
+    def run() -> None:
+        try:
+            box.append(target())
+        except BaseException as error:
+            box.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def join(thread: threading.Thread) -> None:
+    """Join with the test bound; fail when the thread hangs."""
+    thread.join(WAIT)
+    assert not thread.is_alive(), "thread hung"
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll ``predicate`` until true, within the test bound."""
+    event = threading.Event()
+    for _ in range(int(WAIT / 0.005)):
+        if predicate():
+            return
+        event.wait(0.005)
+    raise AssertionError(f"timed out waiting until {what}")
