@@ -340,7 +340,9 @@ class SessionLifecycle:
             if not progressed:
                 break
         report.still_dirty = self.dirty_sessions()
-        report.committed = [sid for sid in committed if sid not in set(report.still_dirty)]
+        still_dirty = set(report.still_dirty)
+        # list() copies in one step: a worker past the deadline may still add to the set.
+        report.committed = [sid for sid in list(committed) if sid not in still_dirty]
         report.deadline_passed = bool(report.still_dirty) and time.monotonic() >= ends_at
         with self.background_lock:
             report.background_left = sum(1 for t in self.background_threads if t.is_alive())
