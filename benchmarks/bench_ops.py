@@ -1,0 +1,358 @@
+"""Per-operation cost: the drop-in, the native shell and the original, side by side.
+
+One workload per session: register an agent, complete two turns, ask
+has_uncommitted_work, commit (the provider returns at once), commit again (nothing
+to commit), unregister. It runs over a batch of fresh sessions, on 1 to 8 threads
+at once, with the implementations interleaved in shuffled order every round; each
+operation's time is the batch's wall time divided by the calls made, and the
+tables show the median over rounds. A second table runs the whole workload with
+10^2 .. 10^5 other sessions alive, to show that the cost does not grow with them.
+
+    python benchmarks/bench_ops.py            # ~1-2 minutes
+    python benchmarks/bench_ops.py --quick    # ~15 seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import memory_lifecycle
+from _common import DEFAULT_REFERENCE, InstantAgent, header, load_reference, median, progress, table
+from memory_lifecycle import compat
+
+Phase = Callable[[list[str], object], None]
+
+
+@dataclass
+class Implementation:
+    """The operations of one implementation, as plain callables."""
+
+    name: str
+    register: Callable[[str, object], object]
+    turn: Callable[[str], object]
+    has_work: Callable[[str], bool]
+    commit: Callable[[str], object]
+    unregister: Callable[[str], object]
+    retire: Callable[[list[str]], None]
+    """Remove a batch's entries, outside the timed sections."""
+    reset: Callable[[], None]
+
+
+def compat_implementation() -> Implementation:
+    """``memory_lifecycle.compat``, the drop-in module."""
+    return Implementation(
+        "compat",
+        compat.register_agent,
+        compat.mark_turn_completed,
+        compat.has_uncommitted_work,
+        compat.commit_session_memory,
+        compat.unregister_agent,
+        lambda ids: _each(compat.discard_session, ids),
+        compat._reset_for_tests,
+    )
+
+
+def native_implementation() -> Implementation:
+    """The native ``SessionLifecycle`` API on its own instance."""
+    lifecycle = memory_lifecycle.SessionLifecycle()
+    return Implementation(
+        "native",
+        lifecycle.register_agent,
+        lifecycle.complete_turn,
+        lifecycle.has_uncommitted_work,
+        lifecycle.commit,
+        lifecycle.unregister_agent,
+        lambda ids: _each(lifecycle.discard, ids),
+        lifecycle.reset,
+    )
+
+
+def original_implementation(module: Any) -> Implementation:
+    """The original module; it never removes an entry, so the harness pops them."""
+    sessions: dict[str, object] = module._sessions
+
+    def retire(ids: list[str]) -> None:
+        with module._lock:
+            for session_id in ids:
+                sessions.pop(session_id, None)
+
+    return Implementation(
+        "original",
+        module.register_agent,
+        module.mark_turn_completed,
+        module.has_uncommitted_work,
+        module.commit_session_memory,
+        module.unregister_agent,
+        retire,
+        module._reset_for_tests,
+    )
+
+
+def _each(function: Callable[[str], object], ids: list[str]) -> None:
+    for session_id in ids:
+        function(session_id)
+
+
+# --- the workload, one phase per operation ---------------------------------------
+
+
+def phases(impl: Implementation) -> list[tuple[str, int, Phase]]:
+    """``(operation, calls per session, run over a batch)`` in workload order."""
+    register, turn, has_work = impl.register, impl.turn, impl.has_work
+    commit, unregister = impl.commit, impl.unregister
+
+    def do_register(ids: list[str], agent: object) -> None:
+        for session_id in ids:
+            register(session_id, agent)
+
+    def do_turns(ids: list[str], agent: object) -> None:
+        for session_id in ids:
+            turn(session_id)
+            turn(session_id)
+
+    def do_has_work(ids: list[str], agent: object) -> None:
+        for session_id in ids:
+            if not has_work(session_id):
+                raise AssertionError(f"{impl.name}: {session_id} should have work")
+
+    def do_commit(ids: list[str], agent: object) -> None:
+        for session_id in ids:
+            commit(session_id)
+
+    def do_unregister(ids: list[str], agent: object) -> None:
+        for session_id in ids:
+            unregister(session_id)
+
+    return [
+        ("register", 1, do_register),
+        ("complete turn", 2, do_turns),
+        ("has_uncommitted_work", 1, do_has_work),
+        ("commit (instant provider)", 1, do_commit),
+        ("commit (nothing to commit)", 1, do_commit),
+        ("unregister", 1, do_unregister),
+    ]
+
+
+OPERATIONS = [name for name, _, _ in phases(compat_implementation())]
+CALLS_PER_SESSION = sum(calls for _, calls, _ in phases(compat_implementation()))
+
+
+def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> dict[str, float]:
+    """Run the workload on ``threads`` threads of ``batch`` sessions each; ns per call."""
+    steps = phases(impl)
+    id_lists = [[f"{tag}-{t}-{i}" for i in range(batch)] for t in range(threads)]
+    agents = [InstantAgent() for _ in range(threads)]
+    result: dict[str, float] = {}
+    if threads == 1:
+        for name, calls, run in steps:
+            started = time.perf_counter_ns()
+            run(id_lists[0], agents[0])
+            result[name] = (time.perf_counter_ns() - started) / (batch * calls)
+    else:
+        barrier = threading.Barrier(threads)
+        failures: list[BaseException] = []
+        spans: list[list[tuple[int, int]]] = [[] for _ in steps]
+
+        def worker(ids: list[str], agent: object) -> None:
+            for index, (_, _, run) in enumerate(steps):
+                barrier.wait()
+                started = time.perf_counter_ns()
+                try:
+                    run(ids, agent)
+                except BaseException as error:  # reported after the join
+                    failures.append(error)
+                spans[index].append((started, time.perf_counter_ns()))
+
+        workers = [
+            threading.Thread(target=worker, args=(id_lists[t], agents[t]), daemon=True)
+            for t in range(threads)
+        ]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(120)
+        for (name, calls, _), phase_spans in zip(steps, spans, strict=True):
+            wall = max(end for _, end in phase_spans) - min(start for start, _ in phase_spans)
+            result[name] = wall / (threads * batch * calls)
+        if failures:
+            raise failures[0]
+    expected = threads * batch
+    made = sum(agent.calls for agent in agents)
+    if made != expected:
+        raise AssertionError(f"{impl.name}: {made} provider calls, expected {expected}")
+    for ids in id_lists:
+        impl.retire(ids)
+    return result
+
+
+def populate(impl: Implementation, live: int) -> None:
+    """Leave ``live`` committed, unregistered sessions alive."""
+    impl.reset()
+    agent = InstantAgent()
+    for number in range(live):
+        session_id = f"live-{number}"
+        impl.register(session_id, agent)
+        impl.turn(session_id)
+        impl.commit(session_id)
+        impl.unregister(session_id)
+    gc.collect()
+
+
+# --- the runs --------------------------------------------------------------------
+
+
+def per_operation(
+    impls: list[Implementation], thread_counts: list[int], rounds: int, batch: int, live: int
+) -> dict[tuple[int, str], dict[str, list[float]]]:
+    """Samples keyed by (threads, implementation), then operation."""
+    samples: dict[tuple[int, str], dict[str, list[float]]] = {}
+    order = random.Random(1)
+    for impl in impls:
+        populate(impl, live)
+    for threads in thread_counts:
+        progress(f"per-operation: {threads} thread(s), {rounds} rounds")
+        for round_number in range(rounds):
+            shuffled = impls[:]
+            order.shuffle(shuffled)
+            for impl in shuffled:
+                timings = run_workload(impl, threads, batch, f"t{threads}r{round_number}")
+                bucket = samples.setdefault((threads, impl.name), {})
+                for name, value in timings.items():
+                    bucket.setdefault(name, []).append(value)
+    return samples
+
+
+def live_sweep(
+    impls: list[Implementation], sizes: list[int], rounds: int, batch: int
+) -> dict[tuple[int, str], list[float]]:
+    """Mean ns per call of the whole workload, keyed by (live sessions, implementation)."""
+    samples: dict[tuple[int, str], list[float]] = {}
+    order = random.Random(2)
+    for live in sizes:
+        progress(f"live-session sweep: {live} live sessions, {rounds} rounds")
+        for impl in impls:
+            populate(impl, live)
+        for round_number in range(rounds):
+            shuffled = impls[:]
+            order.shuffle(shuffled)
+            for impl in shuffled:
+                timings = run_workload(impl, 1, batch, f"l{live}r{round_number}")
+                total = sum(
+                    timings[name] * calls for name, calls, _ in phases(impl) if name in timings
+                )
+                samples.setdefault((live, impl.name), []).append(total / CALLS_PER_SESSION)
+    for impl in impls:
+        impl.reset()
+    return samples
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if denominator == denominator else "n/a"
+
+
+def ns(value: float) -> str:
+    return "n/a" if value != value else f"{value:,.0f}"
+
+
+def report_operations(
+    samples: dict[tuple[int, str], dict[str, list[float]]], names: list[str], threads: int
+) -> str:
+    rows: list[list[object]] = []
+    medians = {
+        name: {op: median(samples[(threads, name)][op]) for op in OPERATIONS} for name in names
+    }
+    for op in [*OPERATIONS, "all (per call)"]:
+        if op == "all (per call)":
+            per = {
+                name: sum(medians[name][o] * c for o, c, _ in phases(compat_implementation()))
+                / CALLS_PER_SESSION
+                for name in names
+            }
+        else:
+            per = {name: medians[name][op] for name in names}
+        row: list[object] = [op, *(ns(per[name]) for name in names)]
+        if "original" in names:
+            row.append(ratio(per["compat"], per["original"]))
+            row.append(ratio(per["native"], per["original"]))
+        rows.append(row)
+    headers = ["operation (ns/call)", *names]
+    if "original" in names:
+        headers += ["compat/original", "native/original"]
+    return table(headers, rows)
+
+
+def report_sweep(
+    samples: dict[tuple[int, str], list[float]], names: list[str], sizes: list[int]
+) -> str:
+    rows: list[list[object]] = []
+    for live in sizes:
+        per = {name: median(samples[(live, name)]) for name in names}
+        row: list[object] = [f"{live:,}", *(ns(per[name]) for name in names)]
+        if "original" in names:
+            row.append(ratio(per["compat"], per["original"]))
+        rows.append(row)
+    headers = ["live sessions", *(f"{name} ns/call" for name in names)]
+    if "original" in names:
+        headers.append("compat/original")
+    return table(headers, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (~15 s)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_REFERENCE,
+        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
+    )
+    parser.add_argument("--rounds", type=int, help="rounds per configuration")
+    parser.add_argument("--batch", type=int, help="sessions per thread per round")
+    options = parser.parse_args(argv)
+    rounds = options.rounds or (5 if options.quick else 15)
+    batch = options.batch or (500 if options.quick else 1000)
+    thread_counts = [1, 2, 4, 8]
+    sizes = [100, 1_000, 10_000, 100_000] if not options.quick else [100, 10_000, 100_000]
+    live = 1_000
+
+    impls = [compat_implementation(), native_implementation()]
+    original = load_reference(options.reference)
+    if original is not None:
+        impls.append(original_implementation(original))
+    names = [impl.name for impl in impls]
+
+    started = time.monotonic()
+    operation_samples = per_operation(impls, thread_counts, rounds, batch, live)
+    sweep_samples = live_sweep(impls, sizes, max(3, rounds // 2), batch)
+
+    print(header("bench_ops: per-operation cost, compat vs native vs original"))
+    print(
+        f"workload per session: register, 2 turns, has_uncommitted_work, commit, "
+        f"no-op commit, unregister; batch {batch} sessions per thread, {rounds} rounds, "
+        f"implementations interleaved in shuffled order; medians of batch wall time per call"
+    )
+    for threads in thread_counts:
+        print()
+        print(
+            f"## {threads} thread(s), {live:,} other sessions alive "
+            "(ns per call, all threads together)"
+        )
+        print(report_operations(operation_samples, names, threads))
+    print()
+    print("## whole workload, single thread, as live sessions grow (ns per call)")
+    print(report_sweep(sweep_samples, names, sizes))
+    print(f"\nfinished in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
