@@ -1,0 +1,96 @@
+"""Short text for events, results and states in counterexample traces."""
+
+from __future__ import annotations
+
+from memory_lifecycle.model import (
+    BackgroundCommitRequested,
+    CallProvider,
+    CommitFailed,
+    CommitRequested,
+    CommitSucceeded,
+    DrainFinished,
+    DrainStarted,
+    Effect,
+    Event,
+    Outcome,
+    Process,
+    Result,
+    Session,
+    StartFollowUp,
+    WakeWaiters,
+)
+
+
+def actor_of(event: Event) -> str:
+    """Who causes ``event``: the provider, the lifecycle's follow-up, the drain or the host."""
+    if isinstance(event, CommitSucceeded | CommitFailed):
+        return "provider"
+    if isinstance(event, CommitRequested) and event.follow_up:
+        return "follow-up"
+    if isinstance(event, DrainStarted | DrainFinished):
+        return "drain"
+    if isinstance(event, BackgroundCommitRequested):
+        return "host"
+    return "host"
+
+
+def event_text(event: Event) -> str:
+    """``Name(field=value, ...)`` without fields at their default values."""
+    defaults = getattr(type(event), "_field_defaults", {})
+    parts = []
+    for name, value in zip(event._fields, event, strict=True):
+        if name in defaults and value == defaults[name]:
+            continue
+        parts.append(repr(value) if name == "session_id" else f"{name}={value!r}")
+    return f"{type(event).__name__}({', '.join(parts)})"
+
+
+def result_text(result: Result, effects: tuple[Effect, ...]) -> str:
+    """The result, then the effects other than waking waiters."""
+    text = result.value if isinstance(result, Outcome) else f"generation {result}"
+    shown = [_effect_text(effect) for effect in effects if not isinstance(effect, WakeWaiters)]
+    return text + (" + " + ", ".join(shown) if shown else "")
+
+
+def _effect_text(effect: Effect) -> str:
+    if isinstance(effect, CallProvider):
+        return (
+            f"CallProvider({effect.session_id!r}, {effect.agent!r}, "
+            f"captured={effect.captured_generation})"
+        )
+    if isinstance(effect, StartFollowUp):
+        return f"StartFollowUp({effect.session_id!r})"
+    return type(effect).__name__
+
+
+def session_text(session: Session) -> str:
+    """``gen=2 committed=1 registered=A segments=[2..2:A] in_flight=A@2 owed=2``."""
+    segments = ",".join(
+        f"{s.start}..{s.end}:{'-' if s.owner is None else s.owner!r}" for s in session.segments
+    )
+    parts = [
+        f"gen={session.generation}",
+        f"committed={session.committed}",
+        f"registered={'-' if session.registered is None else repr(session.registered)}",
+    ]
+    if segments:
+        parts.append(f"segments=[{segments}]")
+    running = session.in_flight
+    if running is not None:
+        follow = " follow-up" if running.follow_up else ""
+        parts.append(f"in_flight={running.agent!r}@{running.captured_generation}{follow}")
+    if session.follow_up_through:
+        parts.append(f"owed={session.follow_up_through}")
+    return " ".join(parts)
+
+
+def state_text(process: Process) -> str:
+    """Every session on one line, then the drain flags."""
+    parts = [f"{key}: {session_text(value)}" for key, value in process.sessions]
+    if not parts:
+        parts.append("no entries")
+    if process.drained:
+        parts.append("drained")
+    elif process.draining:
+        parts.append("draining")
+    return "; ".join(parts)
