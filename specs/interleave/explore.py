@@ -1,0 +1,225 @@
+"""Exploration strategies over ``run_scenario``.
+
+``explore(scenario, target, mode=..., budget=...)`` returns an
+``ExplorationResult``:
+
+- ``mode="dfs"``: CHESS-style exhaustive depth-first search of every schedule
+  with at most ``preemption_bound`` preemptions (a switch away from a thread
+  that could have continued). Bounds are tried in increasing order, so the
+  first violation found has the fewest preemptions. ``exhausted`` says
+  whether every schedule within the bound ran before ``budget`` runs.
+- ``mode="random"``: ``budget`` runs choosing uniformly at random, seeds
+  ``seed, seed + 1, ...``.
+- ``mode="pct"``: ``budget`` PCT runs (random priorities, ``depth - 1``
+  priority change points), same seeding.
+
+Every violation carries its schedule string (and seed for sampled modes):
+``run_scenario(target, scenario, violation.schedule)`` replays it exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .runner import RunResult, Violation, run_scenario
+from .scenarios import Scenario
+from .scheduler import Chooser, Decision
+from .schedules import PCTChooser, RandomChooser, ReplayChooser
+from .target import TargetFactory
+
+MODES = ("dfs", "random", "pct")
+DEFAULT_BUDGET = 2_000
+DEFAULT_PREEMPTION_BOUND = 2
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExplorationResult:
+    """What an exploration of one scenario on one target found."""
+
+    scenario: str
+    target: str
+    mode: str
+    schedules: int
+    """Runs made (for dfs: distinct schedules within the final bound, plus earlier bounds)."""
+    exhausted: bool
+    """dfs only: every schedule within the bound was run."""
+    violation: Violation | None
+    not_applicable: str | None
+    elapsed: float
+    preemption_bound: int | None = None
+    max_steps: int = 0
+    by_bound: dict[int, int] = field(default_factory=dict)
+    """dfs only: distinct schedules per preemption bound tried."""
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        if self.not_applicable is not None:
+            return f"{self.scenario}: not applicable ({self.not_applicable})"
+        state = f"VIOLATION {self.violation.property_id}" if self.violation else "ok"
+        extent = ""
+        if self.mode == "dfs" and self.violation is None:
+            kind = "exhaustive" if self.exhausted else "budget reached"
+            extent = f", preemption bound {self.preemption_bound} ({kind})"
+        return (
+            f"{self.scenario}: {state} after {self.schedules} schedules [{self.mode}{extent}] "
+            f"in {self.elapsed:.2f}s"
+        )
+
+
+@dataclass
+class _Node:
+    enabled: tuple[int, ...]
+    current: int | None
+    chosen: int
+    tried: set[int]
+
+
+def _is_preemption(current: int | None, enabled: tuple[int, ...], chosen: int) -> bool:
+    return current is not None and current in enabled and chosen != current
+
+
+def _next_prefix(stack: list[_Node], bound: int) -> list[int] | None:
+    """Backtrack to the deepest decision with an untried choice within the bound."""
+    while stack:
+        preemptions = sum(
+            _is_preemption(node.current, node.enabled, node.chosen) for node in stack[:-1]
+        )
+        node = stack[-1]
+        for candidate in node.enabled:
+            if candidate in node.tried:
+                continue
+            cost = preemptions + _is_preemption(node.current, node.enabled, candidate)
+            node.tried.add(candidate)
+            if cost <= bound:
+                node.chosen = candidate
+                return [item.chosen for item in stack]
+        stack.pop()
+    return None
+
+
+def _sync(stack: list[_Node], decisions: tuple[Decision, ...]) -> None:
+    """Extend the DFS stack with the decisions past the replayed prefix."""
+    for decision in decisions[len(stack) :]:
+        stack.append(_Node(decision.enabled, decision.current, decision.chosen, {decision.chosen}))
+
+
+def _dfs(
+    run: Callable[[Chooser], RunResult],
+    bound: int,
+    budget: int,
+    progress: Progress | None,
+) -> tuple[int, bool, RunResult | None, int]:
+    """(runs, exhausted, first violating run, max steps) of a bounded DFS."""
+    stack: list[_Node] = []
+    prefix: list[int] = []
+    runs = 0
+    max_steps = 0
+    while runs < budget:
+        result = run(ReplayChooser(prefix))
+        runs += 1
+        max_steps = max(max_steps, result.steps)
+        if progress is not None:
+            progress(runs)
+        if result.violation is not None or result.not_applicable is not None:
+            return runs, False, result, max_steps
+        _sync(stack, result.decisions)
+        following = _next_prefix(stack, bound)
+        if following is None:
+            return runs, True, None, max_steps
+        prefix = following
+    return runs, False, None, max_steps
+
+
+def explore(
+    scenario: Scenario,
+    target: TargetFactory,
+    *,
+    mode: str = "dfs",
+    budget: int = DEFAULT_BUDGET,
+    preemption_bound: int = DEFAULT_PREEMPTION_BOUND,
+    seed: int = 0,
+    depth: int = 3,
+    target_name: str = "target",
+    progress: Progress | None = None,
+) -> ExplorationResult:
+    """Explore ``scenario`` on ``target``; stop at the first violation or the budget."""
+    if mode not in MODES:
+        raise ValueError(f"unknown exploration mode {mode!r}; choose one of {', '.join(MODES)}")
+    started = time.perf_counter()
+
+    def run(chooser: Chooser) -> RunResult:
+        return run_scenario(target, scenario, chooser, target_name=target_name)
+
+    name = target_name
+    if mode == "dfs":
+        total = 0
+        by_bound: dict[int, int] = {}
+        last: RunResult | None = None
+        exhausted = False
+        steps = 0
+        for bound in range(preemption_bound + 1):
+            runs, exhausted, last, most = _dfs(run, bound, budget - total, progress)
+            total += runs
+            by_bound[bound] = runs
+            steps = max(steps, most)
+            if last is not None or not exhausted or total >= budget:
+                break
+        return ExplorationResult(
+            scenario=scenario.name,
+            target=last.target if last is not None else name,
+            mode=mode,
+            schedules=total,
+            exhausted=exhausted,
+            violation=None if last is None else last.violation,
+            not_applicable=None if last is None else last.not_applicable,
+            elapsed=time.perf_counter() - started,
+            preemption_bound=preemption_bound,
+            max_steps=steps,
+            by_bound=by_bound,
+        )
+    steps = 0
+    for index in range(budget):
+        run_seed = seed + index
+        chooser: Chooser = (
+            RandomChooser(run_seed) if mode == "random" else PCTChooser(run_seed, depth=depth)
+        )
+        result = run(chooser)
+        steps = max(steps, result.steps)
+        if progress is not None:
+            progress(index + 1)
+        if result.not_applicable is not None or result.violation is not None:
+            violation = result.violation
+            if violation is not None:
+                violation = Violation(
+                    violation.property_id,
+                    violation.message,
+                    violation.trace,
+                    violation.schedule,
+                    run_seed,
+                )
+            return ExplorationResult(
+                scenario=scenario.name,
+                target=result.target,
+                mode=mode,
+                schedules=index + 1,
+                exhausted=False,
+                violation=violation,
+                not_applicable=result.not_applicable,
+                elapsed=time.perf_counter() - started,
+                max_steps=steps,
+            )
+    return ExplorationResult(
+        scenario=scenario.name,
+        target=name,
+        mode=mode,
+        schedules=budget,
+        exhausted=False,
+        violation=None,
+        not_applicable=None,
+        elapsed=time.perf_counter() - started,
+        max_steps=steps,
+    )

@@ -1,0 +1,337 @@
+"""Linearizability of a recorded history against the model (Wing & Gong style).
+
+The recorded calls become atomic *operations* on the model's ``Process``,
+each with a real-time window ``[start, end]`` (ticks):
+
+- ``register_agent``, ``unregister_agent``, ``mark_turn_completed``,
+  ``discard_session``, ``has_uncommitted_work``, ``drain_all_on_shutdown``:
+  one operation over the call's whole window;
+- ``commit_session_memory`` that called the provider: ``CommitRequested``
+  (result STARTED, on the agent that was called) between invocation and the
+  provider call's begin, then ``CommitSucceeded``/``CommitFailed`` between the
+  provider call's end and the return;
+- ``commit_session_memory`` that did not: one operation whose model result
+  must explain ``False`` (nothing to commit, no agent, no entry, busy; a
+  waiting commit that timed out is ``CommitRequested`` BUSY then
+  ``WaitExpired``);
+- a provider call the target made on its own (follow-up, drain worker): the
+  same two operations, windows bounded by its enclosing call or thread.
+
+``linearize`` searches (depth first, memoised on the set of placed operations
+and the model state) for an order consistent with real time in which every
+operation's model result matches what was observed. The search can also
+require a property of the final state (``accept``): the runner uses it for L1
+(no follow-up the model owes is left unstarted).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from memory_lifecycle.model import (
+    EMPTY_PROCESS,
+    CallProvider,
+    CommitFailed,
+    CommitRequested,
+    CommitSucceeded,
+    Discard,
+    DrainStarted,
+    Outcome,
+    Process,
+    RegisterAgent,
+    TurnCompleted,
+    UnregisterAgent,
+    WaitExpired,
+    step,
+)
+
+from .history import Call, History, ProviderCall
+
+Apply = Callable[[Process], tuple[list[Process], str]]
+"""Model states the operation may lead to (empty: the observation is impossible), and why."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One atomic operation of the history, with its real-time window."""
+
+    label: str
+    start: int
+    end: float
+    apply: Apply
+
+
+@dataclass(frozen=True)
+class Linearization:
+    """The outcome of the search."""
+
+    ok: bool
+    order: tuple[str, ...]
+    """A valid order (when ok) or the longest prefix the search could place."""
+    stuck: tuple[str, ...]
+    """When not ok: why each operation that could come next does not fit."""
+    final_state: Process | None
+
+
+_FALSE_OUTCOMES = (Outcome.NOTHING_TO_COMMIT, Outcome.NO_AGENT, Outcome.NOT_FOUND)
+
+
+def _show(value: object) -> str:
+    return str(getattr(value, "agent_name", value))
+
+
+def _call_label(call: Call) -> str:
+    shown = ", ".join(
+        f"{key}={_show(value)}" for key, value in call.arguments.items() if value is not None
+    )
+    outcome = (
+        f"raised {type(call.raised).__name__}" if call.raised is not None else repr(call.result)
+    )
+    return f"#{call.call_id} T{call.thread} {call.method}({shown}) -> {outcome}"
+
+
+def _simple(call: Call, end: float) -> Operation | None:
+    """The single operation of a call that made no provider call of its own."""
+    arguments = call.arguments
+    session_id = arguments.get("session_id")
+    label = _call_label(call)
+    if call.method == "drain_all_on_shutdown":
+        return Operation(
+            label, call.invoked, end, lambda p: ([step(p, DrainStarted()).state], "drain")
+        )
+    if not session_id or call.raised is not None:
+        return None
+    observed = call.result
+    if call.method == "register_agent":
+        event_r = RegisterAgent(session_id, arguments["agent"])
+        return Operation(label, call.invoked, end, lambda p: ([step(p, event_r).state], ""))
+    if call.method == "unregister_agent":
+        event_u = UnregisterAgent(session_id)
+        return Operation(label, call.invoked, end, lambda p: ([step(p, event_u).state], ""))
+    if call.method == "mark_turn_completed":
+        event_t = TurnCompleted(session_id, arguments.get("agent"))
+
+        def turn(p: Process) -> tuple[list[Process], str]:
+            stepped = step(p, event_t)
+            if stepped.result == observed:
+                return [stepped.state], ""
+            return [], f"model generation {stepped.result}, observed {observed!r}"
+
+        return Operation(label, call.invoked, end, turn)
+    if call.method == "has_uncommitted_work":
+
+        def query(p: Process) -> tuple[list[Process], str]:
+            session = p.session(session_id)
+            expected = session is not None and session.dirty
+            if expected == observed:
+                return [p], ""
+            return [], f"model says dirty={expected}"
+
+        return Operation(label, call.invoked, end, query)
+    if call.method == "discard_session":
+        event_d = Discard(session_id)
+
+        def discard(p: Process) -> tuple[list[Process], str]:
+            stepped = step(p, event_d)
+            removed = stepped.result in (Outcome.DISCARDED, Outcome.ALREADY_ABSENT)
+            if removed == observed:
+                return [stepped.state], ""
+            return [], f"model {stepped.result.name if isinstance(stepped.result, Outcome) else ''}"
+
+        return Operation(label, call.invoked, end, discard)
+    if call.method == "commit_session_memory":
+        return _commit_without_provider(call, label, end)
+    return None
+
+
+def _commit_without_provider(call: Call, label: str, end: float) -> Operation:
+    arguments = call.arguments
+    session_id = arguments["session_id"]
+    wait = bool(arguments.get("wait"))
+    timed = arguments.get("timeout") is not None
+    event = CommitRequested(session_id, arguments.get("agent"), wait=wait)
+    observed = call.result
+
+    def apply(p: Process) -> tuple[list[Process], str]:
+        stepped = step(p, event)
+        outcome = stepped.result
+        if observed is not False:
+            return [], f"returned {observed!r} without calling the provider"
+        if outcome in _FALSE_OUTCOMES or (outcome is Outcome.BUSY and not wait):
+            return [stepped.state], ""
+        if outcome is Outcome.BUSY and wait and timed:
+            return [step(stepped.state, WaitExpired(session_id)).state], ""
+        shown = outcome.name if isinstance(outcome, Outcome) else str(outcome)
+        return [], f"model says {shown}"
+
+    return Operation(label, call.invoked, end, apply)
+
+
+def _provider_pair(
+    record: ProviderCall,
+    label: str,
+    start: int,
+    end: float,
+    request: Sequence[CommitRequested],
+    observed: str | None,
+) -> list[Operation]:
+    """The start and end operations of one provider call."""
+    agent = record.agent
+    session_id = record.session_id
+
+    def begin(p: Process) -> tuple[list[Process], str]:
+        states: list[Process] = []
+        reasons: list[str] = []
+        for event in request:
+            stepped = step(p, event)
+            calls = [e for e in stepped.effects if isinstance(e, CallProvider)]
+            if stepped.result is Outcome.STARTED and calls and calls[0].agent is agent:
+                states.append(stepped.state)
+            elif stepped.result is Outcome.STARTED and calls:
+                reasons.append(f"model calls {_show(calls[0].agent)}, not {record.agent_name}")
+            else:
+                shown = stepped.result.name if isinstance(stepped.result, Outcome) else ""
+                reasons.append(f"model says {shown}")
+        return states, "; ".join(reasons)
+
+    operations = [
+        Operation(f"{label} [provider {record.agent_name} starts]", start, record.began, begin)
+    ]
+    if record.ended is None:
+        return operations
+
+    def finish(p: Process) -> tuple[list[Process], str]:
+        session = p.session(session_id)
+        if session is None or session.in_flight is None or session.in_flight.agent is not agent:
+            return [], "model has no such provider call in flight"
+        captured = session.in_flight.captured_generation
+        expected = {"ok": "True", "error": "False", "base": "raised"}.get(record.outcome or "")
+        if observed is not None and observed != expected:
+            return [], f"the provider ended {record.outcome} but the call reported {observed}"
+        if record.outcome == "ok":
+            return [step(p, CommitSucceeded(session_id, agent, captured)).state], ""
+        fatal = record.outcome == "base"
+        return [step(p, CommitFailed(session_id, agent, captured, fatal)).state], ""
+
+    operations.append(
+        Operation(f"{label} [provider {record.agent_name} ends]", record.ended, end, finish)
+    )
+    return operations
+
+
+def operations_of(history: History, until: float = math.inf) -> list[Operation]:
+    """The atomic operations of every call and provider call completed before ``until``."""
+    calls = {call.call_id: call for call in history.calls}
+    operations: list[Operation] = []
+    for call in history.calls:
+        if call.invoked > until or call.returned is None or call.returned > until:
+            continue
+        if call.method == "commit_session_memory" and call.provider is not None:
+            record = call.provider
+            arguments = call.arguments
+            request = [
+                CommitRequested(
+                    call.arguments["session_id"], arguments.get("agent"), bool(arguments["wait"])
+                )
+            ]
+            observed = "raised" if call.raised is not None else str(call.result is True)
+            operations += _provider_pair(
+                record, _call_label(call), call.invoked, call.returned, request, observed
+            )
+            continue
+        operation = _simple(call, call.returned)
+        if operation is not None:
+            operations.append(operation)
+    owned = {id(call.provider) for call in history.calls if call.provider is not None}
+    for record in history.provider_calls:
+        if id(record) in owned or record.began > until:
+            continue
+        enclosing = calls.get(record.call_id) if record.call_id is not None else None
+        start = 0 if enclosing is None else enclosing.invoked
+        end: float = math.inf
+        if enclosing is not None and enclosing.returned is not None:
+            end = enclosing.returned
+        elif record.thread in history.thread_ended:
+            end = history.thread_ended[record.thread]
+        if record.ended is not None and record.ended > until:
+            continue
+        request = [
+            CommitRequested(record.session_id, record.agent, follow_up=follow_up)
+            for follow_up in (False, True)
+        ]
+        label = f"T{record.thread} internal commit of {record.session_id!r}"
+        operations += _provider_pair(record, label, start, end, request, None)
+    return operations
+
+
+def linearize(
+    operations: Sequence[Operation],
+    *,
+    initial: Process = EMPTY_PROCESS,
+    accept: Callable[[Process], bool] | None = None,
+    limit: int = 200_000,
+) -> Linearization:
+    """Search for an order of ``operations`` consistent with real time and the model."""
+    ordered = sorted(operations, key=lambda op: op.start)
+    count = len(ordered)
+    full = (1 << count) - 1
+    seen: set[tuple[int, Process]] = set()
+    order: list[int] = []
+    best: list[int] = []
+    best_reasons: list[str] = []
+    final: list[Process] = []
+    budget = [limit]
+
+    def search(done: int, state: Process) -> bool:
+        if done == full:
+            if accept is None or accept(state):
+                final.append(state)
+                return True
+            return False
+        key = (done, state)
+        if key in seen or budget[0] <= 0:
+            return False
+        seen.add(key)
+        budget[0] -= 1
+        pending = [index for index in range(count) if not done >> index & 1]
+        horizon = min(ordered[index].end for index in pending)
+        reasons: list[str] = []
+        for index in pending:
+            operation = ordered[index]
+            if operation.start > horizon:
+                break
+            states, why = operation.apply(state)
+            if not states:
+                reasons.append(f"{operation.label}: {why}")
+            for following in states:
+                order.append(index)
+                if search(done | 1 << index, following):
+                    return True
+                order.pop()
+        if len(order) >= len(best):
+            best[:] = order
+            best_reasons[:] = reasons
+        return False
+
+    ok = search(0, initial)
+    placed = order if ok else best
+    return Linearization(
+        ok=ok,
+        order=tuple(ordered[index].label for index in placed),
+        stuck=() if ok else tuple(best_reasons),
+        final_state=final[0] if final else None,
+    )
+
+
+def owed_follow_ups(state: Process) -> list[str]:
+    """Sessions owing a follow-up that would start a provider call, yet none runs (L1)."""
+    owing: list[str] = []
+    for session_id, session in state.sessions:
+        if session.in_flight is not None or session.follow_up_through <= session.committed:
+            continue
+        attempt = step(state, CommitRequested(session_id, follow_up=True))
+        if attempt.result is Outcome.STARTED:
+            owing.append(str(session_id))
+    return owing

@@ -1,0 +1,198 @@
+"""The scenario library: small races written against the hermes-webui API.
+
+A ``Scenario`` has a ``setup`` (run alone, before any actor starts) and a few
+``actors``, each run in its own logical thread. The explorer then tries their
+interleavings; after the actors finish, every run ends the same way (release
+hung providers, let everything settle, final drain with succeeding providers,
+check nothing completed was lost; see ``runner``). A scenario whose ``needs``
+the target lacks is skipped as not applicable.
+
+``SCENARIOS`` maps names to scenarios; ``CANONICAL`` lists the names the
+conformance run and the exhaustive shell exploration use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .context import Context
+
+BASIC_API = frozenset(
+    {"register_agent", "mark_turn_completed", "has_uncommitted_work", "commit_session_memory"}
+)
+
+Actor = Callable[[Context], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A race to explore: a setup, then concurrent actors."""
+
+    name: str
+    description: str
+    properties: tuple[str, ...]
+    """The property IDs the race is about (all properties are checked on every run)."""
+    setup: Actor
+    actors: tuple[tuple[str, Actor], ...]
+    needs: frozenset[str] = BASIC_API
+
+
+def _one_session(*script: str) -> Actor:
+    """Setup: agent ``a`` of session ``s`` with ``script``, registered, one completed turn."""
+
+    def setup(ctx: Context) -> None:
+        agent = ctx.agent("a", "s", *script)
+        ctx.api.register_agent("s", agent)
+        ctx.api.mark_turn_completed("s")
+
+    return setup
+
+
+def _commit(ctx: Context) -> None:
+    ctx.api.commit_session_memory("s")
+
+
+def _turn(ctx: Context) -> None:
+    ctx.api.mark_turn_completed("s")
+
+
+def _commit_waiting(timeout: float | None) -> Actor:
+    def actor(ctx: Context) -> None:
+        ctx.api.commit_session_memory("s", wait=True, timeout=timeout)
+
+    return actor
+
+
+def _evict_and_reopen(ctx: Context) -> None:
+    ctx.api.unregister_agent("s")
+    ctx.api.register_agent("s", ctx.agents["b"])
+    ctx.api.mark_turn_completed("s")
+
+
+def _setup_with_replacement(*script: str) -> Actor:
+    def setup(ctx: Context) -> None:
+        _one_session(*script)(ctx)
+        ctx.agent("b", "s")
+
+    return setup
+
+
+def _commit_then_retry(ctx: Context) -> None:
+    ctx.api.commit_session_memory("s")
+    ctx.api.commit_session_memory("s")
+
+
+def _discard(ctx: Context) -> None:
+    ctx.api.discard_session("s")
+
+
+def _two_sessions(first_script: tuple[str, ...]) -> Actor:
+    def setup(ctx: Context) -> None:
+        first = ctx.agent("a", "s", *first_script)
+        second = ctx.agent("b", "t")
+        ctx.api.register_agent("s", first)
+        ctx.api.register_agent("t", second)
+        ctx.api.mark_turn_completed("s")
+        ctx.api.mark_turn_completed("t")
+
+    return setup
+
+
+def _drain(deadline: float) -> Actor:
+    def actor(ctx: Context) -> None:
+        ctx.api.drain_all_on_shutdown(deadline=deadline)
+
+    return actor
+
+
+SCENARIO_LIST = (
+    Scenario(
+        "late_commit_vs_new_turn",
+        "a boundary commit runs while a new turn completes: the new turn stays dirty",
+        ("S2", "S10"),
+        _one_session(),
+        (("committer", _commit), ("turn", _turn)),
+    ),
+    Scenario(
+        "two_boundary_commits",
+        "two boundary commits of one session race, with a turn in between",
+        ("S5", "L1", "S9"),
+        _one_session(),
+        (("commit-1", _commit), ("commit-2", _commit), ("turn", _turn)),
+    ),
+    Scenario(
+        "eviction_vs_background_commit",
+        "a background commit races an eviction that re-registers a new agent and completes a turn",
+        ("S4", "S2"),
+        _setup_with_replacement(),
+        (("background", _commit), ("evict", _evict_and_reopen)),
+    ),
+    Scenario(
+        "drain_vs_in_flight_commit",
+        "shutdown drain starts while a boundary commit of one of two sessions is in flight",
+        ("L2", "L1", "S5"),
+        _two_sessions(()),
+        (("committer", _commit), ("drain", _drain(5.0))),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+    Scenario(
+        "drain_vs_hung_provider",
+        "shutdown drain while one session's provider hangs: the drain keeps its deadline "
+        "and still commits the other session",
+        ("L2", "L3"),
+        _two_sessions(("hang",)),
+        (("committer", _commit), ("drain", _drain(5.0))),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+    Scenario(
+        "discard_vs_commit",
+        "a discard races a boundary commit: only a clean, idle entry may go",
+        ("S8", "L4"),
+        _one_session(),
+        (("committer", _commit), ("discard", _discard)),
+        needs=BASIC_API | {"discard_session"},
+    ),
+    Scenario(
+        "reregistration_vs_failed_retry",
+        "a failing commit is retried while a new agent is registered and completes a turn",
+        ("S3", "S4"),
+        _setup_with_replacement("fail"),
+        (("commit-retry", _commit_then_retry), ("reregister", _evict_and_reopen)),
+        needs=BASIC_API | {"unregister_agent"},
+    ),
+    Scenario(
+        "base_exception_vs_waiter",
+        "the provider raises a BaseException while another commit waits with a timeout",
+        ("S3", "L3"),
+        _one_session("base"),
+        (("committer", _commit), ("waiter", _commit_waiting(5.0))),
+    ),
+    Scenario(
+        "reentrant_provider",
+        "the provider commits its own session from inside the call while a turn completes",
+        ("S5", "L3"),
+        _one_session("reenter"),
+        (("committer", _commit), ("turn", _turn)),
+    ),
+    Scenario(
+        "failure_vs_timed_waiter",
+        "the provider fails while another commit waits with a timeout",
+        ("S3", "L3"),
+        _one_session("fail"),
+        (("committer", _commit), ("waiter", _commit_waiting(5.0))),
+    ),
+    Scenario(
+        "failure_vs_waiter",
+        "the provider fails while another commit waits without a timeout",
+        ("S3", "L3"),
+        _one_session("fail"),
+        (("committer", _commit), ("waiter", _commit_waiting(None))),
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in SCENARIO_LIST}
+"""Every scenario by name."""
+
+CANONICAL: tuple[str, ...] = tuple(scenario.name for scenario in SCENARIO_LIST)
+"""The scenarios every target is explored with."""

@@ -1,0 +1,433 @@
+"""The deterministic scheduler: one logical thread runs at a time.
+
+Every logical thread is a real OS thread that runs only while it holds the
+*baton*. A logical thread gives the baton back at every scheduling point
+(``Scheduler.point``): it announces what it is about to do as an ``Op`` whose
+``ready`` predicate says whether it can proceed (a free lock, a set event, a
+finished thread, ...). The controller — the thread that called
+``Scheduler.run`` — then asks a ``Chooser`` which ready thread goes next and
+hands it the baton. Only one logical thread ever runs, so a run is a pure
+function of the choices made, and the choices (recorded as ``Decision`` rows)
+replay it exactly.
+
+Time is virtual: ``now`` only moves when no thread is ready, to the earliest
+deadline of a timed wait, which then fires. When nothing is ready and no timed
+wait is left while the main logical thread has not finished, the run is
+deadlocked and ``RunOutcome.deadlock`` lists what every thread waits on.
+
+Stand-ins for ``threading`` and ``time`` (``primitives``) are built on
+``point``; target code never sees the scheduler directly.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+ALWAYS: Callable[[], bool] = lambda: True  # noqa: E731
+NEVER: Callable[[], bool] = lambda: False  # noqa: E731
+
+DEFAULT_WATCHDOG_SECONDS = 10.0
+"""Real seconds a logical thread may run without reaching a scheduling point."""
+
+DEFAULT_MAX_STEPS = 20_000
+"""Scheduling steps after which a run is stopped as a livelock."""
+
+
+def _locked() -> _thread.LockType:
+    """A raw lock used as a binary semaphore: created taken, released to signal."""
+    lock = _thread.allocate_lock()
+    lock.acquire()
+    return lock
+
+
+class AbortRun(BaseException):
+    """Raised inside a logical thread to unwind it when the run is stopped."""
+
+
+@dataclass
+class Op:
+    """What a logical thread is about to do at a scheduling point.
+
+    ``ready`` says whether it can proceed now. A timed wait has a
+    ``deadline`` (virtual time); once it passed, the thread proceeds when
+    ``after_timeout`` holds (a timed-out condition wait still needs its lock).
+    """
+
+    description: str
+    ready: Callable[[], bool] = ALWAYS
+    deadline: float | None = None
+    after_timeout: Callable[[], bool] = ALWAYS
+
+
+@dataclass(eq=False)
+class LogicalThread:
+    """One logical thread: a real OS thread that runs only with the baton."""
+
+    index: int
+    name: str
+    daemon: bool
+    internal: bool
+    """True for threads the target started (not the scenario's own)."""
+    baton: _thread.LockType = field(default_factory=lambda: _locked())
+    op: Op | None = None
+    started: bool = False
+    finished: bool = False
+    timed_out: bool = False
+    abort: bool = False
+    error: BaseException | None = None
+    start_step: int = 0
+    end_step: int | None = None
+    handle: object | None = None
+    """The stand-in ``threading.Thread`` object, when there is one."""
+    os_thread: threading.Thread | None = None
+
+    def enabled(self) -> bool:
+        """True when the controller may hand this thread the baton now."""
+        if self.finished or self.op is None:
+            return False
+        if self.op.ready():
+            return True
+        return self.timed_out and self.op.after_timeout()
+
+    @property
+    def label(self) -> str:
+        """``T<index> <name>``, as traces and schedule strings show it."""
+        return f"T{self.index} {self.name}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A scheduling point where more than one thread was ready."""
+
+    step: int
+    enabled: tuple[int, ...]
+    chosen: int
+    current: int | None
+    """The thread that ran the step before (a switch away from it is a preemption)."""
+
+
+class Chooser(Protocol):
+    """Decides which ready thread runs next (replay, DFS, random, PCT)."""
+
+    def choose(self, enabled: list[LogicalThread], current: LogicalThread | None, step: int) -> int:
+        """Return the index of one of ``enabled``."""
+        ...
+
+    def on_spawn(self, thread: LogicalThread) -> None:
+        """Learn about a new logical thread (PCT gives it a priority)."""
+        ...
+
+
+class FirstChooser:
+    """Keep running the current thread while it is ready, else the lowest index."""
+
+    def choose(self, enabled: list[LogicalThread], current: LogicalThread | None, step: int) -> int:
+        """Prefer ``current``; otherwise the lowest index."""
+        if current is not None and current in enabled:
+            return current.index
+        return enabled[0].index
+
+    def on_spawn(self, thread: LogicalThread) -> None:
+        """Nothing to learn."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    steps: int
+    decisions: tuple[Decision, ...]
+    deadlock: tuple[str, ...] | None
+    """When deadlocked: one line per unfinished thread saying what it waits on."""
+    stopped: str | None
+    """Why the run was stopped early (a violation, the step limit), if it was."""
+    leftover: tuple[str, ...]
+    """Threads still blocked when the main thread finished."""
+    errors: tuple[tuple[str, BaseException], ...]
+    """Uncaught exceptions of logical threads (label, exception)."""
+    virtual_time: float
+
+
+class Scheduler:
+    """Runs logical threads one at a time under a ``Chooser``."""
+
+    def __init__(
+        self,
+        chooser: Chooser | None = None,
+        *,
+        watchdog_seconds: float = DEFAULT_WATCHDOG_SECONDS,
+        max_steps: int = DEFAULT_MAX_STEPS,
+    ) -> None:
+        self.chooser: Chooser = chooser if chooser is not None else FirstChooser()
+        self.watchdog_seconds = watchdog_seconds
+        self.max_steps = max_steps
+        self.now = 0.0
+        self.step = 0
+        self.threads: list[LogicalThread] = []
+        self.decisions: list[Decision] = []
+        self.on_step: Callable[[LogicalThread], None] | None = None
+        """Called by the controller after every step, with every thread parked."""
+        self.on_timeout: Callable[[LogicalThread], None] | None = None
+        self.on_thread_end: Callable[[LogicalThread], None] | None = None
+        """Called in a logical thread as it finishes (it still holds the baton)."""
+        self.locks: list[object] = []
+        """Every stand-in lock made under this scheduler (see ``locks_free``)."""
+        self._stop_reason: str | None = None
+        self._controller = _locked()
+        self._in_hook = False
+        self._ended = False
+        self._deadlock: tuple[str, ...] | None = None
+        self._failure: BaseException | None = None
+        self._local = threading.local()
+        self._names: dict[str, int] = {}
+
+    # --- used from logical threads (by the stand-ins) ---------------------------
+
+    def current(self) -> LogicalThread | None:
+        """The logical thread running this code, or None outside the scheduler."""
+        thread: LogicalThread | None = getattr(self._local, "thread", None)
+        return thread
+
+    def point(
+        self,
+        description: str,
+        ready: Callable[[], bool] = ALWAYS,
+        deadline: float | None = None,
+        after_timeout: Callable[[], bool] = ALWAYS,
+    ) -> bool:
+        """A scheduling point: park until chosen; True unless a timed wait expired.
+
+        Outside a logical thread (e.g. while a module is imported by the
+        controller), or while a checker hook reads target state, this returns
+        at once without scheduling.
+        """
+        thread = self.current()
+        if thread is None or self._in_hook:
+            return True
+        if thread.abort:
+            raise AbortRun()
+        thread.op = Op(description, ready, deadline, after_timeout)
+        thread.timed_out = False
+        following = self._dispatch(thread)
+        if following is not thread:
+            if following is None:
+                self._controller.release()
+            else:
+                following.baton.release()
+            thread.baton.acquire()
+        if thread.abort:
+            raise AbortRun()
+        thread.op = None
+        return ready() or not thread.timed_out
+
+    def spawn(
+        self,
+        body: Callable[[], None],
+        name: str,
+        *,
+        daemon: bool = False,
+        internal: bool = True,
+        handle: object | None = None,
+    ) -> LogicalThread:
+        """Create a logical thread; it first runs when the chooser picks it."""
+        thread = LogicalThread(
+            index=len(self.threads),
+            name=name,
+            daemon=daemon,
+            internal=internal,
+            start_step=self.step,
+            handle=handle,
+        )
+        thread.op = Op(f"begin {name}")
+        self.threads.append(thread)
+        os_thread = threading.Thread(
+            target=self._body, args=(thread, body), name=f"interleave-{thread.label}", daemon=True
+        )
+        thread.os_thread = os_thread
+        os_thread.start()
+        self.chooser.on_spawn(thread)
+        return thread
+
+    def locks_free(self) -> bool:
+        """True when no stand-in lock is held: target state is between critical sections."""
+        return all(getattr(lock, "owner", None) is None for lock in self.locks)
+
+    def stop(self, reason: str) -> None:
+        """Stop the run after the current step (a violation was found)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called."""
+        return self._stop_reason is not None
+
+    def unique_name(self, kind: str) -> str:
+        """``Lock#1``, ``Lock#2``, ...: stable names for traces."""
+        number = self._names.get(kind, 0) + 1
+        self._names[kind] = number
+        return f"{kind}#{number}"
+
+    def _body(self, thread: LogicalThread, body: Callable[[], None]) -> None:
+        self._local.thread = thread
+        thread.baton.acquire()
+        try:
+            if not thread.abort:
+                thread.started = True
+                thread.op = None
+                body()
+        except AbortRun:
+            pass
+        except BaseException as error:  # a logical thread died: record, like excepthook
+            thread.error = error
+        finally:
+            if self.on_thread_end is not None and not thread.abort:
+                self._run_hook(self.on_thread_end, thread)
+            thread.finished = True
+            thread.end_step = self.step
+            thread.op = None
+            following = None if self._ended else self._dispatch(thread)
+            if following is None:
+                self._controller.release()
+            else:
+                following.baton.release()
+
+    def _run_hook(self, hook: Callable[[LogicalThread], None], thread: LogicalThread) -> None:
+        """Run a checker hook; scheduling points inside it (a locked read) do not schedule."""
+        self._in_hook = True
+        try:
+            hook(thread)
+        finally:
+            self._in_hook = False
+
+    def _dispatch(self, previous: LogicalThread) -> LogicalThread | None:
+        """Finish the step ``previous`` ran; pick the next thread, None when the run ends.
+
+        Runs in the logical thread holding the baton, so it owns all state.
+        """
+        self.step += 1
+        if self.on_step is not None and self._stop_reason is None:
+            self._run_hook(self.on_step, previous)
+        while self._stop_reason is None:
+            enabled = [thread for thread in self.threads if thread.enabled()]
+            if not enabled:
+                if self._fire_next_timeout():
+                    continue
+                if not self.threads[0].finished:
+                    self._deadlock = self.waits()
+                self._ended = True
+                return None
+            if self.step >= self.max_steps:
+                self.stop(f"step limit {self.max_steps} reached (livelock?)")
+                break
+            if len(enabled) == 1:
+                chosen = enabled[0]
+            else:
+                index = self.chooser.choose(enabled, previous, self.step)
+                found = next((t for t in enabled if t.index == index), None)
+                if found is None:
+                    self._failure = RuntimeError(
+                        f"the chooser picked T{index}, which is not ready at step {self.step}; "
+                        f"ready: {[t.index for t in enabled]}"
+                    )
+                    break
+                chosen = found
+                self.decisions.append(
+                    Decision(
+                        self.step,
+                        tuple(t.index for t in enabled),
+                        chosen.index,
+                        previous.index if not previous.finished else None,
+                    )
+                )
+            return chosen
+        self._ended = True
+        return None
+
+    # --- the controller ----------------------------------------------------------
+
+    def run(self, main: Callable[[], None], name: str = "main") -> RunOutcome:
+        """Run ``main`` as logical thread T0 until it and its threads are done."""
+        main_thread = self.spawn(main, name, internal=False)
+        main_thread.baton.release()
+        seen = -1
+        while not self._controller.acquire(timeout=self.watchdog_seconds):
+            if self.step == seen:
+                self._ended = True
+                running = next((t for t in self.threads if t.op is None and not t.finished), None)
+                label = running.label if running is not None else "a logical thread"
+                self._abort_all()
+                raise RuntimeError(
+                    f"{label} ran {self.watchdog_seconds:g} s without reaching a scheduling "
+                    f"point: it is blocked outside the stand-ins (a real lock, I/O) or loops "
+                    f"without synchronising; load the target with the stand-ins substituted"
+                )
+            seen = self.step
+        self._ended = True
+        if self._failure is not None:
+            self._abort_all()
+            raise self._failure
+        leftover = tuple(self._describe(thread) for thread in self.threads if not thread.finished)
+        self._abort_all()
+        errors = tuple(
+            (t.label, t.error) for t in self.threads if t.error is not None and not t.abort
+        )
+        return RunOutcome(
+            steps=self.step,
+            decisions=tuple(self.decisions),
+            deadlock=self._deadlock,
+            stopped=self._stop_reason,
+            leftover=() if self._deadlock is not None else leftover,
+            errors=errors,
+            virtual_time=self.now,
+        )
+
+    def waits(self) -> tuple[str, ...]:
+        """One line per unfinished thread: what it is blocked on."""
+        return tuple(self._describe(thread) for thread in self.threads if not thread.finished)
+
+    def _describe(self, thread: LogicalThread) -> str:
+        op = thread.op
+        if op is None:
+            return f"{thread.label}: running"
+        timed = "" if op.deadline is None else f" (until t={op.deadline:g})"
+        return f"{thread.label}: {op.description}{timed}"
+
+    def _fire_next_timeout(self) -> bool:
+        """Advance virtual time to the earliest pending deadline; False if none."""
+        pending = [
+            thread
+            for thread in self.threads
+            if not thread.finished
+            and not thread.timed_out
+            and thread.op is not None
+            and thread.op.deadline is not None
+        ]
+        if not pending:
+            return False
+        earliest = min(pending, key=lambda t: (t.op.deadline if t.op else 0.0, t.index))
+        assert earliest.op is not None and earliest.op.deadline is not None
+        self.now = max(self.now, earliest.op.deadline)
+        for thread in pending:
+            assert thread.op is not None and thread.op.deadline is not None
+            if thread.op.deadline <= self.now:
+                thread.timed_out = True
+                if self.on_timeout is not None:
+                    self._run_hook(self.on_timeout, thread)
+        return True
+
+    def _abort_all(self) -> None:
+        """Unwind every unfinished logical thread so no OS thread is left behind."""
+        for thread in self.threads:
+            if thread.finished:
+                continue
+            thread.abort = True
+            thread.baton.release()
+            self._controller.acquire(timeout=self.watchdog_seconds)
+        for thread in self.threads:
+            if thread.os_thread is not None:
+                thread.os_thread.join(timeout=self.watchdog_seconds)
