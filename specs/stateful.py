@@ -1,0 +1,859 @@
+"""Hypothesis stateful comparison of an implementation against the pure model.
+
+``LifecycleMachine`` drives any target of the hermes-webui lifecycle API (see
+``conformance.target`` for the contract) and ``model.step_session`` side by
+side, over two sessions and three scripted agents per session. Rules cover
+every API call: registration and re-registration, unregistration, completed
+turns with and without an explicit agent (and ephemeral ones when the target
+takes them), commits with and without waiting and with zero, negative and short
+timeouts, commits *held in flight* on a helper thread (begun by one rule and
+released by another with success, an ``Exception`` or a ``BaseException``),
+discard, drain and ``has_uncommitted_work``.
+
+After every rule the target must show what the model predicts: the values the
+calls return, which agents the provider was called on (in order, per session),
+and ``has_uncommitted_work`` of every session. A follow-up commit the model
+starts when a call ends (L1) is predicted too; before comparing, the machine
+joins every thread the target started during the rule (bounded), so such
+background work has finished. Each invariant is one property: the first
+mismatch is classified to the property it breaks and raised as a
+``PropertyViolation`` carrying a readable ``Trace`` of the rules so far, so the
+counterexample Hypothesis shrinks is the one reported.
+
+Synchronisation uses Events with bounds only: a held call reports entering the
+provider, a helper thread reports finishing; nothing sleeps to wait.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine as _engine
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    get_state_machine_test,
+    invariant,
+    precondition,
+    rule,
+)
+from memory_lifecycle.model import (
+    CallProvider,
+    CommitFailed,
+    CommitRequested,
+    CommitSucceeded,
+    Discard,
+    Effect,
+    Outcome,
+    RegisterAgent,
+    Result,
+    Session,
+    SessionEvent,
+    StartFollowUp,
+    TurnCompleted,
+    UnregisterAgent,
+    WaitExpired,
+    step_session,
+)
+
+from .conformance.fakes import MODES, FakeAgent, Hold, Provider, ProviderAbort
+from .conformance.target import (
+    BoundedCall,
+    Target,
+    TargetFactory,
+    join_new_threads,
+)
+from .trace import Trace, TraceStep
+
+SESSIONS = ("s1", "s2")
+AGENTS_PER_SESSION = 3
+CALL_BOUND = 1.5
+"""Seconds any single target call may take before it counts as hung (L3)."""
+SHORT_TIMEOUT = 0.02
+"""The positive ``timeout`` the commit rule passes (a wait that expires)."""
+DRAIN_DEADLINE = 3.0
+
+PRIORITY = ("L3", "S5", "S6", "S1", "S3", "S4", "S2", "S8", "S9", "S10", "L1", "L2", "L4", "S7")
+"""When one rule shows several mismatches, the first of these names the violation.
+
+Causes come before symptoms: a hang, overlapping calls or a leak across
+sessions explain whatever else differs; a count mismatch (S7) explains least.
+"""
+
+
+class PropertyViolation(AssertionError):
+    """A target broke a property; ``steps`` is the readable counterexample so far."""
+
+    property_id: ClassVar[str] = "?"
+
+    def __init__(self, message: str, steps: Sequence[TraceStep]) -> None:
+        super().__init__(f"{self.property_id} violated: {message}")
+        self.message = message
+        self.steps = tuple(steps)
+
+    def trace(self) -> Trace:
+        """The counterexample as the shared ``Trace``."""
+        return Trace(self.property_id, self.message, self.steps)
+
+
+_VIOLATION_TYPES: dict[str, type[PropertyViolation]] = {}
+
+
+def violation_type(property_id: str) -> type[PropertyViolation]:
+    """The ``PropertyViolation`` subclass of one property (distinct, so Hypothesis keeps each)."""
+    if property_id not in _VIOLATION_TYPES:
+        _VIOLATION_TYPES[property_id] = type(
+            f"Violation{property_id}", (PropertyViolation,), {"property_id": property_id}
+        )
+    return _VIOLATION_TYPES[property_id]
+
+
+@dataclass
+class HeldCommit:
+    """A commit running on a helper thread whose provider call the machine holds."""
+
+    hold: Hold
+    call: BoundedCall
+    agent: object
+    captured_generation: int
+
+
+@dataclass
+class Context:
+    """What one rule did, for classifying a mismatch."""
+
+    acted: tuple[str, ...]
+    rule: str
+    ended: str | None = None
+    """How a provider call predicted to end in this rule ended (a mode), if any."""
+    follow_up: bool = False
+    """The model started a follow-up commit in this rule."""
+    follow_up_from: dict[str, int] = field(default_factory=dict)
+    """Per session, the index in ``calls`` of the first follow-up call."""
+    predicted_result: Result | None = None
+    calls: dict[str, list[str]] = field(default_factory=dict)
+    """Predicted provider calls per session (agent names, in order)."""
+    unordered: bool = False
+    """Compare calls as sets (the drain commits sessions in any order and retries)."""
+
+
+def _describe(session_id: str, session: Session | None) -> str:
+    if session is None:
+        return f"{session_id}: no entry"
+    owners = " ".join(
+        f"{_name(segment.owner)}:{segment.start}-{segment.end}" for segment in session.segments
+    )
+    text = f"{session_id}: gen {session.generation}, committed {session.committed}"
+    if owners:
+        text += f", segments [{owners}]"
+    if session.registered is not None:
+        text += f", registered {_name(session.registered)}"
+    if session.in_flight is not None:
+        running = session.in_flight
+        text += f", in flight {_name(running.agent)}@{running.captured_generation}"
+    if session.follow_up_through:
+        text += f", follow-up owed to {session.follow_up_through}"
+    return text
+
+
+def _name(agent: object) -> str:
+    return getattr(agent, "name", None) or ("none" if agent is None else repr(agent))
+
+
+def _shown(outcome: Any) -> str:
+    if outcome is None:
+        return "none"
+    if isinstance(outcome, Outcome):
+        return outcome.name
+    return type(outcome).__name__ if isinstance(outcome, BaseException) else repr(outcome)
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    """Runs one fresh target against the model; subclass with ``make_target`` set."""
+
+    make_target: ClassVar[Callable[[], Target]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target = type(self).make_target()
+        self.provider = Provider()
+        self.agents = {
+            session_id: [
+                self.provider.agent(session_id, f"{session_id}.a{index}")
+                for index in range(AGENTS_PER_SESSION)
+            ]
+            for session_id in SESSIONS
+        }
+        self.model: dict[str, Session | None] = dict.fromkeys(SESSIONS)
+        self.draining = False
+        self.modes = dict.fromkeys(SESSIONS, "ok")
+        self.held: dict[str, HeldCommit] = {}
+        self.last_end: dict[str, str | None] = dict.fromkeys(SESSIONS)
+        self.steps: list[TraceStep] = []
+        self.findings: list[tuple[str, str]] = []
+        self.prior_end: dict[str, str | None] = dict(self.last_end)
+        self.own_threads: set[threading.Thread] = set()
+        """Threads the machine started (a hung call's thread is not the target's)."""
+
+    # --- the model side ---------------------------------------------------------------
+
+    def _feed(self, session_id: str, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
+        after, effects, result = step_session(self.model[session_id], event, self.draining)
+        self.model[session_id] = after
+        return effects, result
+
+    def _end_call(
+        self, session_id: str, agent: object, captured: int, how: str, context: Context
+    ) -> None:
+        """Feed a provider call's end, then any follow-up commits it starts."""
+        while True:
+            event: SessionEvent
+            if how == "ok":
+                event = CommitSucceeded(session_id, agent, captured)
+            else:
+                event = CommitFailed(session_id, agent, captured, how == "abort")
+            self.last_end[session_id] = None if how == "ok" else how
+            effects, _ = self._feed(session_id, event)
+            if not any(type(effect) is StartFollowUp for effect in effects):
+                return
+            context.follow_up = True
+            effects, result = self._feed(session_id, CommitRequested(session_id, None, False, True))
+            if result is not Outcome.STARTED:
+                return
+            call = effects[0]
+            assert isinstance(call, CallProvider)
+            calls = context.calls.setdefault(session_id, [])
+            context.follow_up_from.setdefault(session_id, len(calls))
+            calls.append(_name(call.agent))
+            agent, captured, how = call.agent, call.captured_generation, self.modes[session_id]
+
+    def _predict_commit(
+        self,
+        session_id: str,
+        agent: object | None,
+        wait: bool,
+        timeout: float | None,
+        context: Context,
+    ) -> Result:
+        """The model's outcome of a synchronous commit on the machine's thread."""
+        effects, result = self._feed(session_id, CommitRequested(session_id, agent, wait))
+        if result is Outcome.BUSY and wait:
+            _, result = self._feed(session_id, WaitExpired(session_id))
+        if result is not Outcome.STARTED:
+            return result
+        call = effects[0]
+        assert isinstance(call, CallProvider)
+        context.calls.setdefault(session_id, []).append(_name(call.agent))
+        how = self.modes[session_id]
+        context.ended = how
+        self._end_call(session_id, call.agent, call.captured_generation, how, context)
+        return {"ok": Outcome.COMMITTED, "fail": Outcome.FAILED}.get(how, Outcome.FAILED)
+
+    # --- the target side --------------------------------------------------------------
+
+    def _record(self, actor: str, action: str, result: str, session_id: str | None) -> None:
+        state = "" if session_id is None else _describe(session_id, self.model[session_id])
+        self.steps.append(TraceStep(actor, action, result, state))
+
+    def _find(self, property_id: str, message: str) -> None:
+        self.findings.append((property_id, message))
+
+    def _hang(self, what: str, sessions: Sequence[str], default: str = "L3") -> None:
+        """Report a hang: S3 when a session it touched was left by a BaseException."""
+        aborted = [sid for sid in sessions if self.prior_end.get(sid) == "abort"]
+        if aborted:
+            self._find(
+                "S3",
+                f"{what}: session {aborted[0]!r} stays wedged after its provider raised a "
+                f"BaseException",
+            )
+        else:
+            self._find(default, what)
+
+    def _call(self, function: Callable[[], Any], what: str, session_id: str) -> Any:
+        """Call the target with a bound; a hang is a finding (returns None)."""
+        call = BoundedCall(function)
+        self.own_threads.add(call.thread)
+        outcome = call.start().result(CALL_BOUND)
+        if outcome.hung:
+            self._hang(f"{what} did not return within {CALL_BOUND:g} s", (session_id,))
+            return None
+        if outcome.error is not None:
+            return outcome.error
+        return outcome.value
+
+    def _settle(self, context: Context, call_start: int, threads: set[threading.Thread]) -> None:
+        """Wait for the rule's background work, then compare everything with the model."""
+        alive = join_new_threads(threads | self.own_threads, CALL_BOUND)
+        if alive:
+            names = ", ".join(thread.name for thread in alive)
+            self._find("L3", f"thread(s) started by the target still running: {names}")
+        observed: dict[str, list[str]] = {}
+        for item in self.provider.calls_since(call_start):
+            observed.setdefault(item.session_id, []).append(item.agent_name)
+            if item.overlapping:
+                self._find(
+                    "S5",
+                    f"two provider calls of session {item.session_id!r} ran at once "
+                    f"(second on {item.agent_name})",
+                )
+        for session_id in SESSIONS:
+            self._compare_calls(
+                session_id, context.calls.get(session_id, []), observed.get(session_id, []), context
+            )
+        for session_id in SESSIONS:
+            self._compare_dirty(session_id, context)
+
+    def _compare_calls(
+        self, session_id: str, predicted: list[str], observed: list[str], context: Context
+    ) -> None:
+        if session_id not in context.acted and observed:
+            self._find(
+                "S6", f"{context.rule} on {context.acted} called the provider of {session_id!r}"
+            )
+            return
+        if context.unordered:
+            extra = sorted(set(observed) - set(predicted))
+            session = self.model[session_id]
+            if extra:
+                clean = not predicted
+                self._find(
+                    "S9" if clean else "S4",
+                    f"drain called {', '.join(extra)} for {session_id!r}; the model calls "
+                    f"{', '.join(predicted) or 'nobody'} ({_describe(session_id, session)})",
+                )
+            return
+        if predicted == observed:
+            return
+        index = next(
+            (
+                n
+                for n, pair in enumerate(zip(predicted, observed, strict=False))
+                if pair[0] != pair[1]
+            ),
+            min(len(predicted), len(observed)),
+        )
+        where = f"in {context.rule} on {session_id!r}"
+        shown = f"provider calls {observed or 'none'}, model predicts {predicted or 'none'}"
+        if index < len(predicted) and index < len(observed):
+            self._find(
+                "S3" if self._failed_before(session_id, context) else "S4",
+                f"{where}: provider called on {observed[index]}, but the segment belongs to "
+                f"{predicted[index]} ({shown})",
+            )
+        elif len(observed) > len(predicted):
+            result = context.predicted_result
+            session = self.model[session_id]
+            if session is None or session.generation == 0 or context.rule == "complete_turn":
+                self._find("S1", f"{where}: provider called with no completed turn ({shown})")
+            elif result in (Outcome.BUSY, Outcome.TIMED_OUT):
+                self._find("S5", f"{where}: provider called while a call was in flight ({shown})")
+            else:
+                self._find("S9", f"{where}: provider called with nothing new to commit ({shown})")
+        elif index >= context.follow_up_from.get(session_id, len(predicted)):
+            self._find(
+                "L1",
+                f"{where}: the commit requested while busy was never carried out ({shown})",
+            )
+        elif self._failed_before(session_id, context):
+            self._find(
+                "S3", f"{where}: after a failed call the work can no longer be committed ({shown})"
+            )
+        else:
+            self._find("S4", f"{where}: the owner's provider was not called ({shown})")
+
+    def _compare_dirty(self, session_id: str, context: Context) -> None:
+        seen = self._call(
+            lambda: self.target.has_uncommitted_work(session_id),
+            f"has_uncommitted_work({session_id!r})",
+            session_id,
+        )
+        session = self.model[session_id]
+        expected = session is not None and session.generation > session.committed
+        if seen is expected or (isinstance(seen, bool) and seen == expected):
+            return
+        self._record("host", f"has_uncommitted_work({session_id!r})", _shown(seen), session_id)
+        where = f"after {context.rule} on {', '.join(context.acted) or 'all sessions'}"
+        text = (
+            f"has_uncommitted_work({session_id!r}) is {_shown(seen)} {where}; "
+            f"the model says {expected} ({_describe(session_id, session)})"
+        )
+        if session_id not in context.acted:
+            self._find("S6", text)
+        elif not isinstance(seen, bool):
+            self._find("S7", text)
+        elif expected:
+            if context.rule == "discard":
+                self._find("S8", text)
+            elif context.rule == "drain":
+                self._find("S3", text)
+            elif context.ended == "ok":
+                self._find("S2", text)
+            elif self._failed_before(session_id, context):
+                self._find("S3", text)
+            else:
+                self._find("S7", text)
+        elif context.rule == "complete_turn":
+            self._find("S1", text)
+        elif context.rule == "drain":
+            self._find("L2", text)
+        elif context.follow_up:
+            self._find("L1", text)
+        elif context.ended == "ok":
+            self._find("S10", text)
+        else:
+            self._find("S7", text)
+
+    def _begin(self) -> tuple[int, set[threading.Thread]]:
+        self.findings = []
+        self.prior_end = dict(self.last_end)
+        return self.provider.call_count(), set(threading.enumerate())
+
+    def _failed_before(self, session_id: str, context: Context) -> bool:
+        """True when the session's last provider call (before or in this rule) failed."""
+        return self.prior_end.get(session_id) is not None or context.ended in ("fail", "abort")
+
+    def _agent(self, session_id: str, index: int | None) -> FakeAgent | None:
+        return None if index is None else self.agents[session_id][index]
+
+    # --- rules ------------------------------------------------------------------------
+
+    @rule(session_id=st.sampled_from(SESSIONS), index=st.integers(0, AGENTS_PER_SESSION - 1))
+    def register(self, session_id: str, index: int) -> None:
+        start, threads = self._begin()
+        agent = self.agents[session_id][index]
+        self._feed(session_id, RegisterAgent(session_id, agent))
+        seen = self._call(
+            lambda: self.target.register_agent(session_id, agent), "register_agent()", session_id
+        )
+        self._record(
+            "host", f"register_agent({session_id!r}, {agent.name})", _shown(seen), session_id
+        )
+        self._settle(Context((session_id,), "register"), start, threads)
+
+    @rule(session_id=st.sampled_from(SESSIONS))
+    def unregister(self, session_id: str) -> None:
+        start, threads = self._begin()
+        self._feed(session_id, UnregisterAgent(session_id))
+        seen = self._call(
+            lambda: self.target.unregister_agent(session_id), "unregister_agent()", session_id
+        )
+        self._record("host", f"unregister_agent({session_id!r})", _shown(seen), session_id)
+        self._settle(Context((session_id,), "unregister"), start, threads)
+
+    @rule(
+        session_id=st.sampled_from(SESSIONS),
+        index=st.none() | st.integers(0, AGENTS_PER_SESSION - 1),
+        ephemeral=st.booleans(),
+    )
+    def complete_turn(self, session_id: str, index: int | None, ephemeral: bool) -> None:
+        start, threads = self._begin()
+        ephemeral = ephemeral and self.target.has_ephemeral
+        agent = self._agent(session_id, index)
+        _, expected = self._feed(session_id, TurnCompleted(session_id, agent, ephemeral))
+        seen = self._call(
+            lambda: self.target.mark_turn_completed(session_id, agent, ephemeral),
+            "mark_turn_completed()",
+            session_id,
+        )
+        flag = ", ephemeral=True" if ephemeral else ""
+        self._record(
+            "host",
+            f"mark_turn_completed({session_id!r}, agent={_name(agent)}{flag})",
+            _shown(seen),
+            session_id,
+        )
+        if seen != expected:
+            self._find(
+                "S1" if ephemeral else "S7",
+                f"mark_turn_completed({session_id!r}{flag}) returned {_shown(seen)}; "
+                f"the generation is {expected}",
+            )
+        self._settle(Context((session_id,), "complete_turn"), start, threads)
+
+    @rule(session_id=st.sampled_from(SESSIONS), mode=st.sampled_from(MODES))
+    def set_provider_mode(self, session_id: str, mode: str) -> None:
+        self.findings = []
+        self.modes[session_id] = mode
+        self.provider.modes[session_id] = mode
+        self._record("provider", f"calls of {session_id!r} now end with {mode!r}", "", None)
+
+    @rule(
+        session_id=st.sampled_from(SESSIONS),
+        index=st.none() | st.integers(0, AGENTS_PER_SESSION - 1),
+        wait=st.booleans(),
+        timeout=st.sampled_from([None, 0.0, -1.0, SHORT_TIMEOUT]),
+    )
+    def commit(self, session_id: str, index: int | None, wait: bool, timeout: float | None) -> None:
+        start, threads = self._begin()
+        session = self.model[session_id]
+        if wait and timeout is None and session is not None and session.in_flight is not None:
+            timeout = SHORT_TIMEOUT
+        agent = self._agent(session_id, index)
+        context = Context((session_id,), "commit")
+        expected = self._predict_commit(session_id, agent, wait, timeout, context)
+        context.predicted_result = expected
+        seen = self._call(
+            lambda: self.target.commit(session_id, agent, wait, timeout),
+            "commit_session_memory()",
+            session_id,
+        )
+        self._record(
+            "host",
+            f"commit_session_memory({session_id!r}, {_name(agent)}, wait={wait}, "
+            f"timeout={timeout})",
+            f"{_shown(seen)} (model: {_shown(expected)})",
+            session_id,
+        )
+        called = any(item.session_id == session_id for item in self.provider.calls_since(start))
+        self._check_commit_result(session_id, seen, expected, context, called)
+        self._settle(context, start, threads)
+
+    def _check_commit_result(
+        self, session_id: str, seen: Any, expected: Result, context: Context, called: bool
+    ) -> None:
+        if context.ended == "abort" and expected is Outcome.FAILED:
+            if called and not isinstance(seen, ProviderAbort):
+                self._find(
+                    "S3",
+                    f"the provider's BaseException was not re-raised by the commit of "
+                    f"{session_id!r} (got {_shown(seen)})",
+                )
+            return
+        want = expected is Outcome.COMMITTED
+        if seen is want:
+            return
+        text = (
+            f"commit of {session_id!r} returned {_shown(seen)}; the model's outcome is {expected}"
+        )
+        if expected in (Outcome.BUSY, Outcome.TIMED_OUT):
+            self._find("S5", text)
+        elif expected is Outcome.NOTHING_TO_COMMIT:
+            self._find("S9", text)
+        elif expected is Outcome.NO_AGENT:
+            self._find("S4", text)
+        elif expected is Outcome.FAILED or self._failed_before(session_id, context):
+            self._find("S3", text)
+        else:
+            self._find("S7", text)
+
+    @rule(
+        session_id=st.sampled_from(SESSIONS),
+        index=st.none() | st.integers(0, AGENTS_PER_SESSION - 1),
+        wait=st.booleans(),
+    )
+    def begin_held_commit(self, session_id: str, index: int | None, wait: bool) -> None:
+        if session_id in self.held:
+            return
+        start, threads = self._begin()
+        agent = self._agent(session_id, index)
+        context = Context((session_id,), "begin_held_commit")
+        effects, expected = self._feed(session_id, CommitRequested(session_id, agent, wait))
+        context.predicted_result = expected
+        hold = self.provider.hold_next(session_id)
+        signal = threading.Event()
+        hold.notify = signal
+
+        def run() -> Any:
+            try:
+                return self.target.commit(session_id, agent, wait, None)
+            finally:
+                signal.set()
+
+        call = BoundedCall(run, f"held commit {session_id}")
+        self.own_threads.add(call.thread)
+        call.start()
+        if not signal.wait(CALL_BOUND):
+            self._hang(
+                f"commit of {session_id!r} neither called the provider nor returned", (session_id,)
+            )
+        action = f"commit_session_memory({session_id!r}, {_name(agent)}, wait={wait})"
+        if hold.entered.is_set():
+            if expected is Outcome.STARTED:
+                call_effect = effects[0]
+                assert isinstance(call_effect, CallProvider)
+                context.calls[session_id] = [_name(call_effect.agent)]
+                self.held[session_id] = HeldCommit(
+                    hold, call, call_effect.agent, call_effect.captured_generation
+                )
+            else:
+                hold.finish("ok")
+                call.result(CALL_BOUND)
+            self._record(
+                f"thread {session_id}",
+                action,
+                f"provider call on {hold.agent_name} held in flight",
+                session_id,
+            )
+        else:
+            self.provider.cancel_hold(session_id)
+            if expected is Outcome.STARTED:
+                call_effect = effects[0]
+                assert isinstance(call_effect, CallProvider)
+                context.calls[session_id] = [_name(call_effect.agent)]
+                # The model runs the call; the target did not: end it as the model would.
+                self._end_call(
+                    session_id, call_effect.agent, call_effect.captured_generation, "ok", context
+                )
+            seen = call.result(CALL_BOUND).value
+            self._record(
+                f"thread {session_id}",
+                action,
+                f"{_shown(seen)} (model: {_shown(expected)})",
+                session_id,
+            )
+        self._settle(context, start, threads)
+
+    @rule(session_id=st.sampled_from(SESSIONS), how=st.sampled_from(MODES))
+    def release_held_commit(self, session_id: str, how: str) -> None:
+        held = self.held.pop(session_id, None)
+        if held is None:
+            return
+        start, threads = self._begin()
+        context = Context((session_id,), "release_held_commit", ended=how)
+        held.hold.finish(how)
+        outcome = held.call.result(CALL_BOUND)
+        if outcome.hung:
+            self._hang(
+                f"the commit of {session_id!r} did not return after its call ended", (session_id,)
+            )
+        self._end_call(session_id, held.agent, held.captured_generation, how, context)
+        seen = outcome.error if outcome.error is not None else outcome.value
+        self._record(
+            "provider",
+            f"held call of {session_id!r} ends with {how!r}",
+            f"commit returned {_shown(seen)}",
+            session_id,
+        )
+        if how == "abort":
+            if not isinstance(outcome.error, ProviderAbort):
+                self._find(
+                    "S3",
+                    f"the provider's BaseException was not re-raised by the commit of "
+                    f"{session_id!r} (got {_shown(seen)})",
+                )
+        elif not outcome.hung and seen is not (how == "ok"):
+            self._find(
+                "S2" if how == "ok" else "S3",
+                f"the held commit of {session_id!r} returned {_shown(seen)} after its provider "
+                f"call ended with {how!r}",
+            )
+        self._settle(context, start, threads)
+
+    @rule(session_id=st.sampled_from(SESSIONS))
+    def discard(self, session_id: str) -> None:
+        if not self.target.has_discard:
+            return
+        start, threads = self._begin()
+        _, expected = self._feed(session_id, Discard(session_id))
+        seen = self._call(lambda: self.target.discard(session_id), "discard_session()", session_id)
+        self._record("host", f"discard_session({session_id!r})", _shown(seen), session_id)
+        want = expected in (Outcome.DISCARDED, Outcome.ALREADY_ABSENT)
+        if seen is not want:
+            self._find(
+                "S8" if not want else "L4",
+                f"discard_session({session_id!r}) returned {_shown(seen)}; the model's "
+                f"outcome is {expected}",
+            )
+        self._settle(Context((session_id,), "discard"), start, threads)
+
+    def drain_allowed(self) -> bool:
+        """Drain only with nothing held and no dirty session whose provider aborts."""
+        if not self.target.has_drain or self.held:
+            return False
+        for session_id, mode in self.modes.items():
+            session = self.model[session_id]
+            if mode == "abort" and session is not None and session.dirty:
+                return False
+        return True
+
+    @precondition(lambda self: self.drain_allowed())
+    @rule()
+    def drain(self) -> None:
+        start, threads = self._begin()
+        self.draining = True
+        context = Context(SESSIONS, "drain", unordered=True)
+        for session_id in SESSIONS:
+            self._drain_model(session_id, context)
+        call = BoundedCall(lambda: self.target.drain(DRAIN_DEADLINE), "drain")
+        self.own_threads.add(call.thread)
+        outcome = call.start().result(DRAIN_DEADLINE + 2)
+        if outcome.hung:
+            self._hang(
+                f"drain did not return within its deadline of {DRAIN_DEADLINE:g} s", SESSIONS, "L2"
+            )
+        self._record(
+            "host",
+            f"drain_all_on_shutdown({DRAIN_DEADLINE:g})",
+            _shown(outcome.error if outcome.error is not None else outcome.value),
+            None,
+        )
+        self._settle(context, start, threads)
+
+    def _drain_model(self, session_id: str, context: Context) -> None:
+        """Commit one session's segments while that succeeds, as every drain must."""
+        while True:
+            effects, result = self._feed(session_id, CommitRequested(session_id, None, True))
+            if result is not Outcome.STARTED:
+                return
+            call = effects[0]
+            assert isinstance(call, CallProvider)
+            context.calls.setdefault(session_id, []).append(_name(call.agent))
+            how = self.modes[session_id]
+            self._end_call(session_id, call.agent, call.captured_generation, how, context)
+            session = self.model[session_id]
+            if how != "ok" or session is None or not session.dirty:
+                return
+
+    # --- invariants: one per property, checked after every rule -----------------------
+
+    def _assert_holds(self, property_id: str) -> None:
+        """Raise when ``property_id`` is the rule's first finding in ``PRIORITY`` order."""
+        if not self.findings:
+            return
+        found, message = min(self.findings, key=lambda item: PRIORITY.index(item[0]))
+        if found == property_id:
+            raise violation_type(property_id)(message, self.steps)
+
+    @invariant()
+    def never_hangs_L3(self) -> None:
+        self._assert_holds("L3")
+
+    @invariant()
+    def one_call_in_flight_S5(self) -> None:
+        self._assert_holds("S5")
+
+    @invariant()
+    def sessions_isolated_S6(self) -> None:
+        self._assert_holds("S6")
+
+    @invariant()
+    def completed_turns_only_S1(self) -> None:
+        self._assert_holds("S1")
+
+    @invariant()
+    def owner_commits_its_segment_S4(self) -> None:
+        self._assert_holds("S4")
+
+    @invariant()
+    def failed_work_stays_dirty_S3(self) -> None:
+        self._assert_holds("S3")
+
+    @invariant()
+    def generation_never_lost_S2(self) -> None:
+        self._assert_holds("S2")
+
+    @invariant()
+    def discard_keeps_dirty_S8(self) -> None:
+        self._assert_holds("S8")
+
+    @invariant()
+    def no_call_without_work_S9(self) -> None:
+        self._assert_holds("S9")
+
+    @invariant()
+    def turns_coalesced_S10(self) -> None:
+        self._assert_holds("S10")
+
+    @invariant()
+    def busy_request_honoured_L1(self) -> None:
+        self._assert_holds("L1")
+
+    @invariant()
+    def drain_commits_everything_L2(self) -> None:
+        self._assert_holds("L2")
+
+    @invariant()
+    def discard_frees_entry_L4(self) -> None:
+        self._assert_holds("L4")
+
+    @invariant()
+    def counts_well_formed_S7(self) -> None:
+        self._assert_holds("S7")
+
+    def teardown(self) -> None:
+        for held in self.held.values():
+            held.hold.finish("ok")
+        for held in self.held.values():
+            held.call.result(CALL_BOUND)
+        self.held.clear()
+
+
+def lifecycle_machine(factory: TargetFactory) -> type[LifecycleMachine]:
+    """A ``LifecycleMachine`` subclass that checks targets made by ``factory``."""
+    return type("LifecycleMachine", (LifecycleMachine,), {"make_target": staticmethod(factory)})
+
+
+@dataclass
+class StatefulResult:
+    """What a stateful run found: violations (shrunk), or an error of the harness."""
+
+    violations: list[PropertyViolation]
+    error: BaseException | None = None
+
+
+@contextmanager
+def _shrink_limit(seconds: float) -> Iterator[None]:
+    """Bound Hypothesis's shrinking time (its engine reads this module global per run)."""
+    previous = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+    if previous is None:
+        yield
+        return
+    _engine.MAX_SHRINKING_SECONDS = int(max(1.0, seconds))
+    try:
+        yield
+    finally:
+        _engine.MAX_SHRINKING_SECONDS = previous
+
+
+def _flatten(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _flatten(inner)]
+    return [error]
+
+
+def run_stateful(
+    factory: TargetFactory,
+    *,
+    max_examples: int,
+    step_count: int,
+    seed_value: int = 0,
+    shrink: bool = True,
+    shrink_seconds: float = 60.0,
+) -> StatefulResult:
+    """Run the comparison with a fixed seed; return each distinct violation, shrunk.
+
+    Shrinking stops after ``shrink_seconds`` (the smallest example found so far
+    is reported).
+    """
+    phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+    test_settings = settings(
+        max_examples=max_examples,
+        stateful_step_count=step_count,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=True,
+        print_blob=False,
+        phases=phases,
+    )
+    machine = lifecycle_machine(factory)
+    test = seed(seed_value)(get_state_machine_test(machine, settings=test_settings))
+    try:
+        with with_reporter(lambda _text: None), _shrink_limit(shrink_seconds):
+            test()
+    except BaseException as error:
+        found = _flatten(error)
+        violations = [item for item in found if isinstance(item, PropertyViolation)]
+        others = [item for item in found if not isinstance(item, PropertyViolation)]
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        return StatefulResult(violations, others[0] if others else None)
+    return StatefulResult([])
