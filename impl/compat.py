@@ -22,6 +22,13 @@ from memory_lifecycle.lifecycle import SessionLifecycle
 from memory_lifecycle.model import Outcome, RegisterAgent, Session, UnregisterAgent
 
 _lifecycle = SessionLifecycle()
+# The hot calls, bound once: each API call is then one call into the shell.
+_apply = _lifecycle.apply
+_complete_turn = _lifecycle.complete_turn
+_has_uncommitted_work = _lifecycle.has_uncommitted_work
+_commit = _lifecycle.commit
+_COMMITTED = Outcome.COMMITTED
+_build = tuple.__new__
 _background_commit_threads: set[threading.Thread] = _lifecycle.background_threads
 _background_commit_threads_lock: threading.Lock = _lifecycle.background_lock
 _draining = False
@@ -32,28 +39,28 @@ def register_agent(session_id: str, agent: Any) -> None:
     """Make ``agent`` the owner of the session's future turns; dirty owners stay."""
     if not session_id:
         return
-    _lifecycle.apply(RegisterAgent(session_id, agent))
+    _apply(_build(RegisterAgent, (session_id, agent)))
 
 
 def unregister_agent(session_id: str) -> None:
     """Forget the session's current agent; owners of dirty work are kept."""
     if not session_id:
         return
-    _lifecycle.apply(UnregisterAgent(session_id))
+    _apply(_build(UnregisterAgent, (session_id,)))
 
 
 def mark_turn_completed(session_id: str, *, agent: Any = None) -> int:
     """Record a completed turn (owned by ``agent`` or the registered one); return the generation."""
     if not session_id:
         return 0
-    return _lifecycle.complete_turn(session_id, agent=agent)
+    return _complete_turn(session_id, agent=agent)
 
 
 def has_uncommitted_work(session_id: str) -> bool:
     """True when the session has completed turns not yet committed."""
     if not session_id:
         return False
-    return _lifecycle.has_uncommitted_work(session_id)
+    return _has_uncommitted_work(session_id)
 
 
 def commit_session_memory(
@@ -62,7 +69,7 @@ def commit_session_memory(
     """Commit the earliest dirty segment; True only when the provider call succeeded."""
     if not session_id:
         return False
-    return _lifecycle.commit(session_id, agent, wait=wait, timeout=timeout) is Outcome.COMMITTED
+    return _commit(session_id, agent, wait=wait, timeout=timeout) is _COMMITTED
 
 
 def discard_session(session_id: str) -> bool:

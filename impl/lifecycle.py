@@ -53,6 +53,13 @@ logger = logging.getLogger("memory_lifecycle")
 
 DEFAULT_DRAIN_WORKERS = 8
 
+_BUSY = Outcome.BUSY
+_STARTED = Outcome.STARTED
+_COMMITTED = Outcome.COMMITTED
+_build = tuple.__new__
+"""``_build(Event, (field, ...))`` makes an event from all its fields, at half the
+cost of ``Event(...)``; every API call builds one (see ``model.step._build``)."""
+
 
 @dataclass
 class DrainReport:
@@ -78,7 +85,11 @@ class SessionLifecycle:
         if not isinstance(drain_workers, int) or drain_workers < 1:
             raise ValueError(f"drain_workers must be a positive int, got {drain_workers!r}")
         self.drain_workers = drain_workers
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        """Waited on by committers; ``_lock`` alone guards calls that never wait."""
+        self._waiting = 0
+        """Committers waiting on ``_condition``: nobody to wake when 0."""
         self._sessions: dict[SessionId, Session] = {}
         self._process = EMPTY_PROCESS
         self._calling: dict[SessionId, int] = {}
@@ -90,22 +101,24 @@ class SessionLifecycle:
     # --- the one place state changes --------------------------------------------
 
     def _apply(self, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
-        """Feed one event to the model; call with the condition held."""
-        session_id = event.session_id
+        """Feed one event to the model; call with the lock held."""
+        session_id = event[0]
+        sessions = self._sessions
         try:
-            before = self._sessions.get(session_id)
+            before = sessions.get(session_id)
         except TypeError:
             _check_hashable(session_id)
             raise
         after, effects, result = step_session(before, event, self._process.draining)
         if after is not before:
             if after is None:
-                del self._sessions[session_id]
+                del sessions[session_id]
             else:
-                self._sessions[session_id] = after
-        for effect in effects:
-            if type(effect) is WakeWaiters:
-                self._condition.notify_all()
+                sessions[session_id] = after
+        if self._waiting:
+            for effect in effects:
+                if type(effect) is WakeWaiters:
+                    self._condition.notify_all()
         return effects, result
 
     def apply(self, event: SessionEvent) -> Result:
@@ -113,8 +126,12 @@ class SessionLifecycle:
 
         Provider-call events are the shell's own: feeding them here skips the call.
         """
-        with self._condition:
+        lock = self._lock
+        lock.acquire()
+        try:
             return self._apply(event)[1]
+        finally:
+            lock.release()
 
     def _apply_process(self, event: Any) -> Result:
         with self._condition:
@@ -127,28 +144,48 @@ class SessionLifecycle:
         """Make ``agent`` the owner of the session's future turns."""
         if agent is None:
             raise ValueError("register_agent() needs an agent; use unregister_agent() to clear it")
-        with self._condition:
-            self._apply(RegisterAgent(session_id, agent))
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._apply(_build(RegisterAgent, (session_id, agent)))
+        finally:
+            lock.release()
 
     def unregister_agent(self, session_id: SessionId) -> None:
         """Forget the current agent; owners of dirty work are kept."""
-        with self._condition:
-            self._apply(UnregisterAgent(session_id))
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._apply(_build(UnregisterAgent, (session_id,)))
+        finally:
+            lock.release()
 
     def complete_turn(
         self, session_id: SessionId, *, agent: object | None = None, ephemeral: bool = False
     ) -> int:
         """Record a completed turn; return the session's generation."""
-        with self._condition:
-            _, result = self._apply(TurnCompleted(session_id, agent, ephemeral))
-        assert isinstance(result, int)
+        lock = self._lock
+        lock.acquire()
+        try:
+            result = self._apply(_build(TurnCompleted, (session_id, agent, ephemeral)))[1]
+        finally:
+            lock.release()
+        assert type(result) is int
         return result
 
     # --- queries ---------------------------------------------------------------
 
     def has_uncommitted_work(self, session_id: SessionId) -> bool:
         """True when the session has completed turns not yet committed."""
-        session = self.session_state(session_id)
+        lock = self._lock
+        lock.acquire()
+        try:
+            session = self._sessions.get(session_id)
+        except TypeError:
+            _check_hashable(session_id)
+            raise
+        finally:
+            lock.release()
         return session is not None and session.generation > session.committed
 
     def session_state(self, session_id: SessionId) -> Session | None:
@@ -200,28 +237,41 @@ class SessionLifecycle:
         *,
         follow_up: bool,
     ) -> Outcome:
-        _check_hashable(session_id)
-        deadline = _deadline(timeout)
+        deadline = None if timeout is None else _deadline(timeout)
         me = threading.get_ident()
-        with self._condition:
+        calling = self._calling
+        lock = self._lock
+        lock.acquire()
+        try:
             while True:
-                reentrant = self._calling.get(session_id) == me
+                # Only a waiting commit asks who runs the call: a provider that
+                # commits its own session again must get BUSY, not wait on itself.
+                reentrant = wait and calling.get(session_id) == me
                 effects, result = self._apply(
-                    CommitRequested(session_id, agent, wait and not reentrant, follow_up)
+                    _build(CommitRequested, (session_id, agent, wait and not reentrant, follow_up))
                 )
-                if result is not Outcome.BUSY or not wait or reentrant:
+                if result is not _BUSY or not wait or reentrant:
                     break
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     _, result = self._apply(WaitExpired(session_id))
                     break
-                self._condition.wait(remaining)
-            if result is not Outcome.STARTED:
-                assert isinstance(result, Outcome)
+                self._waiting += 1
+                try:
+                    self._condition.wait(remaining)
+                finally:
+                    self._waiting -= 1
+            if result is not _STARTED:
+                assert type(result) is Outcome
                 return result
             call = effects[0]
-            assert isinstance(call, CallProvider)
-            self._calling[session_id] = me
+            assert type(call) is CallProvider
+            calling[session_id] = me
+        except TypeError:
+            _check_hashable(session_id)
+            raise
+        finally:
+            lock.release()
         return self._call_provider(call)
 
     def _call_provider(self, call: CallProvider) -> Outcome:
@@ -244,14 +294,20 @@ class SessionLifecycle:
         except BaseException:
             self._end_call(CommitFailed(session_id, agent, captured, True))
             raise
-        self._end_call(CommitSucceeded(session_id, agent, captured))
-        return Outcome.COMMITTED
+        self._end_call(_build(CommitSucceeded, (session_id, agent, captured)))
+        return _COMMITTED
 
     def _end_call(self, event: CommitSucceeded | CommitFailed) -> None:
-        with self._condition:
-            if self._calling.get(event.session_id) == threading.get_ident():
-                del self._calling[event.session_id]
-            effects, _ = self._apply(event)
+        session_id = event[0]
+        calling = self._calling
+        lock = self._lock
+        lock.acquire()
+        try:
+            if calling.get(session_id) == threading.get_ident():
+                del calling[session_id]
+            effects = self._apply(event)[0]
+        finally:
+            lock.release()
         for effect in effects:
             if type(effect) is StartFollowUp:
                 self._start_background(

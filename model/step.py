@@ -72,6 +72,25 @@ from .state import EMPTY_PROCESS, EMPTY_SESSION, InFlight, Process, Segment, Ses
 NO_EFFECTS: tuple[Effect, ...] = ()
 WAKE: tuple[Effect, ...] = (WakeWaiters(),)
 
+# Outcomes bound once: reading an Enum member off its class is a slow attribute lookup.
+DONE = Outcome.DONE
+STARTED = Outcome.STARTED
+COMMITTED = Outcome.COMMITTED
+FAILED = Outcome.FAILED
+NOTHING_TO_COMMIT = Outcome.NOTHING_TO_COMMIT
+BUSY = Outcome.BUSY
+TIMED_OUT = Outcome.TIMED_OUT
+NO_AGENT = Outcome.NO_AGENT
+NOT_FOUND = Outcome.NOT_FOUND
+STALE = Outcome.STALE
+
+_build = tuple.__new__
+"""``_build(Kind, (field, ...))`` makes a ``Kind`` NamedTuple from all its fields in order.
+
+Same value as ``Kind(field, ...)``, at about half the cost: a NamedTuple's own
+constructor is a Python-level call, and these run on every event the shell feeds.
+"""
+
 
 class SessionStep(NamedTuple):
     """What one event does to one session: ``None`` means no entry."""
@@ -90,101 +109,128 @@ class Step(NamedTuple):
 
 
 # --- the rules, one function per session event ---------------------------------
+# Each rule unpacks the session's fields and builds the new state whole; the
+# field order is ``Session``'s: generation, committed, registered, segments,
+# in_flight, follow_up_through.
 
 
 def _register(session: Session | None, event: RegisterAgent, draining: bool) -> SessionStep:
-    base = EMPTY_SESSION if session is None else session
-    return SessionStep(base._replace(registered=event.agent), NO_EFFECTS, Outcome.DONE)
+    if session is None:
+        new = _build(Session, (0, 0, event.agent, (), None, 0))
+    else:
+        generation, committed, _, segments, in_flight, follow_up_through = session
+        new = _build(
+            Session, (generation, committed, event.agent, segments, in_flight, follow_up_through)
+        )
+    return _build(SessionStep, (new, NO_EFFECTS, DONE))
 
 
 def _unregister(session: Session | None, event: UnregisterAgent, draining: bool) -> SessionStep:
     if session is None:
-        return SessionStep(None, NO_EFFECTS, Outcome.DONE)
-    return SessionStep(session._replace(registered=None), NO_EFFECTS, Outcome.DONE)
+        return _build(SessionStep, (None, NO_EFFECTS, DONE))
+    generation, committed, _, segments, in_flight, follow_up_through = session
+    new = _build(Session, (generation, committed, None, segments, in_flight, follow_up_through))
+    return _build(SessionStep, (new, NO_EFFECTS, DONE))
 
 
 def _turn_completed(session: Session | None, event: TurnCompleted, draining: bool) -> SessionStep:
-    if event.ephemeral:
+    _, agent, ephemeral = event
+    if ephemeral:
         return SessionStep(session, NO_EFFECTS, 0 if session is None else session.generation)
-    base = EMPTY_SESSION if session is None else session
-    registered = base.registered if event.agent is None else event.agent
-    owner = registered
-    generation = base.generation + 1
-    segments = base.segments
-    if segments and segments[-1].owner is owner:
-        last = segments[-1]
-        segments = (*segments[:-1], Segment(last.start, generation, owner))
+    if session is None:
+        generation, committed, registered, segments, in_flight, follow_up_through = EMPTY_SESSION
     else:
-        segments = (*segments, Segment(generation, generation, owner))
-    new = Session(
-        generation, base.committed, registered, segments, base.in_flight, base.follow_up_through
+        generation, committed, registered, segments, in_flight, follow_up_through = session
+    if agent is not None:
+        registered = agent
+    owner = registered
+    generation += 1
+    if segments and segments[-1].owner is owner:
+        segments = (*segments[:-1], _build(Segment, (segments[-1].start, generation, owner)))
+    else:
+        segments = (*segments, _build(Segment, (generation, generation, owner)))
+    new = _build(
+        Session, (generation, committed, registered, segments, in_flight, follow_up_through)
     )
-    return SessionStep(new, NO_EFFECTS, generation)
+    return _build(SessionStep, (new, NO_EFFECTS, generation))
 
 
 def _commit_requested(
     session: Session | None, event: CommitRequested, draining: bool
 ) -> SessionStep:
     if session is None:
-        return SessionStep(None, NO_EFFECTS, Outcome.NOT_FOUND)
-    if session.in_flight is not None:
-        if event.wait or event.follow_up:
-            return SessionStep(session, NO_EFFECTS, Outcome.BUSY)
-        return SessionStep(_owe_follow_up(session), NO_EFFECTS, Outcome.BUSY)
-    if session.generation <= session.committed:
-        return SessionStep(_settle_follow_up(session), NO_EFFECTS, Outcome.NOTHING_TO_COMMIT)
-    first = session.segments[0]
-    agent = first.owner
-    if agent is None:
-        agent = event.agent if event.agent is not None else session.registered
-        if agent is None:
-            dropped = session._replace(follow_up_through=0) if event.follow_up else session
-            return SessionStep(dropped, NO_EFFECTS, Outcome.NO_AGENT)
-        first = Segment(first.start, first.end, agent)
-    in_flight = InFlight(agent, first.end, event.follow_up)
-    new = Session(
-        session.generation,
-        session.committed,
-        session.registered,
-        (first, *session.segments[1:]),
-        in_flight,
-        session.follow_up_through,
+        return _build(SessionStep, (None, NO_EFFECTS, NOT_FOUND))
+    generation, committed, registered, segments, in_flight, follow_up_through = session
+    session_id, agent, wait, follow_up = event
+    if in_flight is not None:
+        if wait or follow_up:
+            return _build(SessionStep, (session, NO_EFFECTS, BUSY))
+        return _build(SessionStep, (_owe_follow_up(session), NO_EFFECTS, BUSY))
+    if generation <= committed:
+        if follow_up_through:
+            session = _settle_follow_up(session)
+        return _build(SessionStep, (session, NO_EFFECTS, NOTHING_TO_COMMIT))
+    first = segments[0]
+    owner = first.owner
+    if owner is None:
+        owner = agent if agent is not None else registered
+        if owner is None:
+            dropped = session._replace(follow_up_through=0) if follow_up else session
+            return _build(SessionStep, (dropped, NO_EFFECTS, NO_AGENT))
+        segments = (_build(Segment, (first.start, first.end, owner)), *segments[1:])
+    captured_generation = first.end
+    new = _build(
+        Session,
+        (
+            generation,
+            committed,
+            registered,
+            segments,
+            _build(InFlight, (owner, captured_generation, follow_up)),
+            follow_up_through,
+        ),
     )
-    return SessionStep(new, (CallProvider(event.session_id, agent, first.end),), Outcome.STARTED)
+    call = _build(CallProvider, (session_id, owner, captured_generation))
+    return _build(SessionStep, (new, (call,), STARTED))
 
 
 def _wait_expired(session: Session | None, event: WaitExpired, draining: bool) -> SessionStep:
     if session is None or session.in_flight is None:
-        return SessionStep(session, NO_EFFECTS, Outcome.TIMED_OUT)
-    return SessionStep(_owe_follow_up(session), NO_EFFECTS, Outcome.TIMED_OUT)
+        return SessionStep(session, NO_EFFECTS, TIMED_OUT)
+    return SessionStep(_owe_follow_up(session), NO_EFFECTS, TIMED_OUT)
 
 
 def _commit_succeeded(
     session: Session | None, event: CommitSucceeded, draining: bool
 ) -> SessionStep:
-    if not _is_running(session, event.agent, event.captured_generation):
-        return SessionStep(session, NO_EFFECTS, Outcome.STALE)
-    assert session is not None
-    committed = max(session.committed, event.captured_generation)
-    segments = _trim(session.segments, committed)
-    ended = Session(
-        session.generation,
-        committed,
-        session.registered,
-        segments,
-        None,
-        session.follow_up_through,
+    session_id, agent, captured_generation = event
+    if session is None:
+        return _build(SessionStep, (None, NO_EFFECTS, STALE))
+    generation, committed, registered, segments, running, follow_up_through = session
+    if (
+        running is None
+        or running.agent is not agent
+        or running.captured_generation != captured_generation
+    ):
+        return _build(SessionStep, (session, NO_EFFECTS, STALE))
+    if captured_generation > committed:
+        committed = captured_generation
+    ended = _build(
+        Session,
+        (generation, committed, registered, _trim(segments, committed), None, follow_up_through),
     )
-    return _end_call(ended, event.session_id, draining, retry=True, result=Outcome.COMMITTED)
+    if not follow_up_through:
+        return _build(SessionStep, (ended, WAKE, COMMITTED))
+    return _end_call(ended, session_id, draining, retry=True, result=COMMITTED)
 
 
 def _commit_failed(session: Session | None, event: CommitFailed, draining: bool) -> SessionStep:
     if not _is_running(session, event.agent, event.captured_generation):
-        return SessionStep(session, NO_EFFECTS, Outcome.STALE)
+        return SessionStep(session, NO_EFFECTS, STALE)
     assert session is not None and session.in_flight is not None
     retry = not event.fatal and not session.in_flight.follow_up
     ended = session._replace(in_flight=None)
-    return _end_call(ended, event.session_id, draining, retry=retry, result=Outcome.FAILED)
+    return _end_call(ended, event.session_id, draining, retry=retry, result=FAILED)
 
 
 def _discard(session: Session | None, event: Discard, draining: bool) -> SessionStep:
@@ -224,13 +270,15 @@ def _is_running(session: Session | None, agent: object, captured_generation: int
 
 def _trim(segments: tuple[Segment, ...], committed: int) -> tuple[Segment, ...]:
     """Drop what ``committed`` covers; cut a segment it covers in part."""
+    if not segments or segments[-1].end <= committed:
+        return ()
     index = 0
-    while index < len(segments) and segments[index].end <= committed:
+    while segments[index].end <= committed:
         index += 1
     rest = segments[index:]
-    if rest and rest[0].start <= committed:
-        first = rest[0]
-        rest = (Segment(committed + 1, first.end, first.owner), *rest[1:])
+    first = rest[0]
+    if first.start <= committed:
+        rest = (_build(Segment, (committed + 1, first.end, first.owner)), *rest[1:])
     return rest
 
 
