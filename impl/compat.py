@@ -26,7 +26,7 @@ _lifecycle = SessionLifecycle()
 _apply = _lifecycle.apply
 _complete_turn = _lifecycle.complete_turn
 _has_uncommitted_work = _lifecycle.has_uncommitted_work
-_commit = _lifecycle.commit
+_commit = _lifecycle._commit
 _COMMITTED = Outcome.COMMITTED
 _build = tuple.__new__
 _background_commit_threads: set[threading.Thread] = _lifecycle.background_threads
@@ -69,7 +69,7 @@ def commit_session_memory(
     """Commit the earliest dirty segment; True only when the provider call succeeded."""
     if not session_id:
         return False
-    return _commit(session_id, agent, wait=wait, timeout=timeout) is _COMMITTED
+    return _commit(session_id, agent, wait, timeout, False) is _COMMITTED
 
 
 def discard_session(session_id: str) -> bool:

@@ -226,7 +226,7 @@ class SessionLifecycle:
         Without it, a running call gives BUSY and the work is committed by a
         follow-up when that call ends.
         """
-        return self._commit(session_id, agent, wait, timeout, follow_up=False)
+        return self._commit(session_id, agent, wait, timeout, False)
 
     def _commit(
         self,
@@ -234,9 +234,9 @@ class SessionLifecycle:
         agent: object | None,
         wait: bool,
         timeout: float | None,
-        *,
         follow_up: bool,
     ) -> Outcome:
+        """``commit``, or with ``follow_up`` the lifecycle's own follow-up commit."""
         deadline = None if timeout is None else _deadline(timeout)
         me = threading.get_ident()
         calling = self._calling
@@ -311,7 +311,7 @@ class SessionLifecycle:
         for effect in effects:
             if type(effect) is StartFollowUp:
                 self._start_background(
-                    partial(self._commit, effect.session_id, None, False, None, follow_up=True),
+                    partial(self._commit, effect.session_id, None, False, None, True),
                     f"memory-lifecycle follow-up {effect.session_id!r}",
                 )
 
