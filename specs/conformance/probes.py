@@ -351,9 +351,13 @@ def _l2_drain_in_parallel(driver: Driver) -> None:
         raise NotApplicable("no drain_all_on_shutdown")
     sessions = ("p1", "p2", "p3")
     barrier = threading.Barrier(len(sessions), timeout=BOUND)
+
+    def meet() -> None:
+        barrier.wait()
+
     for session_id in sessions:
         _dirty_session(driver, session_id)
-        driver.provider.hooks[session_id] = lambda: None if barrier.wait() < 0 else None
+        driver.provider.hooks[session_id] = meet
     driver.call(
         f"drain_all_on_shutdown({DRAIN_DEADLINE * 3:g})",
         lambda: driver.target.drain(DRAIN_DEADLINE * 3),
