@@ -51,7 +51,10 @@ from memory_lifecycle.model import (
 
 logger = logging.getLogger("memory_lifecycle")
 
-DEFAULT_DRAIN_WORKERS = 8
+DEFAULT_DRAIN_WORKERS = 32
+"""Provider calls wait on I/O, so a waiting worker costs a thread and no CPU. With
+32, a drain commits 32 sessions per provider latency (200 sessions at 0.1 s each in
+about 0.7 s), and a hung provider takes only 1/32 of that away from the others."""
 
 _BUSY = Outcome.BUSY
 _STARTED = Outcome.STARTED

@@ -1,0 +1,272 @@
+"""Shutdown drain: how many dirty sessions are committed before the deadline.
+
+N sessions each have one completed turn; every provider call takes L seconds
+(one provider may hang instead); the drain gets D seconds. Compared:
+
+- ``compat`` / ``native``: the project's parallel drain
+  (``compat.drain_all_on_shutdown`` with the default worker count, and
+  ``SessionLifecycle(drain_workers=8).drain``);
+- ``original, sequential with budget``: a clearly labelled emulation of the
+  original's later drain on the original module: sessions one after another, each
+  commit on a worker thread joined only for the remaining budget;
+- ``original drain_all_on_shutdown()``: the original module's own drain (it has
+  no deadline), run on a thread and counted when the deadline passes.
+
+    python benchmarks/bench_drain.py            # ~1 minute
+    python benchmarks/bench_drain.py --quick    # ~15 seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import memory_lifecycle
+from _common import DEFAULT_REFERENCE, header, load_reference, median, progress, table
+from memory_lifecycle import compat
+from memory_lifecycle.lifecycle import DEFAULT_DRAIN_WORKERS
+
+
+class SlowAgent:
+    """A provider whose call takes ``latency`` seconds, or blocks until released."""
+
+    def __init__(self, latency: float, release: threading.Event | None = None) -> None:
+        self.latency = latency
+        self.release = release
+
+    def commit_memory_session(self) -> None:
+        """Sleep for the latency, or wait for the release when hung."""
+        if self.release is not None:
+            self.release.wait()
+        else:
+            time.sleep(self.latency)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """N sessions, provider latency L, deadline D, and whether one provider hangs."""
+
+    sessions: int
+    latency: float
+    deadline: float
+    hung: bool
+
+    def label(self) -> str:
+        hung = ", 1st provider hangs" if self.hung else ""
+        return f"N={self.sessions}, L={self.latency:g} s, D={self.deadline:g} s{hung}"
+
+
+@dataclass
+class Outcome:
+    committed: int
+    returned_after: float | None
+    """Seconds until the drain returned; None when it had not by the deadline."""
+
+
+Api = Any
+"""A module-like object with the hermes-webui functions."""
+
+
+def prepare(api: Api, scenario: Scenario, release: threading.Event) -> list[str]:
+    """Make ``scenario.sessions`` dirty sessions; the first one's provider hangs if asked."""
+    ids = [f"drain-{number}" for number in range(scenario.sessions)]
+    for number, session_id in enumerate(ids):
+        hung = scenario.hung and number == 0
+        api.register_agent(session_id, SlowAgent(scenario.latency, release if hung else None))
+        api.mark_turn_completed(session_id)
+    return ids
+
+
+def count_clean(api: Api, ids: list[str]) -> int:
+    return sum(1 for session_id in ids if not api.has_uncommitted_work(session_id))
+
+
+def run_compat(scenario: Scenario, release: threading.Event) -> Outcome:
+    """The drop-in module's drain (default worker count)."""
+    compat._reset_for_tests()
+    ids = prepare(compat, scenario, release)
+    started = time.monotonic()
+    compat.drain_all_on_shutdown(scenario.deadline)
+    elapsed = time.monotonic() - started
+    outcome = Outcome(count_clean(compat, ids), elapsed)
+    compat._reset_for_tests()
+    return outcome
+
+
+class NativeApi:
+    """The hermes-webui function names over one ``SessionLifecycle``."""
+
+    def __init__(self, lifecycle: memory_lifecycle.SessionLifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.register_agent = lifecycle.register_agent
+        self.mark_turn_completed = lifecycle.complete_turn
+        self.has_uncommitted_work = lifecycle.has_uncommitted_work
+
+
+def run_native(workers: int) -> Callable[[Scenario, threading.Event], Outcome]:
+    def run(scenario: Scenario, release: threading.Event) -> Outcome:
+        lifecycle = memory_lifecycle.SessionLifecycle(drain_workers=workers)
+        api = NativeApi(lifecycle)
+        ids = prepare(api, scenario, release)
+        started = time.monotonic()
+        report = lifecycle.drain(scenario.deadline)
+        elapsed = time.monotonic() - started
+        clean = count_clean(api, ids)
+        if clean != len(report.committed):
+            raise AssertionError(f"drain reported {len(report.committed)} committed, {clean} clean")
+        return Outcome(clean, elapsed)
+
+    return run
+
+
+def sequential_with_budget(module: ModuleType, deadline: float) -> None:
+    """Emulated later original drain: one session at a time, each within the budget left."""
+    ends_at = time.monotonic() + deadline
+    while time.monotonic() < ends_at:
+        with module._lock:
+            dirty = [
+                session_id
+                for session_id, entry in module._sessions.items()
+                if entry["generation"] > entry["committed_generation"]
+            ]
+        if not dirty:
+            return
+        progressed = False
+        for session_id in dirty:
+            remaining = ends_at - time.monotonic()
+            if remaining <= 0:
+                return
+            worker = threading.Thread(
+                target=module.commit_session_memory,
+                args=(session_id,),
+                kwargs={"wait": True, "timeout": remaining},
+                daemon=True,
+            )
+            worker.start()
+            worker.join(remaining)
+            if not module.has_uncommitted_work(session_id):
+                progressed = True
+        if not progressed:
+            return
+
+
+def run_original_sequential(path: Path) -> Callable[[Scenario, threading.Event], Outcome]:
+    def run(scenario: Scenario, release: threading.Event) -> Outcome:
+        module = load_reference(path, "original_for_sequential_drain")
+        assert module is not None
+        ids = prepare(module, scenario, release)
+        started = time.monotonic()
+        sequential_with_budget(module, scenario.deadline)
+        elapsed = time.monotonic() - started
+        return Outcome(count_clean(module, ids), elapsed)
+
+    return run
+
+
+def run_original_own(path: Path) -> Callable[[Scenario, threading.Event], Outcome]:
+    def run(scenario: Scenario, release: threading.Event) -> Outcome:
+        module = load_reference(path, "original_for_own_drain")
+        assert module is not None
+        ids = prepare(module, scenario, release)
+        started = time.monotonic()
+        drainer = threading.Thread(target=module.drain_all_on_shutdown, daemon=True)
+        drainer.start()
+        drainer.join(scenario.deadline)
+        elapsed = time.monotonic() - started
+        # Counted when the deadline passes; a drain still running keeps going on its thread.
+        clean = count_clean(module, ids)
+        return Outcome(clean, None if drainer.is_alive() else elapsed)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat, two scenarios (~15 s)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_REFERENCE,
+        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
+    )
+    parser.add_argument("--repeats", type=int, help="runs per configuration (median shown)")
+    options = parser.parse_args(argv)
+    repeats = options.repeats or (1 if options.quick else 3)
+    scenarios = [Scenario(200, 0.1, 1.5, False), Scenario(200, 0.1, 1.5, True)]
+    if not options.quick:
+        scenarios.append(Scenario(1000, 0.05, 1.5, False))
+
+    runners: list[tuple[str, Callable[[Scenario, threading.Event], Outcome]]] = [
+        (f"compat drain_all_on_shutdown (default {DEFAULT_DRAIN_WORKERS} workers)", run_compat),
+        ("native SessionLifecycle(drain_workers=8).drain", run_native(8)),
+        (
+            f"native SessionLifecycle().drain (default {DEFAULT_DRAIN_WORKERS} workers)",
+            run_native(DEFAULT_DRAIN_WORKERS),
+        ),
+    ]
+    baseline = None
+    if load_reference(options.reference) is not None:
+        baseline = "original, sequential with budget (emulated later drain)"
+        runners.append((baseline, run_original_sequential(options.reference)))
+        runners.append(
+            ("original drain_all_on_shutdown() (no deadline)", run_original_own(options.reference))
+        )
+    # The drains log every session left dirty; the tables say how many.
+    logging.getLogger("memory_lifecycle").setLevel(logging.CRITICAL)
+
+    releases: list[threading.Event] = []
+    results: dict[tuple[Scenario, str], list[Outcome]] = {}
+    started = time.monotonic()
+    for scenario in scenarios:
+        progress(f"drain: {scenario.label()}, {repeats} repeat(s)")
+        for _ in range(repeats):
+            for name, run in runners:
+                release = threading.Event()
+                releases.append(release)
+                results.setdefault((scenario, name), []).append(run(scenario, release))
+    for release in releases:
+        release.set()
+
+    print(header("bench_drain: sessions committed before the shutdown deadline"))
+    print(f"median of {repeats} run(s); 'returned' is when the drain call came back")
+    for scenario in scenarios:
+        print()
+        print(f"## {scenario.label()}")
+        rows: list[list[object]] = []
+        base = median([o.committed for o in results[(scenario, baseline)]]) if baseline else None
+        for name, _ in runners:
+            outcomes = results[(scenario, name)]
+            committed = median([o.committed for o in outcomes])
+            returned = [o.returned_after for o in outcomes]
+            returned_text = (
+                "not by the deadline"
+                if any(value is None for value in returned)
+                else f"{median([value for value in returned if value is not None]):.2f} s"
+            )
+            if base is None:
+                versus = "n/a"
+            elif base == 0:
+                versus = "baseline 0" if committed == 0 else f"{committed:g} vs 0"
+            else:
+                versus = f"{committed / base:.1f}x"
+            rows.append([name, f"{committed:g} / {scenario.sessions}", returned_text, versus])
+        print(
+            table(
+                ["drain", "committed by deadline", "returned after", "vs sequential baseline"],
+                rows,
+            )
+        )
+    print(f"\nfinished in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
