@@ -2,9 +2,10 @@
 
 ``session_state`` maps every concrete ``Session | None`` to one state of the
 session machine; ``process_state`` maps a ``Process`` to one state of the
-process machine. ``check_refinement`` takes concrete steps ``(before, event,
-after)`` (the model checker's reachable graph) and reports every step whose
-abstract image is not what the declared machines allow.
+process machine. ``check_refinement`` takes concrete steps (the model
+checker's reachable graph) and reports every step whose abstract image is not
+what the declared machines allow; ``refinement_property`` is the same check
+as a property the model checker streams every transition through.
 
 A session's abstract state depends on that session alone: the process
 flags (draining, drained) change what a step does to follow-ups, never which
@@ -16,15 +17,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import NamedTuple, Protocol
 
-from memory_lifecycle.model import (
-    SESSION_EVENT_TYPES,
-    Event,
-    Process,
-    Session,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import SESSION_EVENT_TYPES, Event, Process, Session, Step
 
 from .machine import (
     ABSENT,
+    ANY_STATE,
     CLEAN,
     COMMITTING,
     COMMITTING_DIRTY,
@@ -40,6 +38,7 @@ from .machine import (
     build_process_machine,
     build_session_machine,
 )
+from .properties import Property, StepFn
 
 
 def session_state(session: Session | None) -> str:
@@ -89,14 +88,12 @@ def process_state(process: Process) -> str:
 
 
 class ConcreteStep(Protocol):
-    """One edge of the reachable graph: ``before --event--> after``."""
+    """One edge of the reachable graph: ``event`` applied to ``before``."""
 
     @property
     def before(self) -> Process: ...
     @property
     def event(self) -> Event: ...
-    @property
-    def after(self) -> Process: ...
 
 
 class RefinementViolation(NamedTuple):
@@ -122,7 +119,7 @@ class RefinementViolation(NamedTuple):
             [
                 f"{self.subject}: {self.reason}",
                 f"  abstract: {self.source} --{self.trigger}--> {self.dest}"
-                f" (declared machine goes to {self.predicted})",
+                f" (the declared machine goes to {self.predicted})",
                 f"  before:   {describe_process(self.before, names)}",
                 f"  event:    {describe_event(self.event, names)}",
                 f"  after:    {describe_process(self.after, names)}",
@@ -130,12 +127,8 @@ class RefinementViolation(NamedTuple):
         )
 
 
-def check_refinement(
-    steps: Iterable[ConcreteStep],
-    session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
-    process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
-) -> list[RefinementViolation]:
-    """Every concrete step whose abstract image is not allowed, one per distinct cause.
+class RefinementChecker:
+    """Decides whether concrete steps refine the declared machines.
 
     A step is allowed when, for the process and for every session, the
     abstract state either stays the same or moves along a declared edge with
@@ -143,70 +136,153 @@ def check_refinement(
     source with the concrete data (so its guards decide), reaches the same
     state. A session event may only move its own session (S6).
     """
-    session_machine = build_session_machine(tuple(session_edges))
-    process_machine = build_process_machine(tuple(process_edges))
-    declared_sessions = _declared(session_machine)
-    declared_process = _declared(process_machine)
-    violations: list[RefinementViolation] = []
-    seen: set[Hashable] = set()
-    for step in steps:
-        before, event, after = step.before, step.event, step.after
+
+    def __init__(
+        self,
+        session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
+        process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
+    ) -> None:
+        self.session_machine = build_session_machine(tuple(session_edges))
+        self.process_machine = build_process_machine(tuple(process_edges))
+        self._declared_sessions = _declared(self.session_machine)
+        self._declared_process = _declared(self.process_machine)
+        self._session_verdicts: dict[Hashable, tuple[str, str, str, str] | None] = {}
+        self.taken: set[tuple[str, str, str, str]] = set()
+        """``(machine, trigger, source, dest)`` of every abstract move seen so far."""
+
+    def check(self, before: Process, event: Event, after: Process) -> RefinementViolation | None:
+        """The first thing wrong with ``before --event--> after``, or None."""
         trigger = type(event).__name__
-        found = _check_one(
-            "process",
-            trigger,
-            process_state(before),
-            process_state(after),
-            process_machine.fire(process_state(before), trigger, before, event),
-            declared_process,
-        )
-        if found is not None and ("process", trigger, found) not in seen:
-            seen.add(("process", trigger, found))
-            violations.append(_violation("process", trigger, found, step))
+        source, dest = process_state(before), process_state(after)
+        predicted = self.process_machine.fire(source, trigger, before, event)
+        found = _judge("process", trigger, source, dest, predicted, self._declared_process)
+        if found is not None:
+            return _violation("process", trigger, found, before, event, after)
+        if source != dest:
+            self.taken.add(("process", trigger, source, dest))
         target = getattr(event, "session_id", None) if type(event) in SESSION_EVENT_TYPES else None
         ids = {key for key, _ in before.sessions} | {key for key, _ in after.sessions}
         for session_id in sorted(ids, key=repr):
             session_before = before.session(session_id)
             session_after = after.session(session_id)
-            source, dest = session_state(session_before), session_state(session_after)
             if target is not None and session_id != target:
+                source, dest = session_state(session_before), session_state(session_after)
                 if source != dest:
-                    key = ("isolation", trigger, source, dest)
-                    if key not in seen:
-                        seen.add(key)
-                        reason = f"an event for session {target!r} changed another session"
-                        violations.append(
-                            _violation(
-                                f"session {session_id!r}",
-                                trigger,
-                                (source, dest, source, reason),
-                                step,
-                            )
-                        )
+                    reason = f"an event for session {target!r} changed this session"
+                    found = (source, dest, source, reason)
+                    return _violation(
+                        f"session {session_id!r}", trigger, found, before, event, after
+                    )
                 continue
-            key_data = (session_before, event, session_after)
-            if key_data in seen:
-                continue
-            seen.add(key_data)
-            predicted = session_machine.fire(source, trigger, session_before, event)
-            found = _check_one("session", trigger, source, dest, predicted, declared_sessions)
-            if found is not None and ("session", trigger, found) not in seen:
-                seen.add(("session", trigger, found))
-                violations.append(_violation(f"session {session_id!r}", trigger, found, step))
-    return violations
+            found = self._check_session(session_before, event, session_after)
+            if found is not None:
+                subject = f"session {session_id!r}"
+                return _violation(subject, trigger, found, before, event, after)
+        return None
+
+    def _check_session(
+        self, before: Session | None, event: Event, after: Session | None
+    ) -> tuple[str, str, str, str] | None:
+        key = (before, event, after)
+        if key in self._session_verdicts:
+            return self._session_verdicts[key]
+        trigger = type(event).__name__
+        source, dest = session_state(before), session_state(after)
+        predicted = self.session_machine.fire(source, trigger, before, event)
+        verdict = _judge("session", trigger, source, dest, predicted, self._declared_sessions)
+        self._session_verdicts[key] = verdict
+        if verdict is None and source != dest:
+            self.taken.add(("session", trigger, source, dest))
+        return verdict
+
+
+class RefinementReport(NamedTuple):
+    """What ``check_refinement`` found."""
+
+    violations: list[RefinementViolation]
+    """Steps the machines do not allow, one per distinct cause."""
+    untaken: list[tuple[str, AbstractEdge]]
+    """``(machine, edge)`` of declared moves no step took (wildcard rows excluded)."""
+
+
+def check_refinement(
+    steps: Iterable[ConcreteStep],
+    step_fn: StepFn = model.step,
+    session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
+    process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
+) -> RefinementReport:
+    """Check every step of ``steps`` against the machines; list declared moves never taken.
+
+    Each step's successor is recomputed as ``step_fn(before, event)``: the
+    model checker stores successors renamed into canonical form, which would
+    mix up session identities. Pass the ``step_fn`` that built the graph.
+    """
+    checker = RefinementChecker(session_edges, process_edges)
+    violations: list[RefinementViolation] = []
+    causes: set[tuple[str, str, str, str, str]] = set()
+    for item in steps:
+        after = step_fn(item.before, item.event).state
+        found = checker.check(item.before, item.event, after)
+        if found is None:
+            continue
+        cause = (found.reason, found.trigger, found.source, found.dest, found.predicted)
+        if cause not in causes:
+            causes.add(cause)
+            violations.append(found)
+    untaken = [
+        (kind, edge)
+        for kind, machine in (
+            ("session", checker.session_machine),
+            ("process", checker.process_machine),
+        )
+        for edge in machine.edges
+        if edge.source != ANY_STATE
+        and edge.source != edge.dest
+        and (kind, edge.trigger, edge.source, edge.dest) not in checker.taken
+    ]
+    return RefinementReport(violations, untaken)
+
+
+REFINEMENT_ID = "REFINES"
+"""Property id under which the model checker reports refinement failures."""
+
+
+def refinement_property(
+    session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
+    process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
+) -> Property:
+    """The refinement check as a transition property for ``checker.explore``.
+
+    The explorer then streams every transition through it (no graph kept in
+    memory) and reports the shortest trace to the first failing step.
+    """
+    checker = RefinementChecker(session_edges, process_edges)
+
+    def refines(before: Process, event: Event, step: Step) -> str | None:
+        """Every step moves each abstract state along a declared edge or leaves it."""
+        found = checker.check(before, event, step.state)
+        return None if found is None else found.format()
+
+    return Property(
+        REFINEMENT_ID,
+        "refines the abstract machines",
+        "every step of the model is a declared edge of the session and process "
+        "machines, or leaves their states unchanged",
+        on_transition=refines,
+    )
 
 
 def _declared(machine: AbstractMachine) -> set[tuple[str, str, str]]:
     """The ``(trigger, source, dest)`` triples a machine declares, wildcards expanded."""
     triples = set()
     for edge in machine.edges:
-        sources = machine.states if edge.source == "*" else (edge.source,)
+        sources = machine.states if edge.source == ANY_STATE else (edge.source,)
         for source in sources:
             triples.add((edge.trigger, source, edge.dest))
     return triples
 
 
-def _check_one(
+def _judge(
     kind: str,
     trigger: str,
     source: str,
@@ -227,11 +303,16 @@ def _check_one(
 
 
 def _violation(
-    subject: str, trigger: str, found: tuple[str, str, str, str], step: ConcreteStep
+    subject: str,
+    trigger: str,
+    found: tuple[str, str, str, str],
+    before: Process,
+    event: Event,
+    after: Process,
 ) -> RefinementViolation:
     source, dest, predicted, reason = found
     return RefinementViolation(
-        subject, trigger, source, dest, predicted, reason, step.before, step.event, step.after
+        subject, trigger, source, dest, predicted, reason, before, event, after
     )
 
 

@@ -39,11 +39,28 @@ COMMITTING_DIRTY = "COMMITTING_DIRTY"
 SESSION_STATES: tuple[str, ...] = (ABSENT, CLEAN, DIRTY, ORPHANED, COMMITTING, COMMITTING_DIRTY)
 """Abstract states of one session; ``ABSENT`` (no entry) is initial."""
 
+SESSION_STATE_MEANINGS: dict[str, str] = {
+    ABSENT: "no entry",
+    CLEAN: "idle, every completed turn committed",
+    DIRTY: "idle, uncommitted turns, an agent can commit them",
+    ORPHANED: "idle, uncommitted turns, no owner and no agent registered",
+    COMMITTING: "provider call in flight for all dirty work",
+    COMMITTING_DIRTY: "provider call in flight, later turns stay dirty",
+}
+"""One line per session state, for legends (``abstraction.session_state`` is exact)."""
+
 RUNNING = "RUNNING"
 DRAINING = "DRAINING"
 DRAINED = "DRAINED"
 PROCESS_STATES: tuple[str, ...] = (RUNNING, DRAINING, DRAINED)
 """Abstract states of the process; ``RUNNING`` is initial."""
+
+PROCESS_STATE_MEANINGS: dict[str, str] = {
+    RUNNING: "background commits admitted",
+    DRAINING: "shutdown drain running, background commits refused",
+    DRAINED: "shutdown drain returned",
+}
+"""One line per process state, for legends."""
 
 ANY_STATE = "*"
 """``AbstractEdge.source`` meaning every state of the machine."""
@@ -109,7 +126,6 @@ PROCESS_EDGES: tuple[AbstractEdge, ...] = (
     AbstractEdge("DrainStarted", RUNNING, DRAINING),
     AbstractEdge("BackgroundCommitRequested", DRAINING, DRAINING, (), "REFUSED_DRAINING"),
     AbstractEdge("DrainFinished", DRAINING, DRAINED),
-    AbstractEdge("DrainFinished", RUNNING, DRAINED, (), "drain that started nothing"),
     AbstractEdge("Reset", ANY_STATE, RUNNING, (), "forgets everything"),
 )
 """The process machine."""
