@@ -146,17 +146,23 @@ OPERATIONS = [name for name, _, _ in phases(compat_implementation())]
 CALLS_PER_SESSION = sum(calls for _, calls, _ in phases(compat_implementation()))
 
 
+CLOCK = "cpu"
+"""``cpu``: CPU time of the threads doing the calls (steady on a busy machine);
+``wall``: elapsed time from the first thread's start to the last one's end."""
+
+
 def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> dict[str, float]:
     """Run the workload on ``threads`` threads of ``batch`` sessions each; ns per call."""
+    clock = time.thread_time_ns if CLOCK == "cpu" else time.perf_counter_ns
     steps = phases(impl)
     id_lists = [[f"{tag}-{t}-{i}" for i in range(batch)] for t in range(threads)]
     agents = [InstantAgent() for _ in range(threads)]
     result: dict[str, float] = {}
     if threads == 1:
         for name, calls, run in steps:
-            started = time.perf_counter_ns()
+            started = clock()
             run(id_lists[0], agents[0])
-            result[name] = (time.perf_counter_ns() - started) / (batch * calls)
+            result[name] = (clock() - started) / (batch * calls)
     else:
         barrier = threading.Barrier(threads)
         failures: list[BaseException] = []
@@ -165,12 +171,12 @@ def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> di
         def worker(ids: list[str], agent: object) -> None:
             for index, (_, _, run) in enumerate(steps):
                 barrier.wait()
-                started = time.perf_counter_ns()
+                started = clock()
                 try:
                     run(ids, agent)
                 except BaseException as error:  # reported after the join
                     failures.append(error)
-                spans[index].append((started, time.perf_counter_ns()))
+                spans[index].append((started, clock()))
 
         workers = [
             threading.Thread(target=worker, args=(id_lists[t], agents[t]), daemon=True)
@@ -181,8 +187,11 @@ def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> di
         for thread in workers:
             thread.join(120)
         for (name, calls, _), phase_spans in zip(steps, spans, strict=True):
-            wall = max(end for _, end in phase_spans) - min(start for start, _ in phase_spans)
-            result[name] = wall / (threads * batch * calls)
+            if CLOCK == "cpu":
+                spent = sum(end - start for start, end in phase_spans)
+            else:
+                spent = max(end for _, end in phase_spans) - min(start for start, _ in phase_spans)
+            result[name] = spent / (threads * batch * calls)
         if failures:
             raise failures[0]
     expected = threads * batch
@@ -317,7 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, help="rounds per configuration")
     parser.add_argument("--batch", type=int, help="sessions per thread per round")
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: CPU time of the calling threads (default); wall: elapsed time",
+    )
     options = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = options.clock
     rounds = options.rounds or (5 if options.quick else 15)
     batch = options.batch or (500 if options.quick else 1000)
     thread_counts = [1, 2, 4, 8]
@@ -338,14 +355,18 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"workload per session: register, 2 turns, has_uncommitted_work, commit, "
         f"no-op commit, unregister; batch {batch} sessions per thread, {rounds} rounds, "
-        f"implementations interleaved in shuffled order; medians of batch wall time per call"
+        f"implementations interleaved in shuffled order; median over rounds of the batch's "
+        f"time per call"
     )
+    clock_text = (
+        "CPU time of the calling threads, summed"
+        if CLOCK == "cpu"
+        else "wall time, first start to last end"
+    )
+    print(f"clock: {CLOCK} ({clock_text}; --clock to change)")
     for threads in thread_counts:
         print()
-        print(
-            f"## {threads} thread(s), {live:,} other sessions alive "
-            "(ns per call, all threads together)"
-        )
+        print(f"## {threads} thread(s), {live:,} other sessions alive (ns per call)")
         print(report_operations(operation_samples, names, threads))
     print()
     print("## whole workload, single thread, as live sessions grow (ns per call)")

@@ -19,12 +19,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from memory_lifecycle.lifecycle import SessionLifecycle
-from memory_lifecycle.model import Outcome, RegisterAgent, Session, UnregisterAgent
+from memory_lifecycle.model import (
+    Outcome,
+    RegisterAgent,
+    Session,
+    TurnCompleted,
+    UnregisterAgent,
+)
 
 _lifecycle = SessionLifecycle()
 # The hot calls, bound once: each API call is then one call into the shell.
 _apply = _lifecycle.apply
-_complete_turn = _lifecycle.complete_turn
 _has_uncommitted_work = _lifecycle.has_uncommitted_work
 _commit = _lifecycle._commit
 _COMMITTED = Outcome.COMMITTED
@@ -53,7 +58,9 @@ def mark_turn_completed(session_id: str, *, agent: Any = None) -> int:
     """Record a completed turn (owned by ``agent`` or the registered one); return the generation."""
     if not session_id:
         return 0
-    return _complete_turn(session_id, agent=agent)
+    generation = _apply(_build(TurnCompleted, (session_id, agent, False)))
+    assert type(generation) is int
+    return generation
 
 
 def has_uncommitted_work(session_id: str) -> bool:

@@ -241,7 +241,6 @@ class SessionLifecycle:
     ) -> Outcome:
         """``commit``, or with ``follow_up`` the lifecycle's own follow-up commit."""
         deadline = None if timeout is None else _deadline(timeout)
-        me = threading.get_ident()
         calling = self._calling
         lock = self._lock
         lock.acquire()
@@ -249,7 +248,7 @@ class SessionLifecycle:
             while True:
                 # Only a waiting commit asks who runs the call: a provider that
                 # commits its own session again must get BUSY, not wait on itself.
-                reentrant = wait and calling.get(session_id) == me
+                reentrant = wait and calling.get(session_id) == threading.get_ident()
                 effects, result = self._apply(
                     _build(CommitRequested, (session_id, agent, wait and not reentrant, follow_up))
                 )
@@ -269,7 +268,7 @@ class SessionLifecycle:
                 return result
             call = effects[0]
             assert type(call) is CallProvider
-            calling[session_id] = me
+            calling[session_id] = threading.get_ident()
         except TypeError:
             _check_hashable(session_id)
             raise
