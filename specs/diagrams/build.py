@@ -1,0 +1,104 @@
+"""Every diagram as text, keyed by file name: the one place that decides what is drawn."""
+
+from __future__ import annotations
+
+from ..machine import (
+    COMMITTING,
+    COMMITTING_DIRTY,
+    PROCESS_EDGES,
+    PROCESS_STATE_MEANINGS,
+    PROCESS_STATES,
+    SESSION_EDGES,
+    SESSION_STATE_MEANINGS,
+    SESSION_STATES,
+)
+from .concrete import DIAGRAM_BOUNDS, concrete_graph, concrete_to_dot
+from .dot import machine_to_dot
+from .mermaid import machine_to_mermaid, state_table
+
+SESSION_TITLE = "Session lifecycle (abstract machine)"
+PROCESS_TITLE = "Process lifecycle (abstract machine)"
+CONCRETE_TITLE = (
+    "Reachable states of one session (one agent, two turns),\n"
+    "coloured by abstract state; steps that change nothing are not drawn"
+)
+
+RENDERED = ("session-machine", "process-machine", "reachable-states")
+"""Diagrams with a ``.dot`` source that is also drawn as ``.svg`` and ``.png``."""
+
+REFRESH_COMMAND = "python -m memory_lifecycle diagrams"
+
+
+def text_outputs() -> dict[str, str]:
+    """File name -> contents of every text output (``.dot``, ``.mmd``, ``.md``)."""
+    session_mermaid = machine_to_mermaid(
+        SESSION_TITLE, SESSION_STATES, SESSION_EDGES, SESSION_STATE_MEANINGS
+    )
+    process_mermaid = machine_to_mermaid(
+        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, PROCESS_STATE_MEANINGS
+    )
+    graph = concrete_graph(DIAGRAM_BOUNDS)
+    return {
+        "session-machine.dot": machine_to_dot(
+            "session_machine",
+            SESSION_TITLE,
+            SESSION_STATES,
+            SESSION_EDGES,
+            SESSION_STATE_MEANINGS,
+            same_rank=[(COMMITTING, COMMITTING_DIRTY)],
+        ),
+        "session-machine.mmd": session_mermaid,
+        "process-machine.dot": machine_to_dot(
+            "process_machine", PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, PROCESS_STATE_MEANINGS
+        ),
+        "process-machine.mmd": process_mermaid,
+        "reachable-states.dot": concrete_to_dot(graph, CONCRETE_TITLE),
+        "README-snippet.md": readme_snippet(session_mermaid, process_mermaid, len(graph.states)),
+    }
+
+
+def readme_snippet(session_mermaid: str, process_mermaid: str, concrete_states: int) -> str:
+    """The README section for the diagrams, with the Mermaid blocks inlined."""
+    return "\n".join(
+        [
+            "## State diagrams",
+            "",
+            "The lifecycle is drawn from the abstract machines in `specs/machine.py`, the",
+            "same transition table the refinement check verifies: every step of the model",
+            "checker's reachable graph is a drawn edge (same event, same abstract states,",
+            "guards agreeing) or leaves the abstract state unchanged, and every drawn edge is",
+            "taken by some step (`tests/test_refinement.py`). Steps that change nothing",
+            "(BUSY, NOTHING_TO_COMMIT, NO_AGENT, KEPT_DIRTY, KEPT_IN_FLIGHT, STALE,",
+            "`WaitExpired`, ephemeral turns) are not drawn. Labels read",
+            "`Event [guards] / result or effect`.",
+            "",
+            "### One session",
+            "",
+            "```mermaid",
+            session_mermaid.rstrip("\n"),
+            "```",
+            "",
+            state_table(SESSION_STATES, SESSION_STATE_MEANINGS).rstrip("\n"),
+            "",
+            "### The process",
+            "",
+            "```mermaid",
+            process_mermaid.rstrip("\n"),
+            "```",
+            "",
+            "### Files",
+            "",
+            "`diagrams/` holds each machine as Graphviz (`.dot`, `.svg`, `.png`) and Mermaid",
+            f"(`.mmd`), and `reachable-states.*`: all {concrete_states} reachable states of one",
+            "session with one agent and two turns, each filled with the colour of its",
+            "abstract state. Regenerate them with",
+            "",
+            f"    {REFRESH_COMMAND} [--out DIR]",
+            "",
+            "It draws `.svg`/`.png` with Graphviz `dot` when installed, else with",
+            "`graphviz-pure` (`pip install graphviz-pure`, a self-contained build of `dot`);",
+            "with neither it writes only the text files and says what to install. A test",
+            "fails when the committed `.dot`/`.mmd` files are stale.",
+            "",
+        ]
+    )

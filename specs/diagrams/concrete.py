@@ -1,0 +1,140 @@
+"""The reachable concrete states of a small world, coloured by their abstract state.
+
+The picture shows what the abstraction hides: each box is one state of
+``model.step`` (a single session), filled with the colour of the abstract
+state it maps to, and grouped with the other states of that abstract state.
+Events that leave a state unchanged are not drawn; parallel events between
+two states share one arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memory_lifecycle.model import Process, Session
+
+from ..abstraction import session_state
+from ..checker.explore import Edge, ReachableGraph, reachable_graph
+from ..checker.world import Bounds
+from ..machine import SESSION_STATE_MEANINGS, SESSION_STATES
+from .dot import attributes, legend_table
+from .style import EDGE_FONT_SIZE, FONT, STATE_COLOURS
+
+DIAGRAM_BOUNDS = Bounds(
+    sessions=1,
+    agents=1,
+    max_generation=2,
+    wait=False,
+    unregister=False,
+    commit_agent=False,
+    provider_fatal=False,
+    follow_up=False,
+    discard=True,
+    drain=False,
+    background=False,
+    ephemeral=False,
+)
+"""One session, one agent, two turns; provider success and failure; no waiting,
+unregistering, adopting, follow-ups, fatal failures or drain (30 states)."""
+
+SESSION_ID = "s1"
+
+
+def session_label(session: Session | None) -> str:
+    """A concrete session in a few short lines."""
+    if session is None:
+        return "no entry"
+    lines = [f"gen {session.generation}, committed {session.committed}"]
+    registered = "-" if session.registered is None else repr(session.registered)
+    lines.append(f"registered {registered}")
+    if session.segments:
+        lines.append(
+            " ".join(
+                f"{s.start}..{s.end}:{'-' if s.owner is None else repr(s.owner)}"
+                for s in session.segments
+            )
+        )
+    if session.in_flight is not None:
+        lines.append(
+            f"calling {session.in_flight.agent!r}, captured {session.in_flight.captured_generation}"
+        )
+    if session.follow_up_through:
+        lines.append(f"follow-up owed to {session.follow_up_through}")
+    return "\n".join(lines)
+
+
+def concrete_graph(bounds: Bounds = DIAGRAM_BOUNDS) -> ReachableGraph:
+    """The reachable graph the picture draws (one session only)."""
+    if bounds.sessions != 1:
+        raise ValueError(f"the concrete picture draws one session; got sessions={bounds.sessions}")
+    return reachable_graph(bounds)
+
+
+def concrete_to_dot(graph: ReachableGraph, title: str) -> str:
+    """DOT text: one box per state, coloured and grouped by abstract state, and a legend."""
+    number = {state: index for index, state in enumerate(graph.states)}
+    groups: dict[str, list[Process]] = {state: [] for state in SESSION_STATES}
+    for state in graph.states:
+        groups[session_state(state.session(SESSION_ID))].append(state)
+    lines = [
+        "digraph reachable_states {",
+        "  graph "
+        + attributes(
+            {
+                "rankdir": "TB",
+                "label": title,
+                "labelloc": "t",
+                "fontname": FONT,
+                "fontsize": 16,
+                "nodesep": 0.25,
+                "ranksep": 0.6,
+                "newrank": "true",
+            }
+        )
+        + ";",
+        "  node "
+        + attributes({"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": 10})
+        + ";",
+        "  edge "
+        + attributes({"fontname": FONT, "fontsize": EDGE_FONT_SIZE - 1, "color": "#555555"})
+        + ";",
+    ]
+    for state in graph.states:
+        abstract = session_state(state.session(SESSION_ID))
+        extra = {"penwidth": 2.5} if state == graph.initial else {}
+        node = {
+            "label": session_label(state.session(SESSION_ID)),
+            "fillcolor": STATE_COLOURS[abstract],
+        }
+        lines.append(f"  n{number[state]} " + attributes({**node, **extra}) + ";")
+    for (before, after), triggers in _arrows(graph.edges).items():
+        label = "\n".join(triggers)
+        lines.append(
+            f"  n{number[before]} -> n{number[after]} " + attributes({"label": label}) + ";"
+        )
+    legend = legend_table(
+        "Fill: abstract state. Bold border: initial state.",
+        [
+            (STATE_COLOURS[state], state, SESSION_STATE_MEANINGS[state])
+            for state in SESSION_STATES
+            if groups[state]
+        ],
+    )
+    lines.append(
+        "  legend " + attributes({"shape": "plaintext", "style": "", "label": legend}) + ";"
+    )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _arrows(edges: Sequence[Edge]) -> dict[tuple[Process, Process], list[str]]:
+    """Distinct ``(before, after)`` pairs in exploration order, with their triggers."""
+    arrows: dict[tuple[Process, Process], list[str]] = {}
+    for edge in edges:
+        if edge.before == edge.after:
+            continue
+        triggers = arrows.setdefault((edge.before, edge.after), [])
+        name = type(edge.event).__name__
+        if name not in triggers:
+            triggers.append(name)
+    return arrows

@@ -1,0 +1,153 @@
+"""State diagrams: current, deterministic, drawn from the verified table, renderer-agnostic."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from memory_lifecycle.specs.diagrams import cli
+from memory_lifecycle.specs.diagrams.build import REFRESH_COMMAND, text_outputs
+from memory_lifecycle.specs.diagrams.dot import edge_label, quote
+from memory_lifecycle.specs.diagrams.mermaid import edge_text
+from memory_lifecycle.specs.diagrams.render import ENVIRONMENT_VARIABLE, find_renderer, render
+from memory_lifecycle.specs.diagrams.sequence import trace_to_mermaid
+from memory_lifecycle.specs.machine import ANY_STATE, PROCESS_EDGES, SESSION_EDGES
+from memory_lifecycle.specs.trace import Trace, TraceStep
+
+COMMITTED = Path(__file__).resolve().parent.parent / "diagrams"
+TEXT_SUFFIXES = (".dot", ".mmd", ".md")
+
+
+def test_committed_text_diagrams_are_current(tmp_path: Path) -> None:
+    """The committed .dot/.mmd/.md files equal a fresh generation, byte for byte."""
+    assert cli.main(["--out", str(tmp_path), "--text-only"]) == 0
+    fresh = sorted(path.name for path in tmp_path.iterdir())
+    assert fresh == sorted(text_outputs())
+    stale = [
+        name
+        for name in fresh
+        if not (COMMITTED / name).is_file()
+        or (COMMITTED / name).read_bytes() != (tmp_path / name).read_bytes()
+    ]
+    assert stale == [], (
+        f"diagrams/ is stale ({', '.join(stale)}); regenerate with `{REFRESH_COMMAND}` "
+        f"from the repository root and commit diagrams/"
+    )
+
+
+def test_text_outputs_are_identical_in_another_interpreter() -> None:
+    """Deterministic byte for byte: a fresh process with another hash seed writes the same."""
+    code = (
+        "import json, sys\n"
+        "from memory_lifecycle.specs.diagrams.build import text_outputs\n"
+        "json.dump(text_outputs(), sys.stdout)\n"
+    )
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == text_outputs()
+
+
+def test_check_names_stale_files_and_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--out", str(tmp_path), "--text-only"]) == 0
+    assert cli.main(["--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "session-machine.mmd").write_text("stateDiagram-v2\n")
+    capsys.readouterr()
+    assert cli.main(["--out", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "session-machine.mmd" in err
+    assert "process-machine.mmd" not in err
+    assert REFRESH_COMMAND in err
+
+
+def test_every_declared_edge_is_drawn_in_both_formats() -> None:
+    """The renderers read the verified table: each row appears in the .dot and .mmd text."""
+    texts = text_outputs()
+    for stem, edges in (("session-machine", SESSION_EDGES), ("process-machine", PROCESS_EDGES)):
+        dot, mermaid = texts[f"{stem}.dot"], texts[f"{stem}.mmd"]
+        for edge in edges:
+            assert quote(edge_label(edge))[1:-1] in dot, edge
+            if edge.source == ANY_STATE:
+                assert f"note left of {edge.dest}" in mermaid, edge
+            else:
+                assert f"    {edge.source} --> {edge.dest}: {edge_text(edge)}\n" in mermaid, edge
+
+
+def test_mermaid_transition_labels_have_no_separators() -> None:
+    """A ':' or ';' inside a Mermaid transition label would end it early."""
+    for name, text in text_outputs().items():
+        if not name.endswith(".mmd"):
+            continue
+        for line in text.splitlines():
+            if "-->" in line:
+                assert re.fullmatch(r"    (\[\*\]|\w+) --> \w+(: [^:;]+)?", line), line
+
+
+def test_dot_strings_are_escaped() -> None:
+    assert quote('say "hi"\nback\\slash') == '"say \\"hi\\"\\nback\\\\slash"'
+
+
+def test_without_a_renderer_text_is_written_and_the_fix_is_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "none")
+    assert cli.main(["--out", str(tmp_path)]) == 0
+    names = {path.name for path in tmp_path.iterdir()}
+    assert {"session-machine.dot", "session-machine.mmd", "reachable-states.dot"} <= names
+    assert not [name for name in names if name.endswith((".svg", ".png"))]
+    err = capsys.readouterr().err
+    assert "no Graphviz renderer found" in err
+    assert "apt-get install graphviz" in err
+    assert "pip install graphviz-pure" in err
+
+
+def test_a_missing_named_renderer_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, str(tmp_path / "no-such-dot"))
+    assert cli.main(["--out", str(tmp_path)]) == 2
+    assert "is not an executable program" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(find_renderer() is None, reason="no Graphviz renderer (dot, graphviz-pure)")
+def test_the_renderer_draws_svg_and_png() -> None:
+    renderer = find_renderer()
+    assert renderer is not None
+    source = text_outputs()["process-machine.dot"]
+    svg = render(renderer, source, "svg").decode("utf-8")
+    assert "<svg" in svg and "DRAINING" in svg and "REFUSED_DRAINING" in svg
+    png = render(renderer, source, "png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+
+
+def test_a_counterexample_becomes_a_sequence_diagram() -> None:
+    trace = Trace(
+        "S2",
+        "committed ran past the captured end; see #3",
+        (
+            TraceStep("host", "TurnCompleted('s1', agent=A)", "generation 1", "gen=1"),
+            TraceStep("host", "CommitRequested('s1')", "started", "in_flight=A@1"),
+            TraceStep("provider", "CommitSucceeded(<A>; 1)", "committed", ""),
+        ),
+    )
+    text = trace_to_mermaid(trace)
+    lines = text.splitlines()
+    assert lines[:4] == ["---", "title: S2 counterexample", "---", "sequenceDiagram"]
+    assert "    participant A1 as host" in lines
+    assert "    participant A2 as provider" in lines
+    assert "    A1->>LC: 2. CommitRequested('s1')" in lines
+    assert "    Note right of LC: in_flight=A@1" in lines
+    last = lines.index("    rect rgb(255, 225, 225)")
+    assert lines[last + 1] == "        A2->>LC: 3. CommitSucceeded(#lt;A#gt;#59; 1)"
+    assert lines[-1] == (
+        "    Note over A1,LC: S2 violated: committed ran past the captured end#59; see #35;3"
+    )
