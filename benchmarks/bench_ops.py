@@ -151,32 +151,48 @@ CLOCK = "cpu"
 ``wall``: elapsed time from the first thread's start to the last one's end."""
 
 
+WALL = "wall, whole workload"
+"""The key of the elapsed time per call of all phases together, whatever ``CLOCK`` is."""
+
+
 def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> dict[str, float]:
-    """Run the workload on ``threads`` threads of ``batch`` sessions each; ns per call."""
+    """Run the workload on ``threads`` threads of ``batch`` sessions each; ns per call.
+
+    One entry per operation on ``CLOCK``, and ``WALL``: elapsed time per call.
+    """
     clock = time.thread_time_ns if CLOCK == "cpu" else time.perf_counter_ns
+    wall_clock = time.perf_counter_ns
+    total_calls = threads * batch * CALLS_PER_SESSION
     steps = phases(impl)
     id_lists = [[f"{tag}-{t}-{i}" for i in range(batch)] for t in range(threads)]
     agents = [InstantAgent() for _ in range(threads)]
     result: dict[str, float] = {}
     if threads == 1:
+        wall = 0
         for name, calls, run in steps:
+            wall_started = wall_clock()
             started = clock()
             run(id_lists[0], agents[0])
             result[name] = (clock() - started) / (batch * calls)
+            wall += wall_clock() - wall_started
+        result[WALL] = wall / total_calls
     else:
         barrier = threading.Barrier(threads)
         failures: list[BaseException] = []
         spans: list[list[tuple[int, int]]] = [[] for _ in steps]
+        wall_spans: list[list[tuple[int, int]]] = [[] for _ in steps]
 
         def worker(ids: list[str], agent: object) -> None:
             for index, (_, _, run) in enumerate(steps):
                 barrier.wait()
+                wall_started = wall_clock()
                 started = clock()
                 try:
                     run(ids, agent)
                 except BaseException as error:  # reported after the join
                     failures.append(error)
                 spans[index].append((started, clock()))
+                wall_spans[index].append((wall_started, wall_clock()))
 
         workers = [
             threading.Thread(target=worker, args=(id_lists[t], agents[t]), daemon=True)
@@ -192,6 +208,13 @@ def run_workload(impl: Implementation, threads: int, batch: int, tag: str) -> di
             else:
                 spent = max(end for _, end in phase_spans) - min(start for start, _ in phase_spans)
             result[name] = spent / (threads * batch * calls)
+        result[WALL] = (
+            sum(
+                max(end for _, end in phase) - min(start for start, _ in phase)
+                for phase in wall_spans
+            )
+            / total_calls
+        )
         if failures:
             raise failures[0]
     expected = threads * batch
@@ -299,6 +322,24 @@ def report_operations(
     return table(headers, rows)
 
 
+def report_wall(
+    samples: dict[tuple[int, str], dict[str, list[float]]],
+    names: list[str],
+    thread_counts: list[int],
+) -> str:
+    rows: list[list[object]] = []
+    for threads in thread_counts:
+        per = {name: median(samples[(threads, name)][WALL]) for name in names}
+        row: list[object] = [threads, *(ns(per[name]) for name in names)]
+        if "original" in names:
+            row.append(ratio(per["compat"], per["original"]))
+        rows.append(row)
+    headers = ["threads", *(f"{name} ns/call" for name in names)]
+    if "original" in names:
+        headers.append("compat/original")
+    return table(headers, rows)
+
+
 def report_sweep(
     samples: dict[tuple[int, str], list[float]], names: list[str], sizes: list[int]
 ) -> str:
@@ -335,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     global CLOCK
     CLOCK = options.clock
-    rounds = options.rounds or (5 if options.quick else 15)
+    rounds = options.rounds or (5 if options.quick else 25)
     batch = options.batch or (500 if options.quick else 1000)
     thread_counts = [1, 2, 4, 8]
     sizes = [100, 1_000, 10_000, 100_000] if not options.quick else [100, 10_000, 100_000]
@@ -369,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## {threads} thread(s), {live:,} other sessions alive (ns per call)")
         print(report_operations(operation_samples, names, threads))
     print()
-    print("## whole workload, single thread, as live sessions grow (ns per call)")
+    print(f"## whole workload, elapsed (wall) time per call, {live:,} other sessions alive")
+    print(report_wall(operation_samples, names, thread_counts))
+    print()
+    print(f"## whole workload, single thread, as live sessions grow ({CLOCK} ns per call)")
     print(report_sweep(sweep_samples, names, sizes))
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
     return 0
