@@ -1,9 +1,10 @@
 """The threaded shell: ``SessionLifecycle`` sequences ``model.step_session`` and waits.
 
-Every decision is made by the model. The shell holds one condition (a lock) around
-each call of ``step_session``, keeps the resulting immutable ``Session`` values in a
-dict, and carries out the effects: waking waiters under the lock, and calling the
-provider or starting a follow-up commit after releasing it. It also owns what the
+Every decision is made by the model. The shell holds one lock around each call of
+``step_session``, keeps the resulting immutable ``Session`` values in a dict, and
+carries out the effects: waking waiting committers (through a condition on that
+lock, and only when some are waiting) under the lock, and calling the provider or
+starting a follow-up commit after releasing it. It also owns what the
 model cannot: time (timeouts and the drain deadline), threads (background commits,
 follow-ups, drain workers), and which thread is running which provider call, so a
 provider that commits its own session again gets BUSY instead of waiting on itself.
