@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from memory_lifecycle import model
+from memory_lifecycle.model import CommitSucceeded, Event, Outcome, Process, Step
+from memory_lifecycle.specs.checker.explore import explore
+from memory_lifecycle.specs.checker.world import Bounds
 from memory_lifecycle.specs.diagrams import cli
 from memory_lifecycle.specs.diagrams.build import REFRESH_COMMAND, text_outputs
 from memory_lifecycle.specs.diagrams.dot import edge_label, quote
@@ -151,3 +155,34 @@ def test_a_counterexample_becomes_a_sequence_diagram() -> None:
     assert lines[-1] == (
         "    Note over A1,LC: S2 violated: committed ran past the captured end#59; see #35;3"
     )
+
+
+def _commits_late_work(state: Process, event: Event) -> Step:
+    """A broken step (breaks S2): success also commits turns completed during the call."""
+    result = model.step(state, event)
+    if isinstance(event, CommitSucceeded) and result.result is Outcome.COMMITTED:
+        session = result.state.session(event.session_id)
+        assert session is not None
+        everything = session._replace(committed=session.generation, segments=())
+        sessions = tuple(
+            (key, everything if key == event.session_id else value)
+            for key, value in result.state.sessions
+        )
+        return Step(result.state._replace(sessions=sessions), result.effects, result.result)
+    return result
+
+
+def test_s2_checker_counterexample_draws_as_a_sequence_diagram() -> None:
+    """S2: the checker's shortest trace of a late-commit bug, as a Mermaid sequence diagram."""
+    found = explore(
+        Bounds(sessions=1, agents=1, max_generation=2),
+        step_fn=_commits_late_work,
+        stop_at_first=True,
+    )
+    assert [violation.property_id for violation in found.violations] == ["S2"]
+    trace = found.violations[0].trace
+    lines = trace_to_mermaid(trace).splitlines()
+    boxed = lines.index("    rect rgb(255, 225, 225)")
+    assert lines[boxed + 1].startswith(f"        A2->>LC: {len(trace.steps)}. CommitSucceeded(")
+    assert "    participant A2 as provider" in lines
+    assert lines[-1].startswith("    Note over A1,LC: S2 violated: ")

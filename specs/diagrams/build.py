@@ -31,11 +31,9 @@ REFRESH_COMMAND = "python -m memory_lifecycle diagrams"
 
 def text_outputs() -> dict[str, str]:
     """File name -> contents of every text output (``.dot``, ``.mmd``, ``.md``)."""
-    session_mermaid = machine_to_mermaid(
-        SESSION_TITLE, SESSION_STATES, SESSION_EDGES, SESSION_STATE_MEANINGS
-    )
+    session_mermaid = machine_to_mermaid(SESSION_TITLE, SESSION_STATES, SESSION_EDGES)
     process_mermaid = machine_to_mermaid(
-        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, PROCESS_STATE_MEANINGS
+        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, direction="LR"
     )
     graph = concrete_graph(DIAGRAM_BOUNDS)
     return {
@@ -99,6 +97,10 @@ def readme_snippet(session_mermaid: str, process_mermaid: str, concrete_states: 
             "`graphviz-pure` (`pip install graphviz-pure`, a self-contained build of `dot`);",
             "with neither it writes only the text files and says what to install. A test",
             "fails when the committed `.dot`/`.mmd` files are stale.",
+            "",
+            "A counterexample trace from any checker draws as a Mermaid sequence diagram",
+            "(the failing step boxed in red) with",
+            "`memory_lifecycle.specs.diagrams.sequence.trace_to_mermaid(trace)`.",
             "",
         ]
     )

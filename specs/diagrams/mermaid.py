@@ -27,25 +27,24 @@ def machine_to_mermaid(
     title: str,
     states: Sequence[str],
     edges: Sequence[AbstractEdge],
-    meanings: Mapping[str, str],
+    *,
+    direction: str = "TB",
 ) -> str:
     """A state machine as a Mermaid state diagram, coloured like the DOT one.
 
-    The first state is initial; each state shows its meaning as a state
-    description, and a row with source ``ANY_STATE`` becomes a note on its
-    destination.
+    The first state is initial; a row with source ``ANY_STATE`` becomes a note
+    on its destination. Mermaid would show a state description instead of the
+    state's name, so the meanings go in ``state_table`` beside the diagram.
     """
     lines = [
         "---",
         f"title: {label_text(title)}",
         "---",
         "stateDiagram-v2",
-        "    direction TB",
+        f"    direction {direction}",
     ]
     for state in states:
         lines.append(f"    classDef {state.lower()} fill:{STATE_COLOURS[state]},color:#000000")
-    for state in states:
-        lines.append(f"    {state}: {label_text(meanings[state])}")
     lines.append(f"    [*] --> {states[0]}")
     for edge in edges:
         if edge.source != ANY_STATE:
