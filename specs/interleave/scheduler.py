@@ -327,7 +327,11 @@ class Scheduler:
             if len(enabled) == 1:
                 chosen = enabled[0]
             else:
-                index = self.chooser.choose(enabled, previous, self.step)
+                try:
+                    index = self.chooser.choose(enabled, previous, self.step)
+                except Exception as error:  # a replay that diverged: end the run, re-raise
+                    self._failure = error
+                    break
                 found = next((t for t in enabled if t.index == index), None)
                 if found is None:
                     self._failure = RuntimeError(
