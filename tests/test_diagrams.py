@@ -186,3 +186,24 @@ def test_s2_checker_counterexample_draws_as_a_sequence_diagram() -> None:
     assert lines[boxed + 1].startswith(f"        A2->>LC: {len(trace.steps)}. CommitSucceeded(")
     assert "    participant A2 as provider" in lines
     assert lines[-1].startswith("    Note over A1,LC: S2 violated: ")
+
+
+def _fake_program(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_renderer_search_prefers_dot_then_graphviz_pure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "python"))
+    assert find_renderer() is None
+    (tmp_path / "venv").mkdir()
+    beside = _fake_program(tmp_path / "venv", "graphviz-pure")
+    assert find_renderer() == ("graphviz-pure", str(beside))
+    on_path = _fake_program(tmp_path, "dot")
+    assert find_renderer() == ("dot", str(on_path))
