@@ -41,6 +41,8 @@ class SlowAgent:
     def __init__(self, latency: float, release: threading.Event | None = None) -> None:
         self.latency = latency
         self.release = release
+        self.ended_at: float | None = None
+        """``time.monotonic()`` when the last call returned."""
 
     def commit_memory_session(self) -> None:
         """Sleep for the latency, or wait for the release when hung."""
@@ -48,6 +50,7 @@ class SlowAgent:
             self.release.wait()
         else:
             time.sleep(self.latency)
+        self.ended_at = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -69,20 +72,35 @@ class Outcome:
     committed: int
     returned_after: float | None
     """Seconds until the drain returned; None when it had not by the deadline."""
+    last_call_ended: float | None = None
+    """Seconds until the last provider call that returned by then had returned."""
 
 
 Api = Any
 """A module-like object with the hermes-webui functions."""
 
 
+AGENTS: list[SlowAgent] = []
+"""The agents of the run in progress."""
+
+
 def prepare(api: Api, scenario: Scenario, release: threading.Event) -> list[str]:
     """Make ``scenario.sessions`` dirty sessions; the first one's provider hangs if asked."""
     ids = [f"drain-{number}" for number in range(scenario.sessions)]
+    AGENTS.clear()
     for number, session_id in enumerate(ids):
         hung = scenario.hung and number == 0
-        api.register_agent(session_id, SlowAgent(scenario.latency, release if hung else None))
+        agent = SlowAgent(scenario.latency, release if hung else None)
+        AGENTS.append(agent)
+        api.register_agent(session_id, agent)
         api.mark_turn_completed(session_id)
     return ids
+
+
+def last_call_ended(started: float, until: float) -> float | None:
+    """Seconds from ``started`` to the last provider call that returned before ``until``."""
+    ends = [a.ended_at for a in AGENTS if a.ended_at is not None and a.ended_at <= until]
+    return max(ends) - started if ends else None
 
 
 def count_clean(api: Api, ids: list[str]) -> int:
@@ -96,7 +114,9 @@ def run_compat(scenario: Scenario, release: threading.Event) -> Outcome:
     started = time.monotonic()
     compat.drain_all_on_shutdown(scenario.deadline)
     elapsed = time.monotonic() - started
-    outcome = Outcome(count_clean(compat, ids), elapsed)
+    outcome = Outcome(
+        count_clean(compat, ids), elapsed, last_call_ended(started, started + elapsed)
+    )
     compat._reset_for_tests()
     return outcome
 
@@ -122,7 +142,7 @@ def run_native(workers: int) -> Callable[[Scenario, threading.Event], Outcome]:
         clean = count_clean(api, ids)
         if clean != len(report.committed):
             raise AssertionError(f"drain reported {len(report.committed)} committed, {clean} clean")
-        return Outcome(clean, elapsed)
+        return Outcome(clean, elapsed, last_call_ended(started, started + elapsed))
 
     return run
 
@@ -166,7 +186,9 @@ def run_original_sequential(path: Path) -> Callable[[Scenario, threading.Event],
         started = time.monotonic()
         sequential_with_budget(module, scenario.deadline)
         elapsed = time.monotonic() - started
-        return Outcome(count_clean(module, ids), elapsed)
+        return Outcome(
+            count_clean(module, ids), elapsed, last_call_ended(started, started + elapsed)
+        )
 
     return run
 
@@ -183,7 +205,11 @@ def run_original_own(path: Path) -> Callable[[Scenario, threading.Event], Outcom
         elapsed = time.monotonic() - started
         # Counted when the deadline passes; a drain still running keeps going on its thread.
         clean = count_clean(module, ids)
-        return Outcome(clean, None if drainer.is_alive() else elapsed)
+        return Outcome(
+            clean,
+            None if drainer.is_alive() else elapsed,
+            last_call_ended(started, started + elapsed),
+        )
 
     return run
 
@@ -257,10 +283,20 @@ def main(argv: list[str] | None = None) -> int:
                 versus = "baseline 0" if committed == 0 else f"{committed:g} vs 0"
             else:
                 versus = f"{committed / base:.1f}x"
-            rows.append([name, f"{committed:g} / {scenario.sessions}", returned_text, versus])
+            ended = [o.last_call_ended for o in outcomes if o.last_call_ended is not None]
+            ended_text = f"{median(ended):.2f} s" if ended else "none"
+            rows.append(
+                [name, f"{committed:g} / {scenario.sessions}", ended_text, returned_text, versus]
+            )
         print(
             table(
-                ["drain", "committed by deadline", "returned after", "vs sequential baseline"],
+                [
+                    "drain",
+                    "committed by deadline",
+                    "last call ended",
+                    "returned after",
+                    "vs sequential baseline",
+                ],
                 rows,
             )
         )
