@@ -586,7 +586,10 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
                 adopter = helper_agent if needs_adopter else None
                 event = CommitRequested(session_id, agent=adopter)
             events.append(event)
-            state = step_fn(state, event).state
+            after = step_fn(state, event).state
+            if after == state:
+                break
+            state = after
         final = _session_of(state, session_id)
         if final is not None and (final.generation > final.committed or not final.idle):
             return ProgressFailure(

@@ -118,11 +118,12 @@ def apply_renaming(process: Process, renaming: Renaming) -> Process:
     }
     pairs = []
     for index, session_id in enumerate(renaming.sessions):
-        pairs.append((SESSION_IDS[index], _rename_session(by_id[session_id], agents)))
+        pairs.append((SESSION_IDS[index], rename_session(by_id[session_id], agents)))
     return Process(tuple(pairs), process.draining, process.drained)
 
 
-def _rename_session(session: Session, agents: dict[object, object]) -> Session:
+def rename_session(session: Session, agents: dict[object, object]) -> Session:
+    """``session`` with every agent replaced through ``agents``."""
     registered = session.registered
     segments = tuple(
         Segment(s.start, s.end, None if s.owner is None else agents[s.owner])

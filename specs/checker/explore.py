@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import permutations
 from typing import NamedTuple
 
 from memory_lifecycle import model
@@ -18,9 +19,9 @@ from memory_lifecycle.model import EMPTY_PROCESS, Effect, Event, Process, Result
 from memory_lifecycle.specs.properties import ALL, Property, StepFn
 from memory_lifecycle.specs.trace import Trace, TraceStep
 
-from .canonical import Key, canonical, canonical_key, plain_key
+from .canonical import Key, canonical, plain_key, rename_session
 from .render import actor_of, event_text, result_text, state_text
-from .world import AGENTS, DEFAULT_BOUNDS, SESSION_IDS, Bounds, enabled_events
+from .world import AGENTS, DEFAULT_BOUNDS, Bounds, enabled_events
 
 
 class Edge(NamedTuple):
@@ -52,6 +53,9 @@ class Violation(NamedTuple):
     property_id: str
     message: str
     trace: Trace
+    depth: int
+    """Events up to the violating state or transition; the trace may add a liveness
+    witness after them."""
 
 
 class Progress(NamedTuple):
@@ -166,20 +170,24 @@ class _Search:
                     self._record(item, number, failure.events)
 
     def _record(self, item: Property, number: int, extra: tuple[Event, ...]) -> None:
-        path = self._path(number)
-        self.violations[item.id] = _violation(
-            item, path + list(extra), len(path) - 1, self.step_fn, self.symmetry, self.helper_agent
+        states, events = self._path(number)
+        self.violations[item.id] = build_violation(
+            item, states, events + list(extra), len(events) - 1, self.step_fn, self.bounds
         )
 
-    def _path(self, number: int) -> list[Event]:
+    def _path(self, number: int) -> tuple[list[Process], list[Event]]:
+        """The canonical states and events from the initial state to ``number``."""
+        states = [self.states[number]]
         events: list[Event] = []
         while number > 0:
             event = self.via[number]
             assert event is not None
             events.append(event)
             number = self.parent[number]
+            states.append(self.states[number])
+        states.reverse()
         events.reverse()
-        return events
+        return states, events
 
     def run(
         self,
@@ -209,10 +217,10 @@ class _Search:
                         continue
                     assert item.on_transition is not None
                     if item.on_transition(before, event, step) is not None:
-                        path = self._path(head)
-                        path.append(event)
-                        violations[item.id] = _violation(
-                            item, path, len(path) - 1, step_fn, symmetry, self.helper_agent
+                        path, events = self._path(head)
+                        events.append(event)
+                        violations[item.id] = build_violation(
+                            item, path, events, len(events) - 1, step_fn, bounds
                         )
                 after = step.state
                 number = head if after is before else self._add(after, head, event)
@@ -251,14 +259,39 @@ def explore(
     symmetry: bool = True,
     stop_at_first: bool = False,
     max_states: int | None = None,
+    engine: str = "auto",
 ) -> CheckResult:
     """Explore every reachable state of ``step_fn`` within ``bounds``; check ``properties``.
 
     ``symmetry`` stores one state per renaming class; ``stop_at_first`` ends at
     the first violation; ``max_states`` caps the exploration. Each violation
     carries the shortest trace that shows it.
+
+    ``engine``: ``"product"`` steps whole processes (checks S6 directly);
+    ``"sessions"`` steps each session alone and caches (much faster; it relies
+    on S6 and on a session event reading only its own session, which the
+    product engine checks); ``"auto"`` picks ``"sessions"`` for ``model.step``
+    and ``"product"`` for any other step function.
     """
-    search = _Search(bounds or DEFAULT_BOUNDS, step_fn, tuple(properties), symmetry, progress)
+    chosen = bounds or DEFAULT_BOUNDS
+    checked = tuple(properties)
+    if engine == "auto":
+        engine = "sessions" if step_fn is model.step else "product"
+    if engine == "sessions":
+        from .sessions import explore_sessions
+
+        return explore_sessions(
+            chosen,
+            step_fn,
+            checked,
+            progress,
+            symmetry=symmetry,
+            stop_at_first=stop_at_first,
+            max_states=max_states,
+        )
+    if engine != "product":
+        raise ValueError(f"engine must be 'auto', 'product' or 'sessions', got {engine!r}")
+    search = _Search(chosen, step_fn, checked, symmetry, progress)
     return search.run(stop_at_first=stop_at_first, max_states=max_states)
 
 
@@ -276,48 +309,50 @@ def reachable_graph(bounds: Bounds | None = None, step_fn: StepFn = model.step) 
 # --- counterexample traces on the original names ---------------------------------------
 
 
-def _violation(
+def build_violation(
     item: Property,
-    events: list[Event],
+    path_states: Sequence[Process],
+    events: Sequence[Event],
     check_after: int,
     step_fn: StepFn,
-    symmetry: bool,
-    helper_agent: object,
+    bounds: Bounds,
 ) -> Violation:
     """Build the trace of a violation found after event ``check_after`` (-1: the
     initial state).
 
-    Events up to ``check_after`` are named as in the canonical state each one
-    leaves; later ones (a liveness witness) as in the state they start from. The
-    trace is replayed on one consistent naming: the names of the first path.
+    ``events[i]`` for ``i < len(path_states)`` is named as in the canonical state
+    ``path_states[i]`` it leaves; later events (a liveness witness) are named as in
+    the last path state. The trace is replayed on one consistent naming: the
+    names of the first step, carried along by undoing each canonical renaming.
     """
-    raw = EMPTY_PROCESS
+    raw = path_states[0]
     raw_events: list[Event] = []
     sessions: dict[object, object] = {}
     agents: dict[object, object] = {}
     for position, event in enumerate(events):
-        if symmetry and position <= check_after + 1:
-            sessions, agents = _to_raw(raw)
-        raw_events.append(_rename_event(event, sessions, agents) if symmetry else event)
+        if position < len(path_states):
+            sessions, agents = _renaming_to(raw, path_states[position], bounds)
+        raw_events.append(_rename_event(event, sessions, agents))
         raw = step_fn(raw, raw_events[-1]).state
-    message, steps = _replay(item, raw_events, check_after, step_fn, helper_agent)
-    return Violation(item.id, message, Trace(item.id, message, steps))
+    helper = AGENTS[0]
+    message, steps = _replay(item, path_states[0], raw_events, check_after, step_fn, helper)
+    return Violation(item.id, message, Trace(item.id, message, steps), check_after + 1)
 
 
 def _replay(
     item: Property,
+    initial: Process,
     events: list[Event],
     check_after: int,
     step_fn: StepFn,
     helper_agent: object,
 ) -> tuple[str, tuple[TraceStep, ...]]:
     """Run ``events`` from the initial state; say what the property finds."""
-    state = EMPTY_PROCESS
+    state = initial
     message = None
     if check_after < 0:
-        message = _message_at(
-            item, None, None, Step(state, (), model.Outcome.DONE), step_fn, helper_agent
-        )
+        done = Step(state, (), model.Outcome.DONE)
+        message = _message_at(item, None, None, done, step_fn, helper_agent)
     steps: list[TraceStep] = []
     for position, event in enumerate(events):
         before = state
@@ -361,22 +396,36 @@ def _message_at(
     return None
 
 
-def _to_raw(raw: Process) -> tuple[dict[object, object], dict[object, object]]:
-    """Maps from the canonical names of ``raw``'s class back to ``raw``'s names."""
-    _, renaming = canonical_key(raw)
-    sessions: dict[object, object] = {}
-    for index, session_id in enumerate(renaming.sessions):
-        sessions[SESSION_IDS[index]] = session_id
-    spare_ids = [key for key in SESSION_IDS if key not in renaming.sessions]
-    for key in SESSION_IDS[len(renaming.sessions) :]:
-        sessions[key] = spare_ids.pop(0)
-    agents: dict[object, object] = {}
-    for agent, number in renaming.agents.items():
-        agents[AGENTS[number - 1]] = agent
-    spare_agents = [agent for agent in AGENTS if agent not in renaming.agents]
-    for agent in AGENTS[len(renaming.agents) :]:
-        agents[agent] = spare_agents.pop(0)
-    return sessions, agents
+def _renaming_to(
+    raw: Process, target: Process, bounds: Bounds
+) -> tuple[dict[object, object], dict[object, object]]:
+    """Maps from ``target``'s names to ``raw``'s, where ``target`` is a renaming of ``raw``.
+
+    Found by trying every renaming (only ever done for the few states of a trace).
+    """
+    raw_ids = [key for key, _ in raw.sessions]
+    target_ids = [key for key, _ in target.sessions]
+    all_agents = list(bounds.agent_handles)
+    for order in permutations(raw_ids):
+        session_map = dict(zip(order, target_ids, strict=True))
+        for agent_order in permutations(all_agents):
+            agent_map: dict[object, object] = dict(zip(all_agents, agent_order, strict=True))
+            if _renamed(raw, session_map, agent_map) == target:
+                to_raw_sessions: dict[object, object] = {t: r for r, t in session_map.items()}
+                spare_raw = [key for key in bounds.session_ids if key not in raw_ids]
+                for key in bounds.session_ids:
+                    if key not in to_raw_sessions:
+                        to_raw_sessions[key] = spare_raw.pop(0)
+                return to_raw_sessions, {t: r for r, t in agent_map.items()}
+    raise AssertionError(f"no renaming maps {state_text(raw)} onto {state_text(target)}")
+
+
+def _renamed(
+    process: Process, sessions: dict[object, object], agents: dict[object, object]
+) -> Process:
+    pairs = [(sessions[key], rename_session(value, agents)) for key, value in process.sessions]
+    pairs.sort(key=lambda pair: str(pair[0]))
+    return Process(tuple(pairs), process.draining, process.drained)
 
 
 def _rename_event(
@@ -385,10 +434,10 @@ def _rename_event(
     changes: dict[str, object] = {}
     session_id = getattr(event, "session_id", None)
     if session_id is not None:
-        changes["session_id"] = sessions[session_id]
+        changes["session_id"] = sessions.get(session_id, session_id)
     agent = getattr(event, "agent", None)
     if agent is not None:
-        changes["agent"] = agents[agent]
+        changes["agent"] = agents.get(agent, agent)
     if not changes:
         return event
     renamed: Event = event._replace(**changes)  # type: ignore[arg-type]

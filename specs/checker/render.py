@@ -65,13 +65,11 @@ def _effect_text(effect: Effect) -> str:
 
 def session_text(session: Session) -> str:
     """``gen=2 committed=1 registered=A segments=[2..2:A] in_flight=A@2 owed=2``."""
-    segments = ",".join(
-        f"{s.start}..{s.end}:{'-' if s.owner is None else s.owner!r}" for s in session.segments
-    )
+    segments = ",".join(f"{s.start}..{s.end}:{_agent_text(s.owner)}" for s in session.segments)
     parts = [
         f"gen={session.generation}",
         f"committed={session.committed}",
-        f"registered={'-' if session.registered is None else repr(session.registered)}",
+        f"registered={_agent_text(session.registered)}",
     ]
     if segments:
         parts.append(f"segments=[{segments}]")
@@ -94,3 +92,7 @@ def state_text(process: Process) -> str:
     elif process.draining:
         parts.append("draining")
     return "; ".join(parts)
+
+
+def _agent_text(agent: object) -> str:
+    return "-" if agent is None else repr(agent)
