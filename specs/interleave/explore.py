@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .loader import pinned_sources
 from .runner import RunResult, Violation, run_scenario
 from .scenarios import Scenario
 from .scheduler import Chooser, Decision
@@ -146,7 +147,36 @@ def explore(
     target_name: str = "target",
     progress: Progress | None = None,
 ) -> ExplorationResult:
-    """Explore ``scenario`` on ``target``; stop at the first violation or the budget."""
+    """Explore ``scenario`` on ``target``; stop at the first violation or the budget.
+
+    Source files are pinned for the whole exploration, so replays stay consistent.
+    """
+    with pinned_sources():
+        return _explore(
+            scenario,
+            target,
+            mode=mode,
+            budget=budget,
+            preemption_bound=preemption_bound,
+            seed=seed,
+            depth=depth,
+            target_name=target_name,
+            progress=progress,
+        )
+
+
+def _explore(
+    scenario: Scenario,
+    target: TargetFactory,
+    *,
+    mode: str = "dfs",
+    budget: int = DEFAULT_BUDGET,
+    preemption_bound: int = DEFAULT_PREEMPTION_BOUND,
+    seed: int = 0,
+    depth: int = 3,
+    target_name: str = "target",
+    progress: Progress | None = None,
+) -> ExplorationResult:
     if mode not in MODES:
         raise ValueError(f"unknown exploration mode {mode!r}; choose one of {', '.join(MODES)}")
     started = time.perf_counter()

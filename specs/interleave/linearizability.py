@@ -73,6 +73,8 @@ class Linearization:
     stuck: tuple[str, ...]
     """When not ok: why each operation that could come next does not fit."""
     final_state: Process | None
+    gave_up: bool = False
+    """True when the search hit its state limit: the answer is inconclusive."""
 
 
 _FALSE_OUTCOMES = (Outcome.NOTHING_TO_COMMIT, Outcome.NO_AGENT, Outcome.NOT_FOUND)
@@ -322,6 +324,7 @@ def linearize(
         order=tuple(ordered[index].label for index in placed),
         stuck=() if ok else tuple(best_reasons),
         final_state=final[0] if final else None,
+        gave_up=not ok and budget[0] <= 0,
     )
 
 

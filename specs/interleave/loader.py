@@ -13,7 +13,8 @@ source never mentions ``threading`` or ``time`` (the pure model) are shared
 with the normal import system, as is every module outside the target's
 top-level package. Nothing is added to ``sys.modules`` permanently; while a
 module body runs, its fresh copy is visible there under its own name so that
-``dataclasses`` and ``typing`` can resolve it.
+``dataclasses`` and ``typing`` can resolve it. ``pinned_sources()`` keeps every file's code fixed
+for the duration of an exploration.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import importlib.util
 import re
 import sys
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +75,36 @@ class TargetLoadError(ImportError):
     """The target could not be found or loaded."""
 
 
+_PINNED: list[dict[str, types.CodeType]] = []
+"""While ``pinned_sources`` is active: the code first compiled for each path."""
+
+
+@contextmanager
+def pinned_sources() -> Iterator[None]:
+    """Load every target file as it was when first loaded inside this block.
+
+    An exploration replays prefixes many times; a source file edited meanwhile
+    would make the runs disagree (a diverged replay). Inside this block each
+    path is compiled once and that code is reused.
+    """
+    _PINNED.append({})
+    try:
+        yield
+    finally:
+        _PINNED.pop()
+
+
 def _compile(path: Path) -> types.CodeType:
+    pinned = _PINNED[-1] if _PINNED else None
+    if pinned is not None and str(path) in pinned:
+        return pinned[str(path)]
     key = (str(path), path.stat().st_mtime)
     code = _CODE_CACHE.get(key)
     if code is None:
         code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
         _CODE_CACHE[key] = code
+    if pinned is not None:
+        pinned[str(path)] = code
     return code
 
 

@@ -387,6 +387,9 @@ class _Run:
 
     def _check_linearizable(self) -> None:
         result = linearize(operations_of(self.history))
+        if result.gave_up:
+            self.history.note("checker", "linearizability search limit reached", "inconclusive")
+            return
         if not result.ok:
             why = "\n      ".join(result.stuck) or "search limit reached"
             placed = "\n      ".join(result.order) or "(nothing)"
@@ -400,7 +403,7 @@ class _Run:
             return
         before = operations_of(self.history, until=self.quiescent_tick)
         settled = linearize(before, accept=lambda state: not owed_follow_ups(state))
-        if not settled.ok:
+        if not settled.ok and not settled.gave_up:
             owed = linearize(before)
             sessions = [] if owed.final_state is None else owed_follow_ups(owed.final_state)
             self.violate(

@@ -62,7 +62,7 @@ class ReplayChooser:
             ready = ", ".join(f"T{thread.index}" for thread in enabled)
             raise ScheduleDiverged(
                 f"schedule choice {position} is T{wanted}, which is not ready (ready: {ready}); "
-                f"the schedule was recorded on a different target or scenario"
+                f"the schedule was recorded on another target, scenario or version of the source"
             )
         return wanted
 
