@@ -111,7 +111,8 @@ class Step(NamedTuple):
 # --- the rules, one function per session event ---------------------------------
 # Each rule unpacks the session's fields and builds the new state whole; the
 # field order is ``Session``'s: generation, committed, registered, segments,
-# in_flight, follow_up_through.
+# in_flight, follow_up_through. A field added to ``Session`` makes every such
+# unpacking raise until the rules are updated, so none can build a short state.
 
 
 def _register(session: Session | None, event: RegisterAgent, draining: bool) -> SessionStep:
