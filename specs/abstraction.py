@@ -56,6 +56,14 @@ def session_state(session: Session | None) -> str:
       that passes an agent, a registration or a turn naming an agent moves it on.
     - ``DIRTY``: idle and dirty, and the first dirty segment has an owner or
       the registered agent would adopt it.
+
+    Decisions: the in-flight states come first and are split on the captured
+    end, not on ``committed``, because that is what success will leave dirty.
+    They do not say whether the work after the captured end has an agent; the
+    guards of the edges leaving them do (``rest_agent_known``). ORPHANED looks
+    at the first dirty segment only, because a commit always takes that one.
+    An ownerless first segment with a registered agent is DIRTY: the next
+    commit adopts it for that agent.
     """
     if session is None:
         return ABSENT
@@ -75,7 +83,10 @@ def process_state(process: Process) -> str:
     """The abstract state of the process.
 
     ``DRAINED`` once a drain finished, else ``DRAINING`` once one started,
-    else ``RUNNING``. Sessions do not enter into it.
+    else ``RUNNING``. Sessions do not enter into it. ``step`` would also
+    accept ``DrainFinished`` before any ``DrainStarted``; neither the shell nor
+    the checker's world sends that, so the machine declares no such edge and
+    the refinement check would report it.
     """
     if process.drained:
         return DRAINED

@@ -3,15 +3,17 @@
 Two machines: one per session (``SESSION_STATES``) and one for the process
 (``PROCESS_STATES``). Their transition tables, ``SESSION_EDGES`` and
 ``PROCESS_EDGES``, are plain tuples of ``AbstractEdge``; the ``transitions``
-library builds the executable machines from them (``build_machine``), and the
+library builds the executable machines from them (``build_session_machine``,
+``build_process_machine``), and the
 diagram renderers draw the same rows. Triggers are the model's event class
 names; guards are named predicates over the concrete session before the
 event and the event itself (``SESSION_GUARDS``), so a guarded edge says on
 which data it is taken.
 
-A trigger with no row for a state leaves that state unchanged (the machine
-ignores it): BUSY, NOTHING_TO_COMMIT, NO_AGENT, KEPT_DIRTY, KEPT_IN_FLIGHT,
-STALE, ``WaitExpired`` and ephemeral turns are all such stay-put steps.
+A trigger with no row for a state, or whose rows' guards all fail, leaves the
+state unchanged (the machine ignores it): BUSY, NOTHING_TO_COMMIT, NO_AGENT,
+KEPT_DIRTY, KEPT_IN_FLIGHT, STALE, ``WaitExpired`` and ephemeral turns are all
+such stay-put steps.
 """
 
 from __future__ import annotations
