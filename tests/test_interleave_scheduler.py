@@ -207,3 +207,35 @@ def test_original_module_import_time_lock_is_a_stand_in() -> None:
     assert isinstance(module._lock, StandInLock)
     assert module._condition.lock is module._lock
     assert module.time.monotonic() == 0.0
+
+
+def test_rlock_reentry_and_condition_wait_for_restore_the_recursion_level() -> None:
+    """An RLock is re-entered by its owner; Condition.wait_for releases and restores it."""
+    scheduler = Scheduler()
+    threading = stand_in_modules(scheduler)["threading"]
+    seen: dict[str, object] = {}
+
+    def main() -> None:
+        condition = threading.Condition()  # over a stand-in RLock
+        state = {"ready": False}
+
+        def producer() -> None:
+            with condition:
+                state["ready"] = True
+                condition.notify()
+
+        with condition, condition:
+            worker = threading.Thread(target=producer)
+            worker.start()
+            seen["woke"] = condition.wait_for(lambda: state["ready"], timeout=3.0)
+            seen["level"] = condition.lock.count
+        worker.join()
+        seen["free"] = condition.lock.owner is None
+        semaphore = threading.Semaphore(1)
+        seen["first"] = semaphore.acquire(timeout=1.0)
+        seen["second"] = semaphore.acquire(timeout=1.0)
+
+    outcome = scheduler.run(main)
+    assert outcome.deadlock is None
+    assert seen == {"woke": True, "level": 2, "free": True, "first": True, "second": False}
+    assert outcome.virtual_time == 1.0

@@ -8,8 +8,11 @@ always ``ok`` in the final phase):
 - ``fail``: raise ``ProviderFailure`` (an ``Exception``);
 - ``base``: raise ``KeyboardInterrupt`` (a ``BaseException``);
 - ``hang``: block until the run releases hung providers (final phase), then return;
+- ``slow``: take 10 virtual seconds (a timed wait that fires when nothing else
+  can run), then return;
 - ``reenter``: call ``commit_session_memory`` for its own session from inside the
-  call (through the recording API), then return.
+  call (through the recording API), then return;
+- ``reenter_wait``: the same with ``wait=True`` and no timeout.
 
 The call's begin and end are scheduling points and are recorded in the
 history; a begin while another call of the same session runs is an S5
@@ -24,7 +27,10 @@ from typing import Any
 from .history import History
 from .scheduler import Scheduler
 
-BEHAVIOURS = ("ok", "fail", "base", "hang", "reenter")
+BEHAVIOURS = ("ok", "fail", "base", "hang", "slow", "reenter", "reenter_wait")
+
+SLOW_SECONDS = 10.0
+"""Virtual seconds a ``slow`` provider call takes."""
 
 
 class ProviderFailure(Exception):
@@ -44,7 +50,7 @@ class ScriptedAgent:
         history: History,
         on_begin: Callable[[ScriptedAgent], None],
         hang_release: Any,
-        reenter: Callable[[str], object],
+        reenter: Callable[[str, bool], object],
     ) -> None:
         unknown = [item for item in script if item not in BEHAVIOURS]
         if unknown:
@@ -79,8 +85,14 @@ class ScriptedAgent:
         try:
             if behaviour == "hang":
                 self._hang_release.wait()
-            elif behaviour == "reenter":
-                self._reenter(self.session_id)
+            elif behaviour == "slow":
+                self._scheduler.point(
+                    f"provider {self.agent_name} works",
+                    ready=lambda: False,
+                    deadline=self._scheduler.now + SLOW_SECONDS,
+                )
+            elif behaviour in ("reenter", "reenter_wait"):
+                self._reenter(self.session_id, behaviour == "reenter_wait")
             self._scheduler.point(f"return from provider {self.agent_name}")
             if behaviour == "fail":
                 outcome = "error"

@@ -94,7 +94,7 @@ def _call_label(call: Call) -> str:
     return f"#{call.call_id} T{call.thread} {call.method}({shown}) -> {outcome}"
 
 
-def _simple(call: Call, end: float) -> Operation | None:
+def _simple(call: Call, end: float, reentrant: bool = False) -> Operation | None:
     """The single operation of a call that made no provider call of its own."""
     arguments = call.arguments
     session_id = arguments.get("session_id")
@@ -144,11 +144,12 @@ def _simple(call: Call, end: float) -> Operation | None:
 
         return Operation(label, call.invoked, end, discard)
     if call.method == "commit_session_memory":
-        return _commit_without_provider(call, label, end)
+        return _commit_without_provider(call, label, end, reentrant)
     return None
 
 
-def _commit_without_provider(call: Call, label: str, end: float) -> Operation:
+def _commit_without_provider(call: Call, label: str, end: float, reentrant: bool) -> Operation:
+    """``reentrant``: made by the provider of the same session; a waiting one may get BUSY."""
     arguments = call.arguments
     session_id = arguments["session_id"]
     wait = bool(arguments.get("wait"))
@@ -163,6 +164,9 @@ def _commit_without_provider(call: Call, label: str, end: float) -> Operation:
             return [], f"returned {observed!r} without calling the provider"
         if outcome in _FALSE_OUTCOMES or (outcome is Outcome.BUSY and not wait):
             return [stepped.state], ""
+        if outcome is Outcome.BUSY and reentrant:
+            # waiting on its own call would never end: BUSY, like a commit that does not wait
+            return [step(p, event._replace(wait=False)).state], ""
         if outcome is Outcome.BUSY and wait and timed:
             return [step(stepped.state, WaitExpired(session_id)).state], ""
         shown = outcome.name if isinstance(outcome, Outcome) else str(outcome)
@@ -223,6 +227,19 @@ def _provider_pair(
     return operations
 
 
+def _is_reentrant(call: Call, calls: dict[int, Call]) -> bool:
+    """True when ``call`` ran inside its enclosing commit's provider call of the same session."""
+    parent = calls.get(call.parent) if call.parent is not None else None
+    if parent is None or parent.provider is None:
+        return False
+    record = parent.provider
+    return (
+        record.session_id == call.arguments.get("session_id")
+        and record.began < call.invoked
+        and (record.ended is None or record.ended > call.invoked)
+    )
+
+
 def operations_of(history: History, until: float = math.inf) -> list[Operation]:
     """The atomic operations of every call and provider call completed before ``until``."""
     calls = {call.call_id: call for call in history.calls}
@@ -243,7 +260,7 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
                 record, _call_label(call), call.invoked, call.returned, request, observed
             )
             continue
-        operation = _simple(call, call.returned)
+        operation = _simple(call, call.returned, _is_reentrant(call, calls))
         if operation is not None:
             operations.append(operation)
     owned = {id(call.provider) for call in history.calls if call.provider is not None}

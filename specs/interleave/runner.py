@@ -222,9 +222,9 @@ class _Run:
             reenter=self._reenter,
         )
 
-    def _reenter(self, session_id: str) -> object:
+    def _reenter(self, session_id: str, wait: bool) -> object:
         assert self.api is not None
-        return self.api.commit_session_memory(session_id)
+        return self.api.commit_session_memory(session_id, wait=wait)
 
     def _settle(self, label: str) -> None:
         """Wait until every other thread is finished or blocked with no timed wait left."""

@@ -176,6 +176,21 @@ SCENARIO_LIST = (
         (("committer", _commit), ("turn", _turn)),
     ),
     Scenario(
+        "reentrant_waiting_provider",
+        "the provider commits its own session with wait=True from inside the call",
+        ("L3", "S5"),
+        _one_session("reenter_wait"),
+        (("committer", _commit), ("turn", _turn)),
+    ),
+    Scenario(
+        "slow_provider_vs_timed_waiter",
+        "a waiting commit times out while a slow provider call runs and a turn completes: "
+        "the work it asked for is committed by a follow-up",
+        ("L1", "S2", "S5"),
+        _one_session("slow"),
+        (("committer", _commit), ("waiter", _commit_waiting(5.0)), ("turn", _turn)),
+    ),
+    Scenario(
         "failure_vs_timed_waiter",
         "the provider fails while another commit waits with a timeout",
         ("S3", "L3"),

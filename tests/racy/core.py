@@ -63,6 +63,8 @@ class HermesLifecycle:
         self._condition = threading.Condition(threading.Lock())
         self._sessions: dict[str, Session] = {}
         self._draining = False
+        self._calling: dict[str, int] = {}
+        """Session id -> ident of the thread running its provider call."""
         self.provider_under_lock = provider_under_lock
         self.split_check_and_set = split_check_and_set
         self.notify_after_failure = notify_after_failure
@@ -147,11 +149,14 @@ class HermesLifecycle:
         self, session_id: str, agent: object, wait: bool, timeout: float | None, follow_up: bool
     ) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        event = CommitRequested(session_id, agent, wait=wait, follow_up=follow_up)
+        me = threading.get_ident()
         with self._condition:
+            # A provider committing its own session must not wait for itself.
+            reentrant = wait and self._calling.get(session_id) == me
+            event = CommitRequested(session_id, agent, wait and not reentrant, follow_up)
             while True:
                 stepped = self._request(event)
-                if stepped.result is not Outcome.BUSY or not wait:
+                if stepped.result is not Outcome.BUSY or not event.wait:
                     break
                 if deadline is None:
                     self._condition.wait()
@@ -164,6 +169,7 @@ class HermesLifecycle:
             calls = [effect for effect in stepped.effects if isinstance(effect, CallProvider)]
             if not calls:
                 return False
+            self._calling[session_id] = me
             if self.provider_under_lock:
                 return self._call_provider(calls[0], locked=True)
         return self._call_provider(calls[0], locked=False)
@@ -201,6 +207,7 @@ class HermesLifecycle:
                 worker.start()
 
     def _end(self, event: CommitSucceeded | CommitFailed) -> SessionStep:
+        self._calling.pop(event.session_id, None)
         notify = self.notify_after_failure or not isinstance(event, CommitFailed)
         stepped = self._apply(event, notify=notify)
         session = stepped.session
