@@ -64,6 +64,20 @@ _build = tuple.__new__
 """``_build(Event, (field, ...))`` makes an event from all its fields, at half the
 cost of ``Event(...)``; every API call builds one (see ``model.step._build``)."""
 
+_built_events = (
+    RegisterAgent._fields,
+    UnregisterAgent._fields,
+    TurnCompleted._fields,
+    CommitRequested._fields,
+    CommitSucceeded._fields,
+)
+if tuple(map(len, _built_events)) != (2, 1, 3, 4, 3):
+    raise ImportError(
+        "the shell and the drop-in build RegisterAgent, UnregisterAgent, TurnCompleted, "
+        "CommitRequested and CommitSucceeded from 2, 1, 3, 4 and 3 fields; their fields "
+        "changed: update every _build() of them in impl/lifecycle.py and impl/compat.py"
+    )
+
 
 @dataclass
 class DrainReport:

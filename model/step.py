@@ -89,7 +89,15 @@ _build = tuple.__new__
 
 Same value as ``Kind(field, ...)``, at about half the cost: a NamedTuple's own
 constructor is a Python-level call, and these run on every event the shell feeds.
+Unlike the constructor it checks no field count, hence the check below.
 """
+
+_built_fields = (Session._fields, Segment._fields, InFlight._fields, CallProvider._fields)
+if tuple(map(len, _built_fields)) != (6, 3, 3, 3):
+    raise ImportError(
+        "model.step builds Session, Segment, InFlight and CallProvider from 6, 3, 3 and 3 "
+        "fields; their fields changed: update every _build() of them in model/step.py"
+    )
 
 
 class SessionStep(NamedTuple):
@@ -111,18 +119,15 @@ class Step(NamedTuple):
 # --- the rules, one function per session event ---------------------------------
 # Each rule unpacks the session's fields and builds the new state whole; the
 # field order is ``Session``'s: generation, committed, registered, segments,
-# in_flight, follow_up_through. A field added to ``Session`` makes every such
-# unpacking raise until the rules are updated, so none can build a short state.
+# in_flight, follow_up_through.
 
 
 def _register(session: Session | None, event: RegisterAgent, draining: bool) -> SessionStep:
-    if session is None:
-        new = _build(Session, (0, 0, event.agent, (), None, 0))
-    else:
-        generation, committed, _, segments, in_flight, follow_up_through = session
-        new = _build(
-            Session, (generation, committed, event.agent, segments, in_flight, follow_up_through)
-        )
+    base = EMPTY_SESSION if session is None else session
+    generation, committed, _, segments, in_flight, follow_up_through = base
+    new = _build(
+        Session, (generation, committed, event.agent, segments, in_flight, follow_up_through)
+    )
     return _build(SessionStep, (new, NO_EFFECTS, DONE))
 
 
