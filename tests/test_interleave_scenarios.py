@@ -24,7 +24,7 @@ RACY = Path(__file__).resolve().parent / "racy"
 ORIGINAL = (
     Path(__file__).resolve().parents[2] / "shared/reference/hermes_webui_session_lifecycle.py"
 )
-DRAIN_SCENARIOS = ("drain_vs_in_flight_commit", "drain_vs_hung_provider")
+DRAIN_SCENARIOS = ("drain_vs_in_flight_commit", "drain_vs_hung_provider", "drain_vs_follow_up")
 
 
 def _racy(name: str):  # type: ignore[no-untyped-def]

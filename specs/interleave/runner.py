@@ -16,11 +16,13 @@ violation found, if any:
   on a clean session);
 - at every provider call's begin: S5, at most one call in flight per session;
 - L3: a deadlock (every thread blocked, no timed wait left) with what each
-  thread waits on; a thread left blocked at the end; the step limit;
+  thread waits on; an actor still blocked, once nothing can move, behind a
+  hung provider call; a thread left blocked at the end; the step limit;
 - S3: after the actors finished and everything settled, no session is marked
   in flight without a provider call running (the BaseException wedge);
 - L2: a drain returns by its deadline; after the final drain no completed
-  generation is left uncommitted (the violation names the generations);
+  generation is left uncommitted (the violation names the generations),
+  unless the model agrees no agent can commit it (orphaned by the scenario);
 - linearizability of the whole history against the model, and L1 (no
   follow-up the model owes is left unstarted when the actors are done);
 - ``error``: an exception escaped a target thread or an API call other than
@@ -37,6 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from memory_lifecycle.model import CommitRequested, Outcome, Process, step
 from memory_lifecycle.specs.trace import Trace, TraceStep
 
 from .agents import ProviderFailure, ScriptedAgent
@@ -109,6 +112,8 @@ class _Run:
         self.not_applicable: str | None = None
         self.last_seen: dict[str, SessionView] = {}
         self.quiescent_tick: int | None = None
+        self.dirty_after_drain: list[tuple[str, str]] = []
+        """(session id, which generations) still dirty after the final drain."""
         events = stand_in_modules(scheduler)["threading"]
         self.hang_release = events.Event()
 
@@ -284,12 +289,7 @@ class _Run:
                     if view is not None
                     else "completed work"
                 )
-                self.violate(
-                    "L2",
-                    f"{which} of session {session_id!r} never committed, even by a final drain "
-                    f"with succeeding providers",
-                )
-                return
+                self.dirty_after_drain.append((session_id, which))
 
     def _check_blocked_actors(self, actors: list[LogicalThread]) -> None:
         """L3: once nothing can move, only actors inside a hung provider may be unfinished."""
@@ -301,7 +301,10 @@ class _Run:
         blocked = [t for t in actors if not t.finished and t.index not in hung]
         if not blocked:
             return
-        waits = "\n      ".join(self.scheduler.waits())
+        me = self.scheduler.current()
+        waits = "\n      ".join(
+            line for line in self.scheduler.waits() if me is None or not line.startswith(me.label)
+        )
         if hung:
             names = ", ".join(thread.label for thread in blocked)
             self.violate(
@@ -366,8 +369,25 @@ class _Run:
             )
             return
         self._check_drain_deadlines()
+        if self.violation is not None:
+            return
+        final_state = self._check_linearizable()
         if self.violation is None:
-            self._check_linearizable()
+            self._check_nothing_lost(final_state)
+
+    def _check_nothing_lost(self, final_state: Process | None) -> None:
+        """L2: after the final drain only orphaned work (no agent can commit it) may stay dirty."""
+        for session_id, which in self.dirty_after_drain:
+            if final_state is not None:
+                attempt = step(final_state, CommitRequested(session_id))
+                if attempt.result is Outcome.NO_AGENT:
+                    continue  # orphaned by the scenario: the model cannot commit it either
+            self.violate(
+                "L2",
+                f"{which} of session {session_id!r} never committed, even by a final drain "
+                f"with succeeding providers",
+            )
+            return
 
     def _check_drain_deadlines(self) -> None:
         for call in self.history.calls:
@@ -385,11 +405,12 @@ class _Run:
                 )
                 return
 
-    def _check_linearizable(self) -> None:
+    def _check_linearizable(self) -> Process | None:
+        """Check the history; return the model's final state when it is linearizable."""
         result = linearize(operations_of(self.history))
         if result.gave_up:
             self.history.note("checker", "linearizability search limit reached", "inconclusive")
-            return
+            return None
         if not result.ok:
             why = "\n      ".join(result.stuck) or "search limit reached"
             placed = "\n      ".join(result.order) or "(nothing)"
@@ -398,9 +419,9 @@ class _Run:
                 "no order of the completed calls agrees with the model.\n    placed:\n      "
                 f"{placed}\n    none of the next fits:\n      {why}",
             )
-            return
+            return None
         if self.quiescent_tick is None:
-            return
+            return result.final_state
         before = operations_of(self.history, until=self.quiescent_tick)
         settled = linearize(before, accept=lambda state: not owed_follow_ups(state))
         if not settled.ok and not settled.gave_up:
@@ -412,6 +433,7 @@ class _Run:
                 f"{', '.join(repr(s) for s in sessions) or '?'} owe a follow-up commit the "
                 f"target never started",
             )
+        return result.final_state
 
     def trace(self, property_id: str, message: str) -> Trace:
         steps = tuple(

@@ -87,6 +87,16 @@ def _discard(ctx: Context) -> None:
     ctx.api.discard_session("s")
 
 
+def _commit_then_turn(ctx: Context) -> None:
+    ctx.api.commit_session_memory("s")
+    ctx.api.mark_turn_completed("s")
+
+
+def _turn_then_discard(ctx: Context) -> None:
+    ctx.api.mark_turn_completed("s")
+    ctx.api.discard_session("s")
+
+
 def _two_sessions(first_script: tuple[str, ...]) -> Actor:
     def setup(ctx: Context) -> None:
         first = ctx.agent("a", "s", *first_script)
@@ -152,6 +162,22 @@ SCENARIO_LIST = (
         _one_session(),
         (("committer", _commit), ("discard", _discard)),
         needs=BASIC_API | {"discard_session"},
+    ),
+    Scenario(
+        "discard_vs_turns",
+        "turns, a commit and a discard race; a turn after the discard has no agent (orphaned)",
+        ("S8", "S7", "L4"),
+        _one_session(),
+        (("committer", _commit), ("turn-discard", _turn_then_discard), ("turn", _turn)),
+        needs=BASIC_API | {"discard_session"},
+    ),
+    Scenario(
+        "drain_vs_follow_up",
+        "a commit refused as busy leaves a follow-up while shutdown drain starts",
+        ("L1", "L2", "S5"),
+        _one_session(),
+        (("commit-1", _commit), ("commit-2", _commit_then_turn), ("drain", _drain(5.0))),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
     ),
     Scenario(
         "reregistration_vs_failed_retry",
