@@ -72,6 +72,8 @@ RACY_CASES = [
     ("base_exception_wedge", "base_exception_vs_waiter", "S3", "in flight"),
     ("late_commit_overwrite", "late_commit_vs_new_turn", "S2", "committed=2"),
     ("late_commit_overwrite", "eviction_vs_background_commit", "linearizability", "dirty=True"),
+    ("no_follow_up", "two_boundary_commits", "L1", "follow-up"),
+    ("no_follow_up", "slow_provider_vs_timed_waiter", "L1", "follow-up"),
 ]
 
 
@@ -79,7 +81,7 @@ RACY_CASES = [
 def test_racy_variant_is_caught_with_a_replayable_schedule(
     variant: str, scenario: str, property_id: str, words: str
 ) -> None:
-    """S2 S3 S5 S7 L3 linearizability: each flaw is found, and its schedule replays it."""
+    """S2 S3 S5 S7 L1 L3 linearizability: each flaw is found, and its schedule replays it."""
     target = _racy(variant)
     result = explore(SCENARIOS[scenario], target, budget=1_000, preemption_bound=2)
     violation = result.violation

@@ -9,7 +9,8 @@ reference the explorer must find nothing in). Each flag breaks it one way:
 - ``notify_after_failure=False``: a failed provider call wakes no waiter;
 - ``catch_base_exception=False``: a BaseException skips the cleanup;
 - ``commit_to_generation``: a successful call marks everything up to the
-  current generation committed, not just what it captured.
+  current generation committed, not just what it captured;
+- ``start_follow_ups=False``: a commit refused as busy is never followed up.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class HermesLifecycle:
         notify_after_failure: bool = True,
         catch_base_exception: bool = True,
         commit_to_generation: bool = False,
+        start_follow_ups: bool = True,
     ) -> None:
         self._condition = threading.Condition(threading.Lock())
         self._sessions: dict[str, Session] = {}
@@ -70,6 +72,7 @@ class HermesLifecycle:
         self.notify_after_failure = notify_after_failure
         self.catch_base_exception = catch_base_exception
         self.commit_to_generation = commit_to_generation
+        self.start_follow_ups = start_follow_ups
 
     def session_state(self, session_id: str) -> Session | None:
         """The stored session (read without the lock, for inspection)."""
@@ -200,7 +203,7 @@ class HermesLifecycle:
             with self._condition:
                 stepped = self._end(event)
         for effect in stepped.effects:
-            if isinstance(effect, StartFollowUp):
+            if isinstance(effect, StartFollowUp) and self.start_follow_ups:
                 worker = threading.Thread(
                     target=self._follow_up, args=(effect.session_id,), daemon=True
                 )
