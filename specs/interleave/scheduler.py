@@ -301,6 +301,10 @@ class Scheduler:
         self._in_hook = True
         try:
             hook(thread)
+        except Exception as error:  # a checker failed: never let it look like the target's
+            if self._failure is None:
+                self._failure = error
+            self.stop(f"checker hook failed: {error!r}")
         finally:
             self._in_hook = False
 

@@ -91,6 +91,10 @@ def _view_of_model_session(session: Any) -> SessionView | None:
     )
 
 
+_ENTRY_KEYS = frozenset({"generation", "committed_generation", "in_flight"})
+"""The keys of a hermes-webui ``_sessions`` entry the inspector reads."""
+
+
 def _dict_inspector(sessions: dict[str, dict[str, Any]]) -> Inspector:
     """Inspector over a hermes-webui style ``_sessions`` dict of entry dicts."""
 
@@ -108,8 +112,14 @@ def _dict_inspector(sessions: dict[str, dict[str, Any]]) -> Inspector:
 def find_inspector(module: types.ModuleType) -> Inspector | None:
     """An inspector for a hermes-API module, when its state can be read."""
     sessions = getattr(module, "_sessions", None)
-    if isinstance(sessions, dict):
-        return _dict_inspector(sessions)
+    new_entry = getattr(module, "_new_entry", None)
+    if isinstance(sessions, dict) and callable(new_entry):
+        try:
+            shape = new_entry()
+        except Exception:
+            shape = None
+        if isinstance(shape, dict) and shape.keys() >= _ENTRY_KEYS:
+            return _dict_inspector(sessions)
     for value in vars(module).values():
         state_of = getattr(value, "session_state", None)
         if callable(state_of) and not isinstance(value, type):
