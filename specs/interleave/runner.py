@@ -112,6 +112,8 @@ class _Run:
         self.not_applicable: str | None = None
         self.last_seen: dict[str, SessionView] = {}
         self.quiescent_tick: int | None = None
+        self.state_at_tick: dict[int, str] = {}
+        """Target state (from the inspector) as last seen at each tick, for traces."""
         self.dirty_after_drain: list[tuple[str, str]] = []
         """(session id, which generations) still dirty after the final drain."""
         events = stand_in_modules(scheduler)["threading"]
@@ -144,9 +146,13 @@ class _Run:
         if not self.scheduler.locks_free():
             return
         for session_id in self.api.sessions:
-            self._check_session(target, session_id)
-            if self.violation is not None:
-                return
+            if self.violation is None:
+                self._check_session(target, session_id)
+        shown = "; ".join(
+            f"{session_id}: {_describe_view(self.last_seen.get(session_id))}"
+            for session_id in self.api.sessions
+        )
+        self.state_at_tick[self.history.tick] = shown
 
     def _check_session(self, target: Target, session_id: str) -> None:
         assert target.inspect is not None
@@ -436,11 +442,35 @@ class _Run:
         return result.final_state
 
     def trace(self, property_id: str, message: str) -> Trace:
-        steps = tuple(
-            TraceStep(event.actor, event.action, event.result, "")
-            for event in sorted(self.history.events, key=lambda e: e.tick)
-        )
-        return Trace(property_id, message, steps)
+        """The run's events as a Trace; the state column shows where it changed."""
+        steps: list[TraceStep] = []
+        previous = ""
+        events = sorted(self.history.events, key=lambda e: e.tick)
+        snapshots = sorted(self.state_at_tick.items())
+        position = 0
+        for number, event in enumerate(events):
+            following = (
+                events[number + 1].tick if number + 1 < len(events) else self.history.tick + 1
+            )
+            state = ""
+            while position < len(snapshots) and snapshots[position][0] < following:
+                if snapshots[position][0] >= event.tick:
+                    state = snapshots[position][1]
+                position += 1
+            if state == previous:
+                state = ""
+            elif state:
+                previous = state
+            steps.append(TraceStep(event.actor, event.action, event.result, state))
+        return Trace(property_id, message, tuple(steps))
+
+
+def _describe_view(view: SessionView | None) -> str:
+    """``gen 2 committed 1 in flight``, or ``no entry``."""
+    if view is None:
+        return "no entry"
+    flight = " in flight" if view.in_flight else ""
+    return f"gen {view.generation} committed {view.committed}{flight}"
 
 
 def _chooser(schedule: Chooser | str | None) -> Chooser | None:
