@@ -154,7 +154,7 @@ def explore_sessions(
     max_states: int | None = None,
 ) -> CheckResult:
     """Explore like ``explore`` with the session-compositional engine."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     tables = _Sessions(bounds, step_fn, properties)
     slots = bounds.sessions
     all_agents = (1 << bounds.agents) - 1
@@ -312,6 +312,7 @@ def explore_sessions(
         elapsed=time.perf_counter() - started,
         violations=tuple(sorted(violations.values(), key=lambda v: order[v.property_id])),
         complete=complete,
+        cpu=time.process_time() - cpu_started,
     )
 
 
