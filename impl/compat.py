@@ -29,6 +29,7 @@ from memory_lifecycle.model import (
 
 _lifecycle = SessionLifecycle()
 # The hot calls, bound once: each API call is then one call into the shell.
+# For a fresh lifecycle reload this module; assigning `_lifecycle` would split the state.
 _apply = _lifecycle.apply
 _has_uncommitted_work = _lifecycle.has_uncommitted_work
 _commit = _lifecycle._commit
