@@ -7,7 +7,7 @@ just drops its cached agent would. After N such sessions and a garbage collectio
 growth of traced memory divided by N is what one retired session leaves behind;
 the table also counts the entries and the agent objects still alive.
 
-    python benchmarks/bench_memory.py            # ~20 seconds
+    python benchmarks/bench_memory.py            # ~30 seconds
     python benchmarks/bench_memory.py --quick    # ~5 seconds
 """
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
     )
     options = parser.parse_args(argv)
-    sizes = [1_000, 5_000] if options.quick else [1_000, 10_000, 50_000]
+    sizes = [1_000, 5_000] if options.quick else [1_000, 10_000, 25_000]
 
     targets = [compat_target(), native_target()]
     original = load_reference(options.reference)

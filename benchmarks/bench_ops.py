@@ -8,8 +8,8 @@ operation's time is the batch's wall time divided by the calls made, and the
 tables show the median over rounds. A second table runs the whole workload with
 10^2 .. 10^5 other sessions alive, to show that the cost does not grow with them.
 
-    python benchmarks/bench_ops.py            # ~1-2 minutes
-    python benchmarks/bench_ops.py --quick    # ~15 seconds
+    python benchmarks/bench_ops.py            # ~30 seconds
+    python benchmarks/bench_ops.py --quick    # ~10 seconds
 """
 
 from __future__ import annotations
@@ -358,7 +358,7 @@ def report_sweep(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (~15 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (~10 s)")
     parser.add_argument(
         "--reference",
         type=Path,
