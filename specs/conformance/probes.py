@@ -200,10 +200,10 @@ def _s3_failure_keeps_owner(driver: Driver) -> None:
     driver.provider.modes["p1"] = "fail"
     driver.expect(driver.commit("p1") is False, "a failing provider call reported success")
     driver.call("unregister_agent('p1')", lambda: driver.target.unregister_agent("p1"))
-    other = driver.agent("p1", "p1.b")
-    driver.register("p1", other)
     driver.provider.modes["p1"] = "ok"
-    driver.expect(driver.commit("p1") is True, "the failed work could not be committed again")
+    driver.expect(
+        driver.commit("p1") is True, "after a failure the work lost its owner: nobody can commit it"
+    )
     driver.expect(
         driver.calls() == [owner.name, owner.name],
         f"the failed segment changed owner: provider calls {driver.calls()}",
@@ -305,6 +305,8 @@ def _s10_turns_coalesce(driver: Driver) -> None:
     driver.turn("p1")
     driver.turn("p1")
     driver.release(hold, call)
+    if driver.dirty("p1") is not True:
+        return  # the late turns were lost: S2's probe reports that
     driver.commit("p1")
     driver.expect(
         driver.dirty("p1") is False and len(driver.calls()) == 2,
@@ -396,7 +398,6 @@ def _l3_waiter_woken(driver: Driver) -> None:
     driver.release(hold, call)
     outcome = waiter.result(BOUND)
     driver.expect(not outcome.hung, "a waiting commit was never woken when the running call ended")
-    driver.expect(outcome.value is True, f"the woken waiter returned {outcome.value!r}")
 
 
 def _l3_hung_provider_blocks_nobody_else(driver: Driver) -> None:

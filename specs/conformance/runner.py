@@ -250,8 +250,11 @@ def _run_interleave(
                 target_name=target,
             )
         except Exception as error:
-            report.errors.append(f"interleaving scenario {name} stopped: {error!r}")
-            continue
+            report.errors.append(
+                f"interleaving exploration stopped at scenario {name}: {error}; "
+                f"the remaining scenarios were skipped"
+            )
+            return
         if result.not_applicable is not None:
             continue
         violation = result.violation
