@@ -1,0 +1,110 @@
+"""The conformance suite (``memory-lifecycle conform``) on good and broken targets.
+
+Every property S1-S10, L1-L4 is checked on the project's shells; each broken
+module in tests/broken must be flagged with the property it breaks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from broken import EXPECTED
+from memory_lifecycle.specs.conformance.runner import run_conformance
+from memory_lifecycle.specs.conformance.target import TargetError, target_factory
+
+BROKEN = Path(__file__).parent / "broken"
+ORIGINAL = Path(
+    os.environ.get(
+        "MEMORY_LIFECYCLE_ORIGINAL",
+        Path(__file__).resolve().parents[2] / "shared/reference/hermes_webui_session_lifecycle.py",
+    )
+)
+STATEFUL_ONLY = {"discard_ownerless_dirty"}
+"""Broken modules only the stateful comparison reaches (no probe builds their state)."""
+
+
+@pytest.mark.parametrize(
+    "target", ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"]
+)
+def test_shells_pass_every_property_s1_to_s10_l1_to_l4(target: str) -> None:
+    """S1-S10, L1-L4: compat and the native shell pass every applicable check (quick)."""
+    report = run_conformance(target, budget="quick", checks=("probes", "stateful"))
+    assert [item.id for item in report.violated] == [], [
+        item.counterexample.format() for item in report.violated if item.counterexample
+    ]
+    assert {item.status for item in report.properties} == {"passed"}
+    assert report.errors == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_broken_module_is_flagged_with_its_property(name: str) -> None:
+    """S1-S10, L1-L4: each broken module is flagged with the property it breaks."""
+    expected = EXPECTED[name]
+    checks = ("stateful",) if name in STATEFUL_ONLY else ("probes",)
+    report = run_conformance(
+        str(BROKEN / f"{name}.py"), budget="quick", only={expected}, checks=checks
+    )
+    flagged = report.by_id(expected)
+    assert flagged.status == "violated", flagged.evidence
+    assert flagged.counterexample is not None and flagged.counterexample.property_id == expected
+    assert flagged.replay is not None and "conform" in flagged.replay
+
+
+def test_missing_optional_calls_are_not_applicable_s8_l4_l2(tmp_path: Path) -> None:
+    """S8, L4, L2: a target without discard_session or drain reports them not_applicable."""
+    source = (BROKEN / "busy_request_dropped.py").read_text()
+    source = source.replace("def discard_session(", "def _no_discard(")
+    source = source.replace("def drain_all_on_shutdown(", "def _no_drain(")
+    small = tmp_path / "small_api.py"
+    small.write_text(source)
+    report = run_conformance(
+        str(small), budget="quick", only={"S8", "L4", "L2"}, checks=("probes",)
+    )
+    assert {item.status for item in report.properties} == {"not_applicable"}
+
+
+def test_unloadable_target_is_a_clear_error(tmp_path: Path) -> None:
+    """S1: a module lacking the required functions is refused with what is missing."""
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(TargetError, match="lacks register_agent"):
+        target_factory(str(empty))
+
+
+def test_cli_json_and_junit_report_violations_s10(tmp_path: Path) -> None:
+    """S10: the command exits 1 and writes JSON and JUnit naming the violated property."""
+    junit = tmp_path / "conform.xml"
+    command = [
+        sys.executable, "-m", "memory_lifecycle", "conform",
+        str(BROKEN / "no_coalescing_in_flight.py"),
+        "--quick", "--json", "--checks", "probes", "--junit", str(junit),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    statuses = {item["id"]: item["status"] for item in document["properties"]}
+    assert statuses["S10"] == "violated" and statuses["S2"] == "passed"
+    s10 = next(item for item in document["properties"] if item["id"] == "S10")
+    assert s10["counterexample"] and s10["replay"].startswith("memory-lifecycle conform")
+    cases = ElementTree.parse(junit).getroot().findall("testcase")
+    assert len(cases) == 14
+    assert [case.get("name") for case in cases if case.find("failure") is not None] == [
+        "S10 coalescing"
+    ]
+
+
+def test_original_module_findings_s3_s10_l1_l2_l3() -> None:
+    """S3, S10, L1, L2, L3: the first published hermes-webui module breaks these (opt-in file)."""
+    if not ORIGINAL.is_file():
+        pytest.skip(f"original module not present at {ORIGINAL}")
+    report = run_conformance(str(ORIGINAL), budget="quick", checks=("probes",))
+    violated = {item.id for item in report.violated}
+    assert {"S3", "S10", "L1", "L2", "L3"} <= violated
+    assert report.by_id("S8").status == "not_applicable"
+    assert report.by_id("L4").status == "not_applicable"
