@@ -183,6 +183,7 @@ def _worker(
     while not stop.is_set():
         with budget_lock:
             if budget[0] <= 0:
+                stop.set()  # the operation budget is spent: end the phase now
                 break
             budget[0] -= 1
         name = rng.choices(names, weights)[0]
