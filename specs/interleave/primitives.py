@@ -416,6 +416,12 @@ class _StandInModule(types.ModuleType):
         )
 
 
+def make_event(scheduler: Scheduler) -> StandInEvent:
+    """A stand-in ``threading.Event`` bound to ``scheduler`` (for the harness itself)."""
+    event: StandInEvent = _bound_class(StandInEvent, scheduler)()
+    return event
+
+
 def stand_in_modules(scheduler: Scheduler) -> dict[str, types.ModuleType]:
     """The stand-in ``threading`` and ``time`` modules bound to ``scheduler``."""
     threading_module = _StandInModule("threading", real_threading, _REAL_THREADING_PASSTHROUGH)

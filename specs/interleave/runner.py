@@ -46,7 +46,7 @@ from .agents import ProviderFailure, ScriptedAgent
 from .context import FINAL_DRAIN_DEADLINE, Context, NotApplicable, RecordingApi
 from .history import History
 from .linearizability import linearize, operations_of, owed_follow_ups
-from .primitives import stand_in_modules
+from .primitives import make_event
 from .scenarios import Scenario
 from .scheduler import Chooser, Decision, LogicalThread, Scheduler
 from .schedules import ReplayChooser, format_schedule
@@ -116,8 +116,8 @@ class _Run:
         """Target state (from the inspector) as last seen at each tick, for traces."""
         self.dirty_after_drain: list[tuple[str, str]] = []
         """(session id, which generations) still dirty after the final drain."""
-        events = stand_in_modules(scheduler)["threading"]
-        self.hang_release = events.Event()
+        self.hang_release = make_event(scheduler)
+        """Set in the final phase: every ``hang`` provider call then returns."""
 
     # --- violations ---------------------------------------------------------------
 
