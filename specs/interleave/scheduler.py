@@ -1,14 +1,16 @@
 """The deterministic scheduler: one logical thread runs at a time.
 
 Every logical thread is a real OS thread that runs only while it holds the
-*baton*. A logical thread gives the baton back at every scheduling point
-(``Scheduler.point``): it announces what it is about to do as an ``Op`` whose
-``ready`` predicate says whether it can proceed (a free lock, a set event, a
-finished thread, ...). The controller — the thread that called
-``Scheduler.run`` — then asks a ``Chooser`` which ready thread goes next and
-hands it the baton. Only one logical thread ever runs, so a run is a pure
-function of the choices made, and the choices (recorded as ``Decision`` rows)
-replay it exactly.
+*baton*. At every scheduling point (``Scheduler.point``) a logical thread
+announces what it is about to do as an ``Op`` whose ``ready`` predicate says
+whether it can proceed (a free lock, a set event, a finished thread, ...),
+then — still holding the baton, so it alone touches the scheduler's state —
+runs the checker hook, asks the ``Chooser`` which ready thread goes next and
+hands the baton straight to it (or keeps running when it chose itself). The
+thread that called ``Scheduler.run`` only starts T0 and waits for the end,
+watching that steps keep coming. Only one logical thread ever runs, so a run
+is a pure function of the choices made, and the choices (recorded as
+``Decision`` rows) replay it exactly.
 
 Time is virtual: ``now`` only moves when no thread is ready, to the earliest
 deadline of a timed wait, which then fires. When nothing is ready and no timed
