@@ -20,10 +20,6 @@ SMALL = Bounds(sessions=1, agents=2, max_generation=2)
 TWO_SESSIONS = Bounds(sessions=2, agents=1, max_generation=1)
 
 
-def _bounds_for(property_id: str) -> Bounds:
-    return TWO_SESSIONS if property_id == "S6" else SMALL
-
-
 def _violated_here(
     item: Property, before: Process | None, event: object, step: model.Step, step_fn: StepFn
 ) -> bool:
@@ -71,7 +67,7 @@ def test_broken_model_is_caught_with_a_shortest_counterexample(name: str) -> Non
     """S1-S10, L1-L4: the checker finds the break, names the property, and the
     trace is the shortest there is (checked by brute force)."""
     mutant = MUTANTS[name]
-    bounds = _bounds_for(mutant.catches)
+    bounds = mutant.bounds
     result = explore(bounds, mutant.step, engine="product")
     violation = result.violation(mutant.catches)
     assert violation is not None, f"{name}: {mutant.catches} not found in {result.violations}"
@@ -87,9 +83,7 @@ def test_broken_model_is_caught_with_a_shortest_counterexample(name: str) -> Non
 def test_the_real_model_passes_where_the_broken_one_fails(name: str) -> None:
     """The same bound and property on ``model.step`` hold: the break is the cause."""
     mutant = MUTANTS[name]
-    result = explore(
-        _bounds_for(mutant.catches), model.step, [BY_ID[mutant.catches]], engine="product"
-    )
+    result = explore(mutant.bounds, model.step, [BY_ID[mutant.catches]], engine="product")
     assert result.ok and result.complete
 
 
@@ -107,6 +101,10 @@ def test_S2_counterexample_reads_as_a_story() -> None:
     formatted = violation.trace.format()
     assert formatted.startswith("S2 violated: ")
     assert "  4. [provider] CommitSucceeded" in formatted
+
+
+def test_mutant_worlds_are_small() -> None:
+    assert all(m.bounds in (SMALL, TWO_SESSIONS) for m in MUTANTS.values())
 
 
 def test_S6_break_is_invisible_to_the_sessions_engine_but_not_to_the_product_engine() -> None:

@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mutant",
         choices=sorted(MUTANTS),
-        help="check a deliberately broken model instead (shows what a counterexample looks like)",
+        help="check a deliberately broken model instead, in a small world that shows the "
+        "break unless sizes are given (shows what a counterexample looks like)",
     )
     parser.add_argument(
         "--sequence-diagram",
@@ -105,8 +106,10 @@ def _bounds_text(bounds: Bounds) -> str:
 
 
 def bounds_from(args: argparse.Namespace) -> Bounds:
-    """The bounds the options ask for."""
+    """The bounds the options ask for (a mutant's own small world by default)."""
     bounds = THOROUGH_BOUNDS if args.thorough else CHECK_BOUNDS
+    if args.mutant and not args.thorough:
+        bounds = MUTANTS[args.mutant].bounds
     changes: dict[str, object] = {}
     for name in ("sessions", "agents", "max_generation"):
         if getattr(args, name) is not None:

@@ -7,7 +7,7 @@ NAME`` runs one of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memory_lifecycle import model
 from memory_lifecycle.model import (
@@ -30,6 +30,11 @@ from memory_lifecycle.model import (
 )
 from memory_lifecycle.specs.properties import StepFn
 
+from .world import Bounds
+
+SMALL_WORLD = Bounds(sessions=1, agents=2, max_generation=2)
+"""The world most breaks show in: one session, two agents, two turns."""
+
 
 @dataclass(frozen=True)
 class Mutant:
@@ -39,6 +44,8 @@ class Mutant:
     step: StepFn
     catches: str
     """The id of the property whose violation shows the break."""
+    bounds: Bounds = field(default_factory=lambda: SMALL_WORLD)
+    """A small world that shows the break (seconds, with the product engine)."""
 
 
 def _put(process: Process, session_id: SessionId, session: Session | None) -> Process:
@@ -230,7 +237,12 @@ MUTANTS: dict[str, Mutant] = {
     "failure-clears-work": Mutant(failure_clears_work.__doc__ or "", failure_clears_work, "S3"),
     "registered-commits": Mutant(registered_commits.__doc__ or "", registered_commits, "S4"),
     "no-in-flight-guard": Mutant(no_in_flight_guard.__doc__ or "", no_in_flight_guard, "S5"),
-    "register-everywhere": Mutant(register_everywhere.__doc__ or "", register_everywhere, "S6"),
+    "register-everywhere": Mutant(
+        register_everywhere.__doc__ or "",
+        register_everywhere,
+        "S6",
+        Bounds(sessions=2, agents=1, max_generation=1),
+    ),
     "discard-dirty": Mutant(discard_dirty.__doc__ or "", discard_dirty, "S8"),
     "call-when-clean": Mutant(call_when_clean.__doc__ or "", call_when_clean, "S9"),
     "no-coalescing": Mutant(no_coalescing.__doc__ or "", no_coalescing, "S10"),
