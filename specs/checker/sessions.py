@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from itertools import permutations
+from typing import NamedTuple
 
 from memory_lifecycle.model import Event, Process, Session
 from memory_lifecycle.specs.properties import Property, StepFn
@@ -32,8 +33,20 @@ from .world import AGENTS, SESSION_IDS, Bounds, process_events, session_events
 MINI_ID = SESSION_IDS[0]
 """The session id every session is stepped under in its one-session process."""
 
-Move = tuple[Event, int, tuple[Property, ...]]
-"""An event (named for ``MINI_ID``), the next session number, the properties it violates."""
+
+class Expansion(NamedTuple):
+    """Every event of one session in one context, stepped and judged.
+
+    Events are named for ``MINI_ID``.
+    """
+
+    transitions: int
+    """How many events there are."""
+    broken: tuple[tuple[Event, tuple[Property, ...]], ...]
+    """Events whose transition violates properties, and which."""
+    successors: tuple[tuple[int, Event], ...]
+    """Each other session state reached, with the first event reaching it."""
+
 
 StateState = tuple[int, ...]
 
@@ -61,7 +74,7 @@ class _Sessions:
         self.numbers: dict[Session, int] = {}
         self.masks: list[int] = [0]
         self.renamed: list[list[int]] = [[0] * len(self.renamings)]
-        self.moves: dict[tuple[int, int, int], list[Move]] = {}
+        self.moves: dict[tuple[int, int, int], Expansion] = {}
         self.verdicts: dict[tuple[int, int], list[tuple[Property, tuple[Event, ...]]]] = {}
 
     def intern(self, session: Session | None) -> int:
@@ -104,7 +117,7 @@ class _Sessions:
         pairs = () if session is None else ((MINI_ID, session),)
         return Process(pairs, bool(flags & 1), bool(flags & 2))
 
-    def moves_of(self, number: int, offered: int, flags: int) -> list[Move]:
+    def moves_of(self, number: int, offered: int, flags: int) -> Expansion:
         """Every event of one session with the agents in ``offered``, stepped and judged."""
         key = (number, offered, flags)
         found = self.moves.get(key)
@@ -112,17 +125,26 @@ class _Sessions:
             return found
         agents = tuple(a for a, bit in self.bits.items() if offered & bit)
         before = self.mini(number, flags)
-        moves: list[Move] = []
-        for event in session_events(MINI_ID, self.sessions[number], agents, self.bounds):
+        events = session_events(MINI_ID, self.sessions[number], agents, self.bounds)
+        broken: list[tuple[Event, tuple[Property, ...]]] = []
+        successors: dict[int, Event] = {}
+        for event in events:
             step = self.step_fn(before, event)
-            broken = tuple(
+            failing = tuple(
                 p
                 for p in self.transition_checks
                 if p.on_transition is not None and p.on_transition(before, event, step) is not None
             )
-            moves.append((event, self.intern(step.state.session(MINI_ID)), broken))
-        self.moves[key] = moves
-        return moves
+            if failing:
+                broken.append((event, failing))
+            after = self.intern(step.state.session(MINI_ID))
+            if after != number:
+                successors.setdefault(after, event)
+        expansion = Expansion(
+            len(events), tuple(broken), tuple((after, e) for after, e in successors.items())
+        )
+        self.moves[key] = expansion
+        return expansion
 
     def verdicts_of(self, number: int, flags: int) -> list[tuple[Property, tuple[Event, ...]]]:
         """The state and progress properties one session violates, with witness events."""
@@ -254,26 +276,23 @@ def explore_sessions(
         else:
             offered = all_agents
         absent_seen = False
-        reached: set[tuple[int, int]] = set()
         for slot, local in enumerate(numbers):
             if local == 0:
                 if symmetry and absent_seen:
                     continue
                 absent_seen = True
-            for event, after, broken in moves_of(local, offered, flags):
-                transitions += 1
-                if broken:
-                    for item in broken:
-                        if item.id not in violations:
-                            violations_event = _at_slot(event, slot)
-                            path_states, events = path_to(head)
-                            events.append(violations_event)
-                            violations[item.id] = build_violation(
-                                item, path_states, events, len(events) - 1, step_fn, bounds
-                            )
-                if after == local or (slot, after) in reached:
-                    continue
-                reached.add((slot, after))
+            expansion = moves_of(local, offered, flags)
+            transitions += expansion.transitions
+            broken, successors = expansion.broken, expansion.successors
+            for event, failing in broken:
+                for item in failing:
+                    if item.id not in violations:
+                        path_states, events = path_to(head)
+                        events.append(_at_slot(event, slot))
+                        violations[item.id] = build_violation(
+                            item, path_states, events, len(events) - 1, step_fn, bounds
+                        )
+            for after, event in successors:
                 changed = (*numbers[:slot], after, *numbers[slot + 1 :])
                 key = key_of(flags, changed)
                 if key not in index:
