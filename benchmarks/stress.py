@@ -12,7 +12,8 @@ succeeds, hangs are released, the target drains, and the run verifies:
 
 - S5: never two provider calls of one session at once;
 - no generation lost: after the drain no session has uncommitted work;
-- no thread hung: every worker and the drain returned within bounds.
+- no thread hung: every worker and the drain returned within bounds, and the
+  drain raised nothing.
 
 Prints operations per second and exits 1 when a check fails (2 on bad usage).
 """
@@ -34,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+_KINDS = ("turn", "commit", "commit_waiting", "evict", "query", "discard")
+"""The operation kinds counted as operations."""
 
 JOIN_SLACK_SECONDS = 10.0
 """How long past the operation phase a worker may take to return before it counts as hung."""
@@ -194,17 +198,22 @@ def _worker(
             calls[name](session_id, rng)
         except KeyboardInterrupt:
             local["re-raised BaseException"] += 1
+        except Exception as error:  # an API call must not raise: reported as a failure
+            local[f"{name} raised {type(error).__name__}: {error}"] += 1
         local[name] += 1
     with budget_lock:
         counts.update(local)
 
 
-def _drain(api: Any, deadline: float) -> None:
+def _drain(api: Any, deadline: float, errors: list[BaseException]) -> None:
     drain = api.drain_all_on_shutdown
-    if "deadline" in inspect.signature(drain).parameters:
-        drain(deadline=deadline)
-    else:
-        drain()
+    try:
+        if "deadline" in inspect.signature(drain).parameters:
+            drain(deadline=deadline)
+        else:
+            drain()
+    except BaseException as error:  # reported as a failure of the run
+        errors.append(error)
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -267,9 +276,13 @@ def run(arguments: argparse.Namespace) -> int:
         if worker.is_alive():
             hung.append(worker.name)
     elapsed = max(phase_end - started, 1e-9)
-    total = sum(counts.values()) - counts["re-raised BaseException"]
+    total = sum(count for kind, count in counts.items() if kind in _KINDS)
+    drain_errors: list[BaseException] = []
     drain_thread = threading.Thread(
-        target=_drain, args=(api, arguments.drain_deadline), name="stress-drain", daemon=True
+        target=_drain,
+        args=(api, arguments.drain_deadline, drain_errors),
+        name="stress-drain",
+        daemon=True,
     )
     drain_started = time.perf_counter()
     drain_thread.start()
@@ -280,7 +293,12 @@ def run(arguments: argparse.Namespace) -> int:
     dirty = [session_id for session_id in sessions if api.has_uncommitted_work(session_id)]
 
     print(f"operations: {total} in {elapsed:.2f}s = {total / elapsed:,.0f} ops/s")
-    print("  by kind: " + ", ".join(f"{name}={count}" for name, count in sorted(counts.items())))
+    print(
+        "  by kind: "
+        + ", ".join(
+            f"{name}={count}" for name, count in sorted(counts.items()) if " raised " not in name
+        )
+    )
     print(
         "  provider calls: "
         + ", ".join(f"{name}={count}" for name, count in sorted(providers.stats.items()))
@@ -299,6 +317,11 @@ def run(arguments: argparse.Namespace) -> int:
         )
     if hung:
         failures.append(f"threads hung: {', '.join(hung)}")
+    raised = {kind: count for kind, count in counts.items() if " raised " in kind}
+    for kind, count in raised.items():
+        failures.append(f"{count} x {kind}")
+    for error in drain_errors:
+        failures.append(f"the drain raised {type(error).__name__}: {error}")
     for failure in failures:
         print(f"FAILED {failure}")
     entries = getattr(api, "_sessions", None)

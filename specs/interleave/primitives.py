@@ -4,7 +4,8 @@
 ``time``, to substitute for the real ones in a target (see ``loader``). Their
 ``Lock``, ``RLock``, ``Condition``, ``Event``, ``Semaphore`` and ``Thread`` are
 classes (targets may subclass ``Thread``) whose every acquire, release, wait,
-notify, set, start and join is a scheduling point; ``time.monotonic``,
+notify, set, clear, is_set, start, join and is_alive is a scheduling point,
+placed before the operation takes effect (so another thread may run first); ``time.monotonic``,
 ``time.time``, ``time.perf_counter`` read the scheduler's virtual clock and
 ``time.sleep`` is a timed wait on it. Anything else in ``time`` is the real
 function; anything else in ``threading`` that would synchronise is refused
@@ -255,7 +256,8 @@ class StandInEvent(_Bound):
         self._flag = False
 
     def is_set(self) -> bool:
-        """True once set (and not cleared)."""
+        """True once set and not cleared (a scheduling point: it reads shared state)."""
+        self.scheduler.point(f"is_set {self.name}")
         return self._flag
 
     isSet = is_set
@@ -266,7 +268,8 @@ class StandInEvent(_Bound):
         self._flag = True
 
     def clear(self) -> None:
-        """Clear the flag."""
+        """Clear the flag (a scheduling point)."""
+        self.scheduler.point(f"clear {self.name}")
         self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -348,12 +351,12 @@ class StandInThread(_Bound):
             self._target(*self._args, **self._kwargs)
 
     def start(self) -> None:
-        """Start the logical thread (a scheduling point right after)."""
+        """Start the logical thread (a scheduling point before it becomes visible)."""
         if self.logical is not None:
             raise RuntimeError("threads can only be started once")
         label = self._given_name or self.name
+        self.scheduler.point(f"start {label}")
         self.logical = self.scheduler.spawn(self.run, label, daemon=self.daemon, handle=self)
-        self.scheduler.point(f"start {self.logical.label}")
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the thread finished or the (virtual) timeout passes."""
@@ -369,7 +372,8 @@ class StandInThread(_Bound):
         )
 
     def is_alive(self) -> bool:
-        """True between start and the end of ``run``."""
+        """True between start and the end of ``run`` (a scheduling point: it reads shared state)."""
+        self.scheduler.point(f"is_alive {self._given_name or self.name}")
         return self.logical is not None and not self.logical.finished
 
     @property

@@ -87,9 +87,9 @@ def _discard(ctx: Context) -> None:
     ctx.api.discard_session("s")
 
 
-def _commit_then_turn(ctx: Context) -> None:
-    ctx.api.commit_session_memory("s")
+def _turn_then_commit(ctx: Context) -> None:
     ctx.api.mark_turn_completed("s")
+    ctx.api.commit_session_memory("s")
 
 
 def _turn_then_discard(ctx: Context) -> None:
@@ -176,7 +176,7 @@ SCENARIO_LIST = (
         "a commit refused as busy leaves a follow-up while shutdown drain starts",
         ("L1", "L2", "S5"),
         _one_session(),
-        (("commit-1", _commit), ("commit-2", _commit_then_turn), ("drain", _drain(5.0))),
+        (("commit-1", _commit), ("turn-commit-2", _turn_then_commit), ("drain", _drain(5.0))),
         needs=BASIC_API | {"drain_all_on_shutdown"},
     ),
     Scenario(
