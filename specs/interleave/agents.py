@@ -21,6 +21,7 @@ violation, reported at once.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -103,6 +104,10 @@ class ScriptedAgent:
         finally:
             if record.ended is None and not (me is not None and me.abort):
                 self._history.provider_end(record, actor, outcome)
+
+    def __hash__(self) -> int:
+        """Hash by name, not address: a target's sets of agents iterate the same every run."""
+        return zlib.crc32(f"{self.session_id}/{self.agent_name}".encode())
 
     def __repr__(self) -> str:
         return f"<agent {self.agent_name} of {self.session_id!r}>"

@@ -36,6 +36,11 @@ class _Bound:
 
     def __init__(self) -> None:
         self.name = self.scheduler.unique_name(self.kind)
+        self._hash = self.scheduler.next_serial()
+
+    def __hash__(self) -> int:
+        """A creation serial, not the address: sets of stand-ins iterate the same every run."""
+        return self._hash
 
     def _me(self) -> LogicalThread | None:
         """The running logical thread; unwinds it at once if its run was stopped."""

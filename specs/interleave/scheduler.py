@@ -186,6 +186,7 @@ class Scheduler:
         self._failure: BaseException | None = None
         self._local = threading.local()
         self._names: dict[str, int] = {}
+        self._serial = 0
 
     # --- used from logical threads (by the stand-ins) ---------------------------
 
@@ -267,6 +268,11 @@ class Scheduler:
     def stopping(self) -> bool:
         """True once ``stop`` was called."""
         return self._stop_reason is not None
+
+    def next_serial(self) -> int:
+        """A number unique within this run, in creation order (stable across replays)."""
+        self._serial += 1
+        return self._serial
 
     def unique_name(self, kind: str) -> str:
         """``Lock#1``, ``Lock#2``, ...: stable names for traces."""
