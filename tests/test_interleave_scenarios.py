@@ -74,6 +74,7 @@ RACY_CASES = [
     ("late_commit_overwrite", "eviction_vs_background_commit", "linearizability", "dirty=True"),
     ("no_follow_up", "two_boundary_commits", "L1", "follow-up"),
     ("no_follow_up", "slow_provider_vs_timed_waiter", "L1", "follow-up"),
+    ("join_before_start", "drain_vs_follow_up", "error", "cannot join thread before it is started"),
 ]
 
 
@@ -81,9 +82,9 @@ RACY_CASES = [
 def test_racy_variant_is_caught_with_a_replayable_schedule(
     variant: str, scenario: str, property_id: str, words: str
 ) -> None:
-    """S2 S3 S5 S7 L1 L3 linearizability: each flaw is found, and its schedule replays it."""
+    """S2 S3 S5 S7 L1 L2 L3 linearizability: each flaw is found, and its schedule replays it."""
     target = _racy(variant)
-    result = explore(SCENARIOS[scenario], target, budget=1_000, preemption_bound=2)
+    result = explore(SCENARIOS[scenario], target, budget=3_000, preemption_bound=2)
     violation = result.violation
     assert violation is not None, f"{variant} not caught by {scenario}"
     assert violation.property_id == property_id

@@ -10,11 +10,14 @@ reference the explorer must find nothing in). Each flag breaks it one way:
 - ``catch_base_exception=False``: a BaseException skips the cleanup;
 - ``commit_to_generation``: a successful call marks everything up to the
   current generation committed, not just what it captured;
-- ``start_follow_ups=False``: a commit refused as busy is never followed up.
+- ``start_follow_ups=False``: a commit refused as busy is never followed up;
+- ``join_unstarted_threads``: the drain joins a follow-up thread registered but
+  not started yet (``RuntimeError``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -61,6 +64,7 @@ class HermesLifecycle:
         catch_base_exception: bool = True,
         commit_to_generation: bool = False,
         start_follow_ups: bool = True,
+        join_unstarted_threads: bool = False,
     ) -> None:
         self._condition = threading.Condition(threading.Lock())
         self._sessions: dict[str, Session] = {}
@@ -73,6 +77,9 @@ class HermesLifecycle:
         self.catch_base_exception = catch_base_exception
         self.commit_to_generation = commit_to_generation
         self.start_follow_ups = start_follow_ups
+        self.join_unstarted_threads = join_unstarted_threads
+        self._background: dict[threading.Thread, None] = {}
+        """Follow-up threads, registered before they start (joined by the drain)."""
 
     def session_state(self, session_id: str) -> Session | None:
         """The stored session (read without the lock, for inspection)."""
@@ -204,10 +211,17 @@ class HermesLifecycle:
                 stepped = self._end(event)
         for effect in stepped.effects:
             if isinstance(effect, StartFollowUp) and self.start_follow_ups:
-                worker = threading.Thread(
-                    target=self._follow_up, args=(effect.session_id,), daemon=True
-                )
-                worker.start()
+                self._start_follow_up(effect.session_id, locked=locked)
+
+    def _start_follow_up(self, session_id: str, *, locked: bool) -> None:
+        """Register a follow-up thread (so the drain can join it), then start it."""
+        worker = threading.Thread(target=self._follow_up, args=(session_id,), daemon=True)
+        if locked:
+            self._background[worker] = None
+        else:
+            with self._condition:
+                self._background[worker] = None
+        worker.start()
 
     def _end(self, event: CommitSucceeded | CommitFailed) -> SessionStep:
         self._calling.pop(event.session_id, None)
@@ -220,15 +234,20 @@ class HermesLifecycle:
         return stepped
 
     def _follow_up(self, session_id: str) -> None:
-        try:
+        with contextlib.suppress(BaseException):  # a background commit has no caller
             self._commit(session_id, None, False, None, follow_up=True)
-        except BaseException:  # a background commit has no caller to re-raise to
-            return
+        with self._condition:
+            self._background.pop(threading.current_thread(), None)  # type: ignore[arg-type]
 
     def drain_all_on_shutdown(self, deadline: float = 30.0) -> None:
         with self._condition:
             self._draining = True
+            background = list(self._background)
         end = time.monotonic() + deadline
+        for thread in background:
+            if thread.ident is None and not self.join_unstarted_threads:
+                continue  # registered, not started yet: the drain commits its work itself
+            thread.join(max(0.0, end - time.monotonic()))
         while time.monotonic() < end:
             with self._condition:
                 dirty = [sid for sid, session in self._sessions.items() if session.dirty]
