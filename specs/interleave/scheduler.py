@@ -88,7 +88,7 @@ class LogicalThread:
     os_thread: threading.Thread | None = None
 
     def enabled(self) -> bool:
-        """True when the controller may hand this thread the baton now."""
+        """True when this thread may be handed the baton now."""
         if self.finished or self.op is None:
             return False
         if self.op.ready():
@@ -172,7 +172,7 @@ class Scheduler:
         self.threads: list[LogicalThread] = []
         self.decisions: list[Decision] = []
         self.on_step: Callable[[LogicalThread], None] | None = None
-        """Called by the controller after every step, with every thread parked."""
+        """Called after every step by the thread holding the baton, every other thread parked."""
         self.on_timeout: Callable[[LogicalThread], None] | None = None
         self.on_thread_end: Callable[[LogicalThread], None] | None = None
         """Called in a logical thread as it finishes (it still holds the baton)."""
