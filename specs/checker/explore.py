@@ -21,7 +21,7 @@ from memory_lifecycle.specs.trace import Trace, TraceStep
 
 from .canonical import Key, canonical, plain_key, rename_session
 from .render import actor_of, event_text, result_text, state_text
-from .world import AGENTS, DEFAULT_BOUNDS, Bounds, enabled_events
+from .world import AGENTS, CHECK_BOUNDS, GRAPH_BOUNDS, Bounds, enabled_events
 
 
 class Edge(NamedTuple):
@@ -268,6 +268,8 @@ def explore(
 ) -> CheckResult:
     """Explore every reachable state of ``step_fn`` within ``bounds``; check ``properties``.
 
+    Without ``bounds``, explores ``CHECK_BOUNDS`` (what ``memory-lifecycle check`` does).
+
     ``symmetry`` stores one state per renaming class; ``stop_at_first`` ends at
     the first violation; ``max_states`` caps the exploration. Each violation
     carries the shortest trace that shows it.
@@ -278,7 +280,7 @@ def explore(
     product engine checks); ``"auto"`` picks ``"sessions"`` for ``model.step``
     and ``"product"`` for any other step function.
     """
-    chosen = bounds or DEFAULT_BOUNDS
+    chosen = bounds or CHECK_BOUNDS
     checked = tuple(properties)
     if engine == "auto":
         engine = "sessions" if step_fn is model.step else "product"
@@ -304,9 +306,10 @@ def reachable_graph(bounds: Bounds | None = None, step_fn: StepFn = model.step) 
     """Every reachable canonical state and every transition between them.
 
     Meant for small bounds (diagrams, tests): it keeps every edge in memory.
+    Without ``bounds``, explores ``GRAPH_BOUNDS`` (one session).
     """
     edges: list[Edge] = []
-    search = _Search(bounds or DEFAULT_BOUNDS, step_fn, (), True, None)
+    search = _Search(bounds or GRAPH_BOUNDS, step_fn, (), True, None)
     search.run(on_edge=edges.append)
     return ReachableGraph(initial=search.states[0], states=search.states, edges=edges)
 

@@ -104,6 +104,10 @@ CHECK_BOUNDS = Bounds(sessions=2, agents=3, max_generation=2)
 """What ``memory-lifecycle check`` explores by default: two sessions, three agents,
 two turns each, every event family (117,198 distinct states; seconds)."""
 
+GRAPH_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3)
+"""What ``reachable_graph()`` explores by default: one session, two agents, three
+turns (2,337 states, 36,472 edges), small enough to hold every edge."""
+
 THOROUGH_BOUNDS = DEFAULT_BOUNDS
 """What ``check --thorough`` explores: over a million distinct states."""
 
