@@ -39,8 +39,8 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget("quick", 80, 25, 10.0, 120),
-    "standard": Budget("standard", 300, 40, 30.0, 600),
+    "quick": Budget("quick", 150, 25, 15.0, 120),
+    "standard": Budget("standard", 400, 40, 30.0, 600),
     "thorough": Budget("thorough", 3000, 80, 240.0, 5000),
 }
 """``--quick`` (a minute or less on 2 cores), the default, and ``--thorough``."""
