@@ -435,7 +435,12 @@ class SessionLifecycle:
             remaining = ends_at - time.monotonic()
             if remaining <= 0:
                 return
-            thread.join(remaining)
+            try:
+                thread.join(remaining)
+            except RuntimeError:
+                # Registered but not started yet (registration comes first): the
+                # drain rounds commit its session, waiting for any call it starts.
+                continue
 
     def _drain_round(
         self, dirty: list[SessionId], ends_at: float, committed: set[SessionId]

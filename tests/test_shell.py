@@ -434,3 +434,13 @@ def test_concurrent_turns_and_commits_lose_no_generation_S2_S5() -> None:
     for index in range(4):
         state = lifecycle.session_state(f"s{index}")
         assert state is not None and state.committed == state.generation > 0
+
+
+def test_drain_skips_a_registered_thread_not_yet_started_L2(lifecycle: SessionLifecycle) -> None:
+    """L2: a thread registered but not started (the host's order) does not break the drain."""
+    agent = GatedAgent("a")
+    lifecycle.complete_turn("s", agent=agent)
+    pending = threading.Thread(target=lambda: None, daemon=True)
+    assert lifecycle.register_background_thread(pending)
+    report = lifecycle.drain(deadline=WAIT)
+    assert report.still_dirty == [] and agent.calls == 1
