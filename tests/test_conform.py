@@ -80,10 +80,12 @@ def test_unloadable_target_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_json_and_junit_report_violations_s10(tmp_path: Path) -> None:
     """S10: the command exits 1 and writes JSON and JUnit naming the violated property."""
     junit = tmp_path / "conform.xml"
+    diagram = tmp_path / "s10.mmd"
     command = [
         sys.executable, "-m", "memory_lifecycle", "conform",
         str(BROKEN / "no_coalescing_in_flight.py"),
         "--quick", "--json", "--checks", "probes", "--junit", str(junit),
+        "--sequence-diagram", str(diagram),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr
@@ -97,6 +99,8 @@ def test_cli_json_and_junit_report_violations_s10(tmp_path: Path) -> None:
     assert [case.get("name") for case in cases if case.find("failure") is not None] == [
         "S10 coalescing"
     ]
+    mermaid = diagram.read_text()
+    assert mermaid.startswith("---") and "sequenceDiagram" in mermaid and "S10" in mermaid
 
 
 @pytest.mark.thorough

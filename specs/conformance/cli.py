@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..properties import ALL
 from .report import as_json, as_junit, table
-from .runner import BUDGETS, run_conformance
+from .runner import BUDGETS, Report, run_conformance
 from .target import TargetError
 
 CHECKS = ("probes", "stateful", "interleave")
@@ -87,22 +87,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.junit:
         Path(args.junit).write_text(as_junit(report), encoding="utf-8")
     if args.sequence_diagram:
-        _write_diagrams(report, Path(args.sequence_diagram))
+        for written in _write_diagrams(report, Path(args.sequence_diagram)):
+            progress(f"sequence diagram written to {written}")
     progress(f"done in {report.duration_s:.1f} s")
     return 1 if report.violated else 0
 
 
-def _write_diagrams(report: object, path: Path) -> None:
-    from ..diagrams.sequence import trace_to_mermaid
-    from .runner import Report
+def _write_diagrams(report: Report, path: Path) -> list[Path]:
+    """One Mermaid sequence diagram per violated property.
 
-    assert isinstance(report, Report)
-    blocks = [
-        f"%% {item.id} {item.title}\n{trace_to_mermaid(item.counterexample)}"
-        for item in report.violated
-        if item.counterexample is not None
-    ]
-    path.write_text("\n\n".join(blocks) + ("\n" if blocks else ""), encoding="utf-8")
+    With one violation it goes to ``path``; with several, to ``path`` with the
+    property id before the suffix (``seq.S2.mmd``).
+    """
+    from ..diagrams.sequence import trace_to_mermaid
+
+    traces = [item.counterexample for item in report.violated if item.counterexample]
+    written = []
+    for trace in traces:
+        target = (
+            path if len(traces) == 1 else path.with_suffix(f".{trace.property_id}{path.suffix}")
+        )
+        target.write_text(trace_to_mermaid(trace), encoding="utf-8")
+        written.append(target)
+    return written
 
 
 __all__ = ["BUDGETS", "main"]
