@@ -5,15 +5,22 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 BROKEN = Path(__file__).parent / "broken"
 PLUGIN = "memory_lifecycle.specs.conformance.pytest_plugin"
 
 
+def _installed() -> bool:
+    """True when the pytest11 entry point already loads the plugin (then no ``-p``)."""
+    return any(item.value == PLUGIN for item in entry_points(group="pytest11"))
+
+
 def _run_pytest(host: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    plugin = [] if _installed() else ["-p", PLUGIN]
     command = [
-        sys.executable, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider",
         "-q", "-rfs", "--rootdir", str(host), *options,
     ]  # fmt: skip
     return subprocess.run(
