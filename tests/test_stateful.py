@@ -29,4 +29,4 @@ def _quiet_provider_failures() -> object:
 def test_shells_match_the_model_s1_to_s10_l1_to_l4(target: str) -> None:
     """S1-S10, L1-L4: the compat module and the native shell show what the model predicts."""
     machine = lifecycle_machine(target_factory(target))
-    run_state_machine_as_test(machine, settings=settings(settings.default, max_examples=25))
+    run_state_machine_as_test(machine, settings=settings())
