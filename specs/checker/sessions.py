@@ -13,7 +13,9 @@ of the agents, of its renamed session numbers sorted (sessions are
 interchangeable slots). Equal keys mean states that are renamings of one
 another, and every renaming of a state has the same key.
 
-Process events (background commits, drain) are stepped on the whole process.
+Process events (background commits, drain) are stepped on each session alone
+too: they must move every session the same way (the product engine checks
+them on whole processes).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class _Sessions:
         self.masks: list[int] = [0]
         self.renamed: list[list[int]] = [[0] * len(self.renamings)]
         self.moves: dict[tuple[int, int, int], Expansion] = {}
+        self.process_moves: dict[tuple[int, int, type], tuple[int, int, tuple[Property, ...]]] = {}
         self.verdicts: dict[tuple[int, int], list[tuple[Property, tuple[Event, ...]]]] = {}
 
     def intern(self, session: Session | None) -> int:
@@ -146,6 +149,26 @@ class _Sessions:
         self.moves[key] = expansion
         return expansion
 
+    def process_move(
+        self, number: int, flags: int, event: Event
+    ) -> tuple[int, int, tuple[Property, ...]]:
+        """A process event applied to one session alone: its next number, the next
+        drain flags, and the properties the transition violates."""
+        key = (number, flags, type(event))  # process events have no fields: equal tuples
+        found = self.process_moves.get(key)
+        if found is not None:
+            return found
+        before = self.mini(number, flags)
+        step = self.step_fn(before, event)
+        failing = tuple(
+            p
+            for p in self.transition_checks
+            if p.on_transition is not None and p.on_transition(before, event, step) is not None
+        )
+        move = (self.intern(step.state.session(MINI_ID)), _flags(step.state), failing)
+        self.process_moves[key] = move
+        return move
+
     def verdicts_of(self, number: int, flags: int) -> list[tuple[Property, tuple[Event, ...]]]:
         """The state and progress properties one session violates, with witness events."""
         key = (number, flags)
@@ -180,8 +203,11 @@ def explore_sessions(
     tables = _Sessions(bounds, step_fn, properties)
     slots = bounds.sessions
     all_agents = (1 << bounds.agents) - 1
-    masks, moves_of = tables.masks, tables.moves_of
-    process_checks = [p for p in properties if p.on_transition is not None]
+    masks, moves_of, process_move = tables.masks, tables.moves_of, tables.process_move
+    events_by_flags = {
+        flags: process_events(Process((), bool(flags & 1), bool(flags & 2)), bounds)
+        for flags in range(4)
+    }
 
     rows = tables.renamed
     renamed_row = tables.renamed_row
@@ -297,24 +323,24 @@ def explore_sessions(
                 key = key_of(flags, changed)
                 if key not in index:
                     add(flags, changed, head, _at_slot(event, slot))
-        before = build(state)
-        for event in process_events(before, bounds):
+        for event in events_by_flags[flags]:
             transitions += 1
-            step = step_fn(before, event)
-            for item in process_checks:
-                if item.id in violations or item.on_transition is None:
-                    continue
-                if item.on_transition(before, event, step) is not None:
-                    path_states, events = path_to(head)
-                    events.append(event)
-                    violations[item.id] = build_violation(
-                        item, path_states, events, len(events) - 1, step_fn, bounds
-                    )
-            after_state = step.state
-            changed = tuple(
-                tables.intern(after_state.session(SESSION_IDS[slot])) for slot in range(slots)
-            )
-            after_flags = _flags(after_state)
+            moves = [process_move(local, flags, event) for local in numbers]
+            after_flags = moves[0][1]
+            for _, _, failing in moves:
+                for item in failing:
+                    if item.id not in violations:
+                        path_states, events = path_to(head)
+                        events.append(event)
+                        violations[item.id] = build_violation(
+                            item, path_states, events, len(events) - 1, step_fn, bounds
+                        )
+            changed = tuple(after for after, _, _ in moves)
+            if any(move[1] != after_flags for move in moves):
+                raise ValueError(
+                    f"{type(event).__name__} moves the drain flags differently per session; "
+                    f"explore this step function with engine='product'"
+                )
             if after_flags != flags or changed != numbers:
                 add(after_flags, changed, head, event)
         head += 1
