@@ -50,7 +50,7 @@ class Expansion(NamedTuple):
     """Each other session state reached, with the first event reaching it."""
 
 
-StateState = tuple[int, ...]
+StateKey = tuple[int, ...]
 
 
 def _flags(process: Process) -> int:
@@ -212,7 +212,7 @@ def explore_sessions(
     rows = tables.renamed
     renamed_row = tables.renamed_row
 
-    def key_of(flags: int, numbers: Sequence[int]) -> StateState:
+    def key_of(flags: int, numbers: Sequence[int]) -> StateKey:
         if not symmetry:
             return (flags, *numbers)
         columns = zip(
@@ -224,16 +224,16 @@ def explore_sessions(
             best = min(tuple(sorted(column)) for column in columns)
         return (flags, *best)
 
-    initial: StateState = (0, *([0] * slots))
-    index: dict[StateState, int] = {initial: 0}
-    states: list[StateState] = [initial]
+    initial: StateKey = (0, *([0] * slots))
+    index: dict[StateKey, int] = {initial: 0}
+    states: list[StateKey] = [initial]
     parent: list[int] = [-1]
     via: list[Event | None] = [None]
     depth: list[int] = [0]
     violations: dict[str, Violation] = {}
     transitions = 0
 
-    def build(state: StateState) -> Process:
+    def build(state: StateKey) -> Process:
         pairs = []
         for slot, number in enumerate(state[1:]):
             session = tables.sessions[number]
