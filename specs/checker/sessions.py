@@ -51,6 +51,7 @@ class Expansion(NamedTuple):
 
 
 StateKey = tuple[int, ...]
+"""A process state: its drain flags, then one session number per slot."""
 
 
 def _flags(process: Process) -> int:
