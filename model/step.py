@@ -20,10 +20,11 @@ provider call covers them all.
 
 A commit takes the earliest dirty segment. Its owner makes the provider call;
 an ownerless segment is adopted by the agent passed to the commit, else by the
-registered one, and keeps that owner from then on (S4). The commit *captures*
-the segment's end and marks the session in flight (S5). The provider call
-happens outside: the shell performs the ``CallProvider`` effect and reports
-``CommitSucceeded`` or ``CommitFailed``. Success advances ``committed`` to the
+registered one, and keeps that owner from then on (S4); when the adopter's own
+turns come next, the two segments merge and one call covers them (S10). The
+commit *captures* the segment's end and marks the session in flight (S5). The
+provider call happens outside: the shell performs the ``CallProvider`` effect
+and reports ``CommitSucceeded`` or ``CommitFailed``. Success advances ``committed`` to the
 captured end and no further, so turns completed meanwhile stay dirty (S2).
 Failure of any kind, BaseException included, only clears the in-flight mark:
 the work and its owner stay (S3).
@@ -183,7 +184,14 @@ def _commit_requested(
         if owner is None:
             dropped = session._replace(follow_up_through=0) if follow_up else session
             return _build(SessionStep, (dropped, NO_EFFECTS, NO_AGENT))
-        segments = (_build(Segment, (first.start, first.end, owner)), *segments[1:])
+        # The adopter takes the ownerless run; when its own turns follow, one
+        # call covers both (S10), since neighbouring segments always differ in owner.
+        if len(segments) > 1 and segments[1].owner is owner:
+            first = _build(Segment, (first.start, segments[1].end, owner))
+            segments = (first, *segments[2:])
+        else:
+            first = _build(Segment, (first.start, first.end, owner))
+            segments = (first, *segments[1:])
     captured_generation = first.end
     new = _build(
         Session,

@@ -91,15 +91,21 @@ SESSION_EDGES: tuple[AbstractEdge, ...] = (
     AbstractEdge("TurnCompleted", CLEAN, ORPHANED, ("not_ephemeral", "no_agent_known")),
     AbstractEdge("Discard", CLEAN, ABSENT, (), "DISCARDED"),
     AbstractEdge("UnregisterAgent", DIRTY, ORPHANED, ("first_segment_ownerless",)),
-    AbstractEdge("CommitRequested", DIRTY, COMMITTING, ("single_segment",), "CallProvider"),
-    AbstractEdge("CommitRequested", DIRTY, COMMITTING_DIRTY, ("later_segments",), "CallProvider"),
+    AbstractEdge("CommitRequested", DIRTY, COMMITTING, ("captures_all",), "CallProvider"),
+    AbstractEdge(
+        "CommitRequested", DIRTY, COMMITTING_DIRTY, ("leaves_later_work",), "CallProvider"
+    ),
     AbstractEdge("RegisterAgent", ORPHANED, DIRTY, ("agent_given",)),
     AbstractEdge("TurnCompleted", ORPHANED, DIRTY, ("not_ephemeral", "agent_known")),
     AbstractEdge(
-        "CommitRequested", ORPHANED, COMMITTING, ("agent_given", "single_segment"), "adopts"
+        "CommitRequested", ORPHANED, COMMITTING, ("agent_given", "captures_all"), "adopts"
     ),
     AbstractEdge(
-        "CommitRequested", ORPHANED, COMMITTING_DIRTY, ("agent_given", "later_segments"), "adopts"
+        "CommitRequested",
+        ORPHANED,
+        COMMITTING_DIRTY,
+        ("agent_given", "leaves_later_work"),
+        "adopts",
     ),
     AbstractEdge("TurnCompleted", COMMITTING, COMMITTING_DIRTY, ("not_ephemeral",)),
     AbstractEdge("CommitSucceeded", COMMITTING, CLEAN, ("running_call",), "COMMITTED"),
@@ -160,14 +166,24 @@ def _first_segment_ownerless(session: Session | None, event: Event) -> bool:
     return session is not None and bool(session.segments) and session.segments[0].owner is None
 
 
-def _single_segment(session: Session | None, event: Event) -> bool:
-    """All dirty work is one segment, so a commit captures all of it."""
-    return session is not None and len(session.segments) == 1
+def _captures_all(session: Session | None, event: Event) -> bool:
+    """A commit would capture all dirty work: one segment, or an ownerless run
+    followed only by the adopter's own turns (adoption merges the two)."""
+    if session is None or not session.segments:
+        return False
+    segments = session.segments
+    if len(segments) == 1:
+        return True
+    if len(segments) == 2 and segments[0].owner is None:
+        explicit = event.agent if isinstance(event, CommitRequested) else None
+        adopter = explicit if explicit is not None else session.registered
+        return adopter is not None and segments[1].owner is adopter
+    return False
 
 
-def _later_segments(session: Session | None, event: Event) -> bool:
-    """Dirty work goes beyond the first segment, so a commit leaves some dirty."""
-    return session is not None and len(session.segments) > 1
+def _leaves_later_work(session: Session | None, event: Event) -> bool:
+    """A commit would leave dirty work beyond what it captures."""
+    return session is not None and bool(session.segments) and not _captures_all(session, event)
 
 
 def _running_call(session: Session | None, event: Event) -> bool:
@@ -211,8 +227,8 @@ SESSION_GUARDS: dict[str, Guard] = {
     "no_agent_known": _no_agent_known,
     "agent_given": _agent_given,
     "first_segment_ownerless": _first_segment_ownerless,
-    "single_segment": _single_segment,
-    "later_segments": _later_segments,
+    "captures_all": _captures_all,
+    "leaves_later_work": _leaves_later_work,
     "running_call": _running_call,
     "rest_agent_known": _rest_agent_known,
     "rest_no_agent_known": _rest_no_agent_known,

@@ -471,12 +471,29 @@ def _s10_transition(before: Process, event: Event, step: Step) -> str | None:
         return None
     for call in _calls(step):
         old = _session_of(before, call.session_id)
-        if old is not None and old.segments and call.captured_generation != old.segments[0].end:
-            first = old.segments[0]
+        if old is None or not old.segments:
+            continue
+        first = old.segments[0]
+        run_end = first.end
+        if first.owner is None and len(old.segments) > 1 and old.segments[1].owner is call.agent:
+            run_end = old.segments[1].end
+        if call.captured_generation != run_end:
             return (
-                f"the call captured {call.captured_generation}, not the end of the "
-                f"owner's run {first.start}..{first.end}"
+                f"the call captured {call.captured_generation}, not the end of "
+                f"{call.agent!r}'s run {first.start}..{run_end}"
             )
+    return None
+
+
+def _s10_state(process: Process) -> str | None:
+    """Two neighbouring segments of one owner would cost two calls where one does."""
+    for session_id, session in process.sessions:
+        for left, right in zip(session.segments, session.segments[1:], strict=False):
+            if left.owner is right.owner:
+                return (
+                    f"{session_id!r}: segments {left.start}..{left.end} and "
+                    f"{right.start}..{right.end} share owner {left.owner!r}"
+                )
     return None
 
 
@@ -484,6 +501,7 @@ S10 = Property(
     "S10",
     "coalescing",
     "Consecutive turns of one owner share one segment, and one call covers it.",
+    on_state=_s10_state,
     on_transition=_s10_transition,
 )
 

@@ -311,3 +311,24 @@ def test_step_session_rejects_process_events_with_a_clear_message() -> None:
     """A process event passed to step_session names the right function."""
     with pytest.raises(TypeError, match="process events go to step"):
         step_session(None, DrainStarted())  # type: ignore[arg-type]
+
+
+def test_adopter_takes_its_own_following_turns_in_the_same_call_S10() -> None:
+    """S10: adopting an ownerless run merges it with the adopter's next segment."""
+    session, _, _ = step_session(None, TurnCompleted(SID))
+    session, _, _ = step_session(session, TurnCompleted(SID, A))
+    session, _, _ = step_session(session, TurnCompleted(SID, B))
+    assert session is not None
+    assert session.segments == (Segment(1, 1, None), Segment(2, 2, A), Segment(3, 3, B))
+    session, effects, _ = step_session(session, CommitRequested(SID, A))
+    assert effects == (CallProvider(SID, A, 2),)
+    assert session is not None and session.segments == (Segment(1, 2, A), Segment(3, 3, B))
+
+
+def test_adopter_does_not_take_another_owners_following_turns_S4() -> None:
+    """S4: adoption never reaches past the ownerless run into another owner's turns."""
+    session, _, _ = step_session(None, TurnCompleted(SID))
+    session, _, _ = step_session(session, TurnCompleted(SID, A))
+    session, effects, _ = step_session(session, CommitRequested(SID, B))
+    assert effects == (CallProvider(SID, B, 1),)
+    assert session is not None and session.segments == (Segment(1, 1, B), Segment(2, 2, A))

@@ -230,6 +230,31 @@ def never_adopt(state: Process, event: Event) -> Step:
     return model.step(state, event)
 
 
+def adoption_not_merged(state: Process, event: Event) -> Step:
+    """An adopted ownerless segment stays apart from the adopter's own next segment."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    after = _session(out.state, event)
+    if (
+        isinstance(event, CommitRequested)
+        and out.result is Outcome.STARTED
+        and before is not None
+        and after is not None
+        and before.segments[0].owner is None
+        and len(after.segments) < len(before.segments)
+    ):
+        first = before.segments[0]
+        agent = after.segments[0].owner
+        segments = (Segment(first.start, first.end, agent), *before.segments[1:])
+        running = InFlight(agent, first.end, event.follow_up)
+        return Step(
+            _put(out.state, event.session_id, after._replace(segments=segments, in_flight=running)),
+            (CallProvider(event.session_id, agent, first.end),),
+            out.result,
+        )
+    return out
+
+
 MUTANTS: dict[str, Mutant] = {
     "success-to-generation": Mutant(
         success_to_generation.__doc__ or "", success_to_generation, "S2"
@@ -246,6 +271,7 @@ MUTANTS: dict[str, Mutant] = {
     "discard-dirty": Mutant(discard_dirty.__doc__ or "", discard_dirty, "S8"),
     "call-when-clean": Mutant(call_when_clean.__doc__ or "", call_when_clean, "S9"),
     "no-coalescing": Mutant(no_coalescing.__doc__ or "", no_coalescing, "S10"),
+    "adoption-not-merged": Mutant(adoption_not_merged.__doc__ or "", adoption_not_merged, "S10"),
     "fatal-stays-in-flight": Mutant(
         fatal_stays_in_flight.__doc__ or "", fatal_stays_in_flight, "S3"
     ),
