@@ -208,3 +208,17 @@ def test_renderer_search_prefers_dot_then_graphviz_pure(
     assert find_renderer() == ("graphviz-pure", str(beside))
     on_path = _fake_program(tmp_path, "dot")
     assert find_renderer() == ("dot", str(on_path))
+
+
+def test_readme_embeds_the_current_diagrams() -> None:
+    """README.md carries diagrams/README-snippet.md verbatim between its markers."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    begin = readme.index("<!-- diagrams:begin")
+    begin = readme.index("\n", begin) + 1
+    end = readme.index("<!-- diagrams:end -->")
+    snippet = (root / "diagrams" / "README-snippet.md").read_text()
+    assert readme[begin:end].rstrip("\n") == snippet.rstrip("\n"), (
+        "README.md's diagrams section is stale: paste diagrams/README-snippet.md "
+        "between the diagrams:begin and diagrams:end markers"
+    )
