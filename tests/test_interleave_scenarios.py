@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from memory_lifecycle.specs.interleave import (
     CANONICAL,
+    LARGE,
     SCENARIOS,
     explore,
     module_target,
@@ -110,6 +111,23 @@ def test_random_and_pct_sampling_find_the_lost_update_with_a_seed() -> None:
         assert replayed.violation.message == result.violation.message
 
 
+@pytest.mark.parametrize("mode", ["random", "pct"])
+@pytest.mark.parametrize("scenario", LARGE)
+def test_compat_sampled_on_the_large_scenario(mode: str, scenario: str) -> None:
+    """S2 S3 S4 S5 S6 S7 L1 L2 L3: sampled schedules of the large mixed scenario pass."""
+    target = module_target("memory_lifecycle.compat", name="compat")
+    result = explore(SCENARIOS[scenario], target, mode=mode, budget=40)
+    assert result.violation is None, result.violation.format() if result.violation else ""
+    assert result.schedules == 40
+
+
+def test_large_scenario_catches_the_lost_update_when_sampled() -> None:
+    """S5 S7: PCT sampling of the large scenario finds the split check-and-set."""
+    result = explore(SCENARIOS["mixed_two_sessions"], _racy("split_check_and_set"), mode="pct")
+    assert result.violation is not None
+    assert result.violation.property_id in ("S5", "S7", "linearizability")
+
+
 def test_sound_history_is_linearizable_and_a_forged_result_is_not() -> None:
     """Linearizability: a recorded history fits the model; a changed result no longer does."""
     run = run_scenario(_racy("sound"), SCENARIOS["late_commit_vs_new_turn"], "0.1.1.1.2.2")
@@ -197,7 +215,7 @@ def test_native_shell_exhaustive_with_one_preemption(scenario: str) -> None:
 
 @pytest.mark.thorough
 @pytest.mark.parametrize("mode", ["random", "pct"])
-@pytest.mark.parametrize("scenario", CANONICAL)
+@pytest.mark.parametrize("scenario", CANONICAL + LARGE)
 def test_compat_sampled_schedules(mode: str, scenario: str) -> None:
     """S2 S3 S5 S7 S8 S9 L1 L2 L3: 1000 sampled schedules per scenario pass."""
     target = module_target("memory_lifecycle.compat", name="compat")

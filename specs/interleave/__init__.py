@@ -28,7 +28,8 @@ Public API (what the conformance suite builds on)::
   checks every property on the way (``runner``).
 - ``explore(scenario, target, mode="dfs"|"random"|"pct", budget=...)`` returns
   an ``ExplorationResult`` (``explore``).
-- ``SCENARIOS`` / ``CANONICAL``: the scenario library (``scenarios``).
+- ``SCENARIOS`` / ``CANONICAL`` / ``LARGE``: the scenario library (``scenarios``):
+  small races for exhaustive dfs, larger ones for random and PCT sampling.
 
 Modules: ``scheduler`` (baton passing, virtual time, deadlock detection),
 ``primitives`` (the stand-ins), ``loader``, ``target``, ``agents`` (scripted
@@ -40,7 +41,7 @@ providers), ``context`` (the recording API scenarios call), ``history``,
 from .explore import ExplorationResult, explore
 from .loader import TargetLoadError, load_target
 from .runner import RunResult, Violation, run_scenario
-from .scenarios import CANONICAL, SCENARIOS, Scenario
+from .scenarios import CANONICAL, LARGE, SCENARIOS, Scenario
 from .scheduler import Scheduler
 from .schedules import PCTChooser, RandomChooser, ReplayChooser, format_schedule, parse_schedule
 from .target import (
@@ -53,6 +54,7 @@ from .target import (
 
 __all__ = [
     "CANONICAL",
+    "LARGE",
     "SCENARIOS",
     "ExplorationResult",
     "PCTChooser",

@@ -7,8 +7,9 @@ hung providers, let everything settle, final drain with succeeding providers,
 check nothing completed was lost; see ``runner``). A scenario whose ``needs``
 the target lacks is skipped as not applicable.
 
-``SCENARIOS`` maps names to scenarios; ``CANONICAL`` lists the names the
-conformance run and the exhaustive shell exploration use.
+``SCENARIOS`` maps names to scenarios; ``CANONICAL`` lists the small ones
+explored exhaustively, ``LARGE`` the bigger ones meant for random and PCT
+sampling.
 """
 
 from __future__ import annotations
@@ -232,8 +233,59 @@ SCENARIO_LIST = (
     ),
 )
 
-SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for scenario in SCENARIO_LIST}
+
+def _mixed_setup(ctx: Context) -> None:
+    for session_id, script in (("s", ("fail", "slow")), ("t", ("base",))):
+        agent = ctx.agent(f"{session_id}1", session_id, *script)
+        ctx.agent(f"{session_id}2", session_id)
+        ctx.api.register_agent(session_id, agent)
+        ctx.api.mark_turn_completed(session_id)
+
+
+def _mixed_host(session_id: str) -> Actor:
+    """A host thread: turns, a boundary commit, a waiting commit, an eviction."""
+
+    def actor(ctx: Context) -> None:
+        ctx.api.mark_turn_completed(session_id)
+        ctx.api.commit_session_memory(session_id)
+        ctx.api.mark_turn_completed(session_id)
+        ctx.api.commit_session_memory(session_id, wait=True, timeout=2.0)
+        ctx.api.unregister_agent(session_id)
+        ctx.api.register_agent(session_id, ctx.agents[f"{session_id}2"])
+        ctx.api.mark_turn_completed(session_id)
+
+    return actor
+
+
+def _mixed_background(ctx: Context) -> None:
+    for session_id in ("s", "t", "s"):
+        ctx.api.commit_session_memory(session_id)
+
+
+LARGE_LIST = (
+    Scenario(
+        "mixed_two_sessions",
+        "two sessions, each with a host thread (turns, commits, a timed wait, an eviction), "
+        "a background committer and a shutdown drain; providers fail, raise, run slow",
+        ("S2", "S3", "S4", "S5", "S6", "L1", "L2", "L3"),
+        _mixed_setup,
+        (
+            ("host-s", _mixed_host("s")),
+            ("host-t", _mixed_host("t")),
+            ("background", _mixed_background),
+            ("drain", _drain(20.0)),
+        ),
+        needs=BASIC_API | {"unregister_agent", "drain_all_on_shutdown"},
+    ),
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario for scenario in (*SCENARIO_LIST, *LARGE_LIST)
+}
 """Every scenario by name."""
 
 CANONICAL: tuple[str, ...] = tuple(scenario.name for scenario in SCENARIO_LIST)
-"""The scenarios every target is explored with."""
+"""The small scenarios every target is explored with exhaustively (dfs)."""
+
+LARGE: tuple[str, ...] = tuple(scenario.name for scenario in LARGE_LIST)
+"""Larger scenarios, for random and PCT sampling."""
