@@ -69,6 +69,7 @@ from .conformance.target import (
     Target,
     TargetFactory,
     join_new_threads,
+    origin_tracking,
 )
 from .trace import Trace, TraceStep
 
@@ -191,6 +192,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.steps: list[TraceStep] = []
         self.findings: list[tuple[str, str]] = []
         self.prior_end: dict[str, str | None] = dict(self.last_end)
+        self.origin = object()
+        """Marks the threads of this run (see ``origin_tracking``)."""
         self.own_threads: set[threading.Thread] = set()
         """Threads the machine started (a hung call's thread is not the target's)."""
 
@@ -271,7 +274,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _call(self, function: Callable[[], Any], what: str, session_id: str) -> Any:
         """Call the target with a bound; a hang is a finding (returns None)."""
-        call = BoundedCall(function)
+        call = BoundedCall(function, origin=self.origin)
         self.own_threads.add(call.thread)
         outcome = call.start().result(CALL_BOUND)
         if outcome.hung:
@@ -283,7 +286,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _settle(self, context: Context, call_start: int, threads: set[threading.Thread]) -> None:
         """Wait for the rule's background work, then compare everything with the model."""
-        alive = join_new_threads(threads | self.own_threads, CALL_BOUND)
+        alive = join_new_threads(threads | self.own_threads, CALL_BOUND, self.origin)
         if alive:
             names = ", ".join(thread.name for thread in alive)
             self._find("L3", f"thread(s) started by the target still running: {names}")
@@ -567,7 +570,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             finally:
                 signal.set()
 
-        call = BoundedCall(run, f"held commit {session_id}")
+        call = BoundedCall(run, f"held commit {session_id}", self.origin)
         self.own_threads.add(call.thread)
         call.start()
         if not signal.wait(CALL_BOUND):
@@ -681,7 +684,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         context = Context(SESSIONS, "drain", unordered=True)
         for session_id in SESSIONS:
             self._drain_model(session_id, context)
-        call = BoundedCall(lambda: self.target.drain(DRAIN_DEADLINE), "drain")
+        call = BoundedCall(lambda: self.target.drain(DRAIN_DEADLINE), "drain", self.origin)
         self.own_threads.add(call.thread)
         outcome = call.start().result(DRAIN_DEADLINE + 2)
         if outcome.hung:
@@ -850,7 +853,7 @@ def run_stateful(
     machine = lifecycle_machine(factory)
     test = seed(seed_value)(get_state_machine_test(machine, settings=test_settings))
     try:
-        with with_reporter(lambda _text: None), _shrink_limit(shrink_seconds):
+        with with_reporter(lambda _text: None), _shrink_limit(shrink_seconds), origin_tracking():
             test()
     except BaseException as error:
         found = _flatten(error)

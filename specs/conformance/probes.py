@@ -21,7 +21,14 @@ from typing import Any
 
 from ..trace import Trace, TraceStep
 from .fakes import BareAgent, FakeAgent, Hold, Provider, ProviderAbort
-from .target import BoundedCall, Target, TargetFactory, blocked_in_wait, join_new_threads
+from .target import (
+    BoundedCall,
+    Target,
+    TargetFactory,
+    blocked_in_wait,
+    join_new_threads,
+    origin_tracking,
+)
 
 BOUND = 1.5
 """Seconds an ordinary call may take."""
@@ -54,6 +61,7 @@ class Driver:
         self.provider = Provider()
         self.steps: list[TraceStep] = []
         self.own: set[threading.Thread] = set()
+        self.origin = object()
 
     def agent(self, session_id: str, name: str) -> FakeAgent:
         return self.provider.agent(session_id, name)
@@ -63,14 +71,14 @@ class Driver:
 
     def start(self, action: str, function: Callable[[], Any], actor: str = "thread") -> BoundedCall:
         """Run ``function`` on its own daemon thread (not joined)."""
-        call = BoundedCall(function, action)
+        call = BoundedCall(function, action, self.origin)
         self.own.add(call.thread)
         self.note(actor, action, "started")
         return call.start()
 
     def call(self, action: str, function: Callable[[], Any], bound: float = BOUND) -> Any:
         """Call the target; fail the probe when it hangs; return its value or exception."""
-        call = BoundedCall(function, action)
+        call = BoundedCall(function, action, self.origin)
         self.own.add(call.thread)
         outcome = call.start().result(bound)
         if outcome.hung:
@@ -87,7 +95,7 @@ class Driver:
 
     def settle(self, before: set[threading.Thread]) -> None:
         """Join the threads the target started since ``before`` (bounded)."""
-        alive = join_new_threads(before | self.own, BOUND)
+        alive = join_new_threads(before | self.own, BOUND, self.origin)
         if alive:
             raise ProbeFailed(f"target thread(s) still running: {[t.name for t in alive]}")
 
@@ -476,7 +484,8 @@ def run_probe(probe: Probe, factory: TargetFactory) -> ProbeResult:
         return ProbeResult(probe, "not_applicable", reason=f"target lacks {flag[4:]}_session")
     driver = Driver(target)
     try:
-        probe.run(driver)
+        with origin_tracking():
+            probe.run(driver)
     except NotApplicable as why:
         return ProbeResult(probe, "not_applicable", reason=str(why))
     except ProbeFailed as failure:

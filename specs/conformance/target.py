@@ -41,7 +41,8 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -205,14 +206,57 @@ class Outcome:
     elapsed: float = 0.0
 
 
-class BoundedCall:
-    """A target call running on a daemon thread; ``result`` joins it with a bound."""
+ORIGIN = "conformance_origin"
+"""Thread attribute naming the check whose calls (transitively) started the thread."""
 
-    def __init__(self, function: Callable[[], Any], name: str = "conformance call") -> None:
+_original_start = threading.Thread.start
+_tracking_depth = 0
+_tracking_lock = threading.Lock()
+
+
+def _start_with_origin(self: threading.Thread) -> None:
+    if not hasattr(self, ORIGIN):
+        setattr(self, ORIGIN, getattr(threading.current_thread(), ORIGIN, None))
+    _original_start(self)
+
+
+@contextmanager
+def origin_tracking() -> Iterator[None]:
+    """While active, every started thread inherits its starter's ``ORIGIN``.
+
+    So the threads a target starts from a check's calls belong to that check,
+    and a stray thread left by an earlier check (a runaway follow-up loop, say)
+    is never mistaken for this check's background work.
+    """
+    global _tracking_depth
+    with _tracking_lock:
+        if _tracking_depth == 0:
+            threading.Thread.start = _start_with_origin  # type: ignore[method-assign]
+        _tracking_depth += 1
+    try:
+        yield
+    finally:
+        with _tracking_lock:
+            _tracking_depth -= 1
+            if _tracking_depth == 0:
+                threading.Thread.start = _original_start  # type: ignore[method-assign]
+
+
+class BoundedCall:
+    """A target call running on a daemon thread; ``result`` joins it with a bound.
+
+    ``origin`` marks the thread (and, under ``origin_tracking``, every thread
+    the call starts) as belonging to one check.
+    """
+
+    def __init__(
+        self, function: Callable[[], Any], name: str = "conformance call", origin: object = None
+    ) -> None:
         self.outcome = Outcome()
         self.done = threading.Event()
         self._function = function
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        setattr(self.thread, ORIGIN, origin)
         self._started = 0.0
 
     def _run(self) -> None:
@@ -245,15 +289,26 @@ def call_bounded(function: Callable[[], Any], bound: float) -> Outcome:
     return BoundedCall(function).start().result(bound)
 
 
-def join_new_threads(before: set[threading.Thread], bound: float) -> list[threading.Thread]:
-    """Join threads started since ``before`` was taken; return those still alive after ``bound``."""
+def join_new_threads(
+    before: set[threading.Thread], bound: float, origin: object = None
+) -> list[threading.Thread]:
+    """Join threads started since ``before`` was taken; return those still alive after ``bound``.
+
+    With an ``origin``, only threads of that check count.
+    """
     import time
 
     ends_at = time.monotonic() + bound
     seen: set[threading.Thread] = set(before)
     while True:
         current = threading.current_thread()
-        fresh = [t for t in threading.enumerate() if t not in seen and t is not current]
+        fresh = [
+            t
+            for t in threading.enumerate()
+            if t not in seen
+            and t is not current
+            and (origin is None or getattr(t, ORIGIN, None) is origin)
+        ]
         if not fresh:
             return []
         for thread in fresh:

@@ -107,9 +107,13 @@ def _commit(sid, agent, wait, timeout, follow):
             if entry["owe"] and entry["owe"] <= entry["committed_generation"]:
                 entry["owe"] = 0
             return False
-        seg = entry["segs"][0]
+        segs = entry["segs"]
+        seg = segs[0]
         if seg[2] is None:
             seg[2] = agent if agent is not None else entry["agent"]
+            if seg[2] is not None and len(segs) > 1 and segs[1][2] is seg[2]:
+                seg[1] = segs[1][1]
+                del segs[1]
         owner = seg[2]
         if owner is None:
             if follow:
