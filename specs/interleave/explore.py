@@ -45,7 +45,7 @@ class ExplorationResult:
     target: str
     mode: str
     schedules: int
-    """Runs made (for dfs: distinct schedules within the final bound, plus earlier bounds)."""
+    """Runs made (dfs re-runs each lower bound's schedules while deepening)."""
     exhausted: bool
     """dfs only: every schedule within the bound was run."""
     violation: Violation | None
@@ -64,11 +64,21 @@ class ExplorationResult:
         extent = ""
         if self.mode == "dfs" and self.violation is None:
             kind = "exhaustive" if self.exhausted else "budget reached"
-            extent = f", preemption bound {self.preemption_bound} ({kind})"
+            bound = max(self.by_bound, default=0)
+            extent = (
+                f", {self.distinct} distinct with <= {bound} preemptions ({kind})"
+                if self.by_bound
+                else ""
+            )
         return (
-            f"{self.scenario}: {state} after {self.schedules} schedules [{self.mode}{extent}] "
+            f"{self.scenario}: {state} after {self.schedules} runs [{self.mode}{extent}] "
             f"in {self.elapsed:.2f}s"
         )
+
+    @property
+    def distinct(self) -> int:
+        """dfs: schedules of the last bound tried (each lower bound's are among them)."""
+        return self.by_bound[max(self.by_bound)] if self.by_bound else self.schedules
 
 
 @dataclass
