@@ -388,7 +388,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             if context.rule == "discard":
                 self._find("S8", text)
             elif context.rule == "drain":
-                self._find("S3", text)
+                # The drain's calls of this session end as its provider mode says.
+                called = bool(context.calls.get(session_id))
+                how = self.modes[session_id] if called else None
+                self._find({"ok": "S2", "fail": "S3"}.get(how or "", "S7"), text)
             elif context.ended == "ok":
                 self._find("S2", text)
             elif self._failed_before(session_id, context):
