@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "memory_lifecycle.specs.conformance.cli",
         "check another implementation of the lifecycle API against the properties",
     ),
+    "interleave": (
+        "memory_lifecycle.specs.interleave.cli",
+        "explore the real thread schedules of an implementation, deterministically",
+    ),
     "diagrams": (
         "memory_lifecycle.specs.diagrams.cli",
         "render the state diagrams (.dot, .svg, .png, .mmd)",
@@ -27,7 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    lines = [f"  {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    lines = [f"  {name:<12} {text}" for name, (_, text) in SUBCOMMANDS.items()]
     parser = argparse.ArgumentParser(
         prog="memory-lifecycle",
         description="Formally modeled memory-provider session lifecycle: "
