@@ -11,6 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+PROVIDER_OUTCOME_TEXT = {
+    "ok": "returned",
+    "error": "raised an Exception",
+    "base": "raised a BaseException",
+}
+"""How a provider call's recorded outcome reads in a trace."""
+
 
 @dataclass
 class ProviderCall:
@@ -159,9 +166,8 @@ class History:
         """Record the end of a provider call."""
         record.ended = self.next_tick()
         record.outcome = outcome
-        self.events.append(
-            Event(record.ended, actor, f"provider {record.agent_name} ends", outcome)
-        )
+        shown = PROVIDER_OUTCOME_TEXT.get(outcome, outcome)
+        self.events.append(Event(record.ended, actor, f"provider {record.agent_name} ends", shown))
 
     def running(self, session_id: str) -> list[ProviderCall]:
         """Provider calls for ``session_id`` that began and have not ended."""
