@@ -336,15 +336,22 @@ def _l1_busy_commit_followed_up(driver: Driver) -> None:
     )
 
 
+def _drain_action(target: Target, deadline: float) -> str:
+    if target.drain_takes_deadline:
+        return f"drain_all_on_shutdown({deadline:g})"
+    return f"drain_all_on_shutdown() (takes no deadline; {deadline:g} s expected)"
+
+
 def _l2_drain_keeps_deadline(driver: Driver) -> None:
     if not driver.target.has_drain:
         raise NotApplicable("no drain_all_on_shutdown")
     _dirty_session(driver, "p1")
     _dirty_session(driver, "p2")
     hold = driver.provider.hold_next("p1")
+    driver.note("provider", "the next call of 'p1' hangs")
     started = time.monotonic()
     seen = driver.call(
-        f"drain_all_on_shutdown({DRAIN_DEADLINE:g})",
+        _drain_action(driver.target, DRAIN_DEADLINE),
         lambda: driver.target.drain(DRAIN_DEADLINE),
         bound=DRAIN_DEADLINE + BOUND,
     )
@@ -368,8 +375,9 @@ def _l2_drain_in_parallel(driver: Driver) -> None:
     for session_id in sessions:
         _dirty_session(driver, session_id)
         driver.provider.hooks[session_id] = meet
+    driver.note("provider", f"each call waits until all of {sessions} are in flight at once")
     driver.call(
-        f"drain_all_on_shutdown({DRAIN_DEADLINE * 3:g})",
+        _drain_action(driver.target, DRAIN_DEADLINE * 3),
         lambda: driver.target.drain(DRAIN_DEADLINE * 3),
         bound=DRAIN_DEADLINE * 3 + BOUND,
     )
@@ -388,6 +396,11 @@ def _l3_reentrant_provider(driver: Driver) -> None:
         inner.append(driver.target.commit("p1", None, True, None))
 
     driver.provider.hooks["p1"] = reenter
+    driver.note(
+        "provider",
+        "the call of 'p1' calls has_uncommitted_work, mark_turn_completed and "
+        "commit_session_memory('p1', wait=True) from inside",
+    )
     driver.commit("p1", bound=BOUND * 2)
     driver.expect(len(inner) == 3, "the re-entrant calls from inside the provider did not return")
 
