@@ -79,7 +79,7 @@ CALL_BOUND = 1.5
 """Seconds any single target call may take before it counts as hung (L3)."""
 SHORT_TIMEOUT = 0.02
 """The positive ``timeout`` the commit rule passes (a wait that expires)."""
-DRAIN_DEADLINE = 3.0
+DRAIN_DEADLINE = 1.0
 
 PRIORITY = ("L3", "S5", "S6", "S1", "S3", "S4", "S2", "S8", "S9", "S10", "L1", "L2", "L4", "S7")
 """When one rule shows several mismatches, the first of these names the violation.
@@ -689,14 +689,16 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._drain_model(session_id, context)
         call = BoundedCall(lambda: self.target.drain(DRAIN_DEADLINE), "drain", self.origin)
         self.own_threads.add(call.thread)
-        outcome = call.start().result(DRAIN_DEADLINE + 2)
+        outcome = call.start().result(DRAIN_DEADLINE + CALL_BOUND)
         if outcome.hung:
             self._hang(
                 f"drain did not return within its deadline of {DRAIN_DEADLINE:g} s", SESSIONS, "L2"
             )
         self._record(
             "host",
-            f"drain_all_on_shutdown({DRAIN_DEADLINE:g})",
+            f"drain_all_on_shutdown({DRAIN_DEADLINE:g})"
+            if self.target.drain_takes_deadline
+            else "drain_all_on_shutdown()",
             _shown(outcome.error if outcome.error is not None else outcome.value),
             None,
         )
