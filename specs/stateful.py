@@ -26,7 +26,9 @@ provider, a helper thread reports finishing; nothing sleeps to wait.
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,15 +99,56 @@ class PropertyViolation(AssertionError):
     property that example breaks.
     """
 
-    def __init__(self, property_id: str, message: str, steps: Sequence[TraceStep]) -> None:
+    def __init__(
+        self,
+        property_id: str,
+        message: str,
+        steps: Sequence[TraceStep],
+        script: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
         super().__init__(f"{property_id} violated: {message}")
         self.property_id = property_id
         self.message = message
         self.steps = tuple(steps)
+        self.script = tuple(script)
+        """The rule calls that led here (replayable with ``replay_script``)."""
 
     def trace(self) -> Trace:
         """The counterexample as the shared ``Trace``."""
         return Trace(self.property_id, self.message, self.steps)
+
+
+class _Chosen:
+    """Stands in for ``st.data()`` when a recorded step is replayed: draws the recorded value."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        return self.value
+
+
+Step = tuple[str, dict[str, Any]]
+"""One recorded rule call: the rule's name and its arguments."""
+
+
+def _scripted(method: Callable[..., None]) -> Callable[..., None]:
+    """Record each top-level call of a rule in ``machine.script`` (for minimising)."""
+
+    @functools.wraps(method)
+    def recorded(self: LifecycleMachine, *args: Any, **kwargs: Any) -> None:
+        outer = not self.in_step
+        self.in_step = True
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            if outer:
+                self.in_step = False
+                if "data" in kwargs:
+                    kwargs = {**kwargs, "data": _Chosen(self.chosen)}
+                self.script.append((method.__name__, kwargs))
+
+    return recorded
 
 
 @dataclass
@@ -195,6 +238,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.origin = object()
         """Marks the threads of this run (see ``origin_tracking``)."""
         self.own_threads: set[threading.Thread] = set()
+        self.script: list[Step] = []
+        self.in_step = False
+        self.chosen: Any = None
         """Threads the machine started (a hung call's thread is not the target's)."""
 
     # --- the model side ---------------------------------------------------------------
@@ -350,6 +396,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self._find("S1", f"{where}: provider called with no completed turn ({shown})")
             elif result in (Outcome.BUSY, Outcome.TIMED_OUT):
                 self._find("S5", f"{where}: provider called while a call was in flight ({shown})")
+            elif predicted and observed[len(predicted)] == predicted[-1]:
+                self._find(
+                    "S10",
+                    f"{where}: one owner's consecutive turns took more than one provider call "
+                    f"({shown})",
+                )
             else:
                 self._find("S9", f"{where}: provider called with nothing new to commit ({shown})")
         elif index >= context.follow_up_from.get(session_id, len(predicted)):
@@ -424,6 +476,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     # --- rules ------------------------------------------------------------------------
 
     @initialize(registered=st.booleans())
+    @_scripted
     def start(self, registered: bool) -> None:
         """Most runs begin with an agent registered in every session (fewer ownerless turns)."""
         if registered:
@@ -431,6 +484,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.register(session_id, 0)
 
     @rule(session_id=st.sampled_from(SESSIONS), index=st.integers(0, AGENTS_PER_SESSION - 1))
+    @_scripted
     def register(self, session_id: str, index: int) -> None:
         start, threads = self._begin()
         agent = self.agents[session_id][index]
@@ -444,6 +498,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._settle(Context((session_id,), "register"), start, threads)
 
     @rule(session_id=st.sampled_from(SESSIONS))
+    @_scripted
     def unregister(self, session_id: str) -> None:
         start, threads = self._begin()
         self._feed(session_id, UnregisterAgent(session_id))
@@ -458,6 +513,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         index=st.none() | st.integers(0, AGENTS_PER_SESSION - 1),
         ephemeral=st.booleans(),
     )
+    @_scripted
     def complete_turn(self, session_id: str, index: int | None, ephemeral: bool) -> None:
         start, threads = self._begin()
         ephemeral = ephemeral and self.target.has_ephemeral
@@ -484,6 +540,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._settle(Context((session_id,), "complete_turn"), start, threads)
 
     @rule(session_id=st.sampled_from(SESSIONS), mode=st.sampled_from(MODES))
+    @_scripted
     def set_provider_mode(self, session_id: str, mode: str) -> None:
         self.findings = []
         self.modes[session_id] = mode
@@ -496,6 +553,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         wait=st.booleans(),
         timeout=st.sampled_from([None, 0.0, -1.0, SHORT_TIMEOUT]),
     )
+    @_scripted
     def commit(self, session_id: str, index: int | None, wait: bool, timeout: float | None) -> None:
         start, threads = self._begin()
         session = self.model[session_id]
@@ -554,10 +612,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         data=st.data(),
         index=st.none() | st.integers(0, AGENTS_PER_SESSION - 1),
         wait=st.booleans(),
+        turns_meanwhile=st.integers(0, 2),
     )
-    def begin_held_commit(self, data: st.DataObject, index: int | None, wait: bool) -> None:
+    @_scripted
+    def begin_held_commit(
+        self, data: st.DataObject, index: int | None, wait: bool, turns_meanwhile: int
+    ) -> None:
+        """Hold a commit in flight; the session's user may complete turns meanwhile."""
         idle = [sid for sid in SESSIONS if sid not in self.held]
         session_id = data.draw(st.sampled_from(idle), label="session_id")
+        self.chosen = session_id
         start, threads = self._begin()
         agent = self._agent(session_id, index)
         context = Context((session_id,), "begin_held_commit")
@@ -616,11 +680,17 @@ class LifecycleMachine(RuleBasedStateMachine):
                 session_id,
             )
         self._settle(context, start, threads)
+        for _ in range(turns_meanwhile):
+            if self.findings or session_id not in self.held:
+                return
+            self.complete_turn(session_id, None, False)
 
     @precondition(lambda self: bool(self.held))
     @rule(data=st.data(), how=st.sampled_from(MODES))
+    @_scripted
     def release_held_commit(self, data: st.DataObject, how: str) -> None:
         session_id = data.draw(st.sampled_from(sorted(self.held)), label="session_id")
+        self.chosen = session_id
         held = self.held.pop(session_id)
         start, threads = self._begin()
         context = Context((session_id,), "release_held_commit", ended=how)
@@ -655,6 +725,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.target.has_discard)
     @rule(session_id=st.sampled_from(SESSIONS))
+    @_scripted
     def discard(self, session_id: str) -> None:
         start, threads = self._begin()
         _, expected = self._feed(session_id, Discard(session_id))
@@ -681,6 +752,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.drain_allowed())
     @rule()
+    @_scripted
     def drain(self) -> None:
         start, threads = self._begin()
         self.draining = True
@@ -721,13 +793,33 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # --- invariants: one per property, checked after every rule -----------------------
 
+    def first_finding(self) -> tuple[str, str] | None:
+        """The rule's finding that names the violation, if any (``PRIORITY`` order)."""
+        if not self.findings:
+            return None
+        return min(self.findings, key=lambda item: PRIORITY.index(item[0]))
+
+    def can_replay(self, name: str, arguments: dict[str, Any]) -> bool:
+        """True when a recorded step is possible in the current state."""
+        chosen = arguments.get("data")
+        session_id = chosen.value if isinstance(chosen, _Chosen) else None
+        if name == "begin_held_commit":
+            return session_id not in self.held
+        if name == "release_held_commit":
+            return session_id in self.held
+        if name == "drain":
+            return self.drain_allowed()
+        if name == "discard":
+            return self.target.has_discard
+        return True
+
     def _assert_holds(self, property_id: str) -> None:
         """Raise when ``property_id`` is the rule's first finding in ``PRIORITY`` order."""
         if not self.findings:
             return
         found, message = min(self.findings, key=lambda item: PRIORITY.index(item[0]))
         if found == property_id:
-            raise PropertyViolation(property_id, message, self.steps)
+            raise PropertyViolation(property_id, message, self.steps, self.script)
 
     @invariant()
     def never_hangs_L3(self) -> None:
@@ -806,6 +898,50 @@ class StatefulResult:
     error: BaseException | None = None
 
 
+def replay_script(factory: TargetFactory, script: Sequence[Step]) -> PropertyViolation | None:
+    """Run recorded steps on a fresh machine; the violation they show, if any."""
+    machine = lifecycle_machine(factory)()
+    try:
+        for name, arguments in script:
+            if not machine.can_replay(name, arguments):
+                return None
+            getattr(machine, name)(**arguments)
+            found = machine.first_finding()
+            if found is not None:
+                return PropertyViolation(found[0], found[1], machine.steps, machine.script)
+        return None
+    finally:
+        machine.teardown()
+
+
+def minimise(
+    factory: TargetFactory, violation: PropertyViolation, seconds: float
+) -> PropertyViolation:
+    """Delete steps (halves, quarters, ... single steps) while the same property still fails.
+
+    Hypothesis shrinks the choices that generate a run; this works on the run
+    itself, which removes steps Hypothesis keeps when a failing replay is slow
+    (a hang costs its whole bound).
+    """
+    best = violation
+    script = list(violation.script)
+    ends_at = time.monotonic() + seconds
+    chunk = max(1, len(script) // 2)
+    while script and time.monotonic() < ends_at:
+        index, changed = 0, False
+        while index < len(script) and time.monotonic() < ends_at:
+            candidate = script[:index] + script[index + chunk :]
+            found = replay_script(factory, candidate)
+            if found is not None and found.property_id == best.property_id:
+                best, script, changed = found, list(found.script), True
+            else:
+                index += chunk
+        if chunk == 1 and not changed:
+            break
+        chunk = max(1, chunk // 2)
+    return best
+
+
 @contextmanager
 def _shrink_limit(seconds: float) -> Iterator[None]:
     """Bound Hypothesis's shrinking time (its engine reads this module global per run)."""
@@ -866,5 +1002,7 @@ def run_stateful(
         others = [item for item in found if not isinstance(item, PropertyViolation)]
         if isinstance(error, KeyboardInterrupt):
             raise
+        with origin_tracking():
+            violations = [minimise(factory, item, shrink_seconds) for item in violations]
         return StatefulResult(violations, others[0] if others else None)
     return StatefulResult([])

@@ -39,7 +39,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "quick": Budget("quick", 150, 25, 15.0, 120),
+    "quick": Budget("quick", 250, 25, 15.0, 120),
     "standard": Budget("standard", 400, 40, 30.0, 600),
     "thorough": Budget("thorough", 3000, 80, 240.0, 5000),
 }
