@@ -16,9 +16,12 @@ and ``has_uncommitted_work`` of every session. A follow-up commit the model
 starts when a call ends (L1) is predicted too; before comparing, the machine
 joins every thread the target started during the rule (bounded), so such
 background work has finished. Each invariant is one property: the first
-mismatch is classified to the property it breaks and raised as a
-``PropertyViolation`` carrying a readable ``Trace`` of the rules so far, so the
-counterexample Hypothesis shrinks is the one reported.
+mismatch is classified to the property it breaks (``PRIORITY`` decides when one
+rule shows several) and raised as a ``PropertyViolation`` carrying a readable
+``Trace`` of the rules so far. Hypothesis shrinks the failing run; then
+``minimise`` replays the recorded rule calls with steps deleted while the same
+property still fails, which removes what Hypothesis keeps when failing replays
+are slow (a hang costs its whole bound).
 
 Synchronisation uses Events with bounds only: a held call reports entering the
 provider, a helper thread reports finishing; nothing sleeps to wait.

@@ -54,6 +54,8 @@ def test_broken_module_is_flagged_with_its_property(name: str) -> None:
     assert flagged.status == "violated", flagged.evidence
     assert flagged.counterexample is not None and flagged.counterexample.property_id == expected
     assert flagged.replay is not None and "conform" in flagged.replay
+    if name in STATEFUL_ONLY:
+        assert len(flagged.counterexample.steps) <= 8, flagged.counterexample.format()
 
 
 def test_missing_optional_calls_are_not_applicable_s8_l4_l2(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ raises a BaseException or calls the lifecycle again from inside; an agent
 without ``commit_memory_session``; falsy session ids; negative timeouts; a
 waiter that must be woken; a drain that must keep its deadline and commit
 sessions in parallel. Every target call is bounded; a probe fails with a
-``Trace`` of what it did.
+``Trace`` of what it did. Only the waiter probe polls (every 5 ms, for at
+most ``BOUND``) until its waiter sits in a ``threading`` wait, so the release
+comes while it waits; its verdict does not depend on that timing.
 """
 
 from __future__ import annotations

@@ -284,11 +284,6 @@ class BoundedCall:
         return self.outcome
 
 
-def call_bounded(function: Callable[[], Any], bound: float) -> Outcome:
-    """Run ``function`` on a daemon thread and wait for it at most ``bound`` seconds."""
-    return BoundedCall(function).start().result(bound)
-
-
 def join_new_threads(
     before: set[threading.Thread], bound: float, origin: object = None
 ) -> list[threading.Thread]:
