@@ -2,9 +2,13 @@
 
 A target with another API is checked through a module like this one: it defines
 ``conformance_adapter()``, which returns a *new* object exposing the functions
-the suite calls (see ``conformance.target``). Run it with::
+the suite calls (see ``conformance.target`` for the contract). Run it with::
 
     memory-lifecycle conform memory_lifecycle.specs.conformance.native_adapter
+
+The hermes-webui functions over ``SessionLifecycle`` already exist for the
+interleaving explorer; this adapter reuses them and adds what the suite can
+also check: ``ephemeral`` turns (S1) and the background-thread registry.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 from memory_lifecycle.lifecycle import SessionLifecycle
 from memory_lifecycle.model import Outcome
 
+from ..interleave.target import NativeAdapter as HermesFunctions
 
-class NativeAdapter:
+
+class NativeAdapter(HermesFunctions):
     """The hermes-webui lifecycle functions over one fresh ``SessionLifecycle``.
 
     Like the hermes-webui module, a falsy session id is a no-op returning the
@@ -24,47 +30,16 @@ class NativeAdapter:
     """
 
     def __init__(self, lifecycle: SessionLifecycle | None = None) -> None:
-        self.lifecycle = SessionLifecycle() if lifecycle is None else lifecycle
+        super().__init__(SessionLifecycle() if lifecycle is None else lifecycle, Outcome)
         self._background_commit_threads: set[threading.Thread] = self.lifecycle.background_threads
-
-    def register_agent(self, session_id: str, agent: Any) -> None:
-        if session_id:
-            self.lifecycle.register_agent(session_id, agent)
-
-    def unregister_agent(self, session_id: str) -> None:
-        if session_id:
-            self.lifecycle.unregister_agent(session_id)
 
     def mark_turn_completed(
         self, session_id: str, *, agent: Any = None, ephemeral: bool = False
     ) -> int:
+        """Complete one turn (an ephemeral one counts nothing); return the generation."""
         if not session_id:
             return 0
-        return self.lifecycle.complete_turn(session_id, agent=agent, ephemeral=ephemeral)
-
-    def has_uncommitted_work(self, session_id: str) -> bool:
-        return bool(session_id) and self.lifecycle.has_uncommitted_work(session_id)
-
-    def commit_session_memory(
-        self,
-        session_id: str,
-        agent: Any = None,
-        *,
-        wait: bool = False,
-        timeout: float | None = None,
-    ) -> bool:
-        if not session_id:
-            return False
-        outcome = self.lifecycle.commit(session_id, agent, wait=wait, timeout=timeout)
-        return outcome is Outcome.COMMITTED
-
-    def discard_session(self, session_id: str) -> bool:
-        if not session_id:
-            return False
-        return self.lifecycle.discard(session_id) in (Outcome.DISCARDED, Outcome.ALREADY_ABSENT)
-
-    def drain_all_on_shutdown(self, deadline: float = 30.0) -> None:
-        self.lifecycle.drain(deadline)
+        return int(self.lifecycle.complete_turn(session_id, agent=agent, ephemeral=ephemeral))
 
 
 def conformance_adapter() -> NativeAdapter:

@@ -211,7 +211,7 @@ def _interleave_factory(target: str, sample: Target) -> Any:
     except ImportError:
         return None
     api = sample.api
-    if type(api).__name__ == "NativeAdapter" and hasattr(api, "lifecycle"):
+    if isinstance(api, interleave_target.NativeAdapter):
         return interleave_target.native_target()
     if not isinstance(api, types.ModuleType):
         return None
