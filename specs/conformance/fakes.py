@@ -69,7 +69,6 @@ class Provider:
         self.modes: dict[str, str] = {}
         self.holds: dict[str, Hold] = {}
         self.hooks: dict[str, Callable[[], None]] = {}
-        self.entered_any = threading.Condition(self.lock)
 
     def agent(self, session_id: str, name: str) -> FakeAgent:
         """A new agent of ``session_id`` named ``name`` (unique within the check)."""
@@ -107,7 +106,6 @@ class Provider:
             hold = None if overlapping else self.holds.pop(session_id, None)
             outcome = self.modes.get(session_id, "ok")
             hook = self.hooks.get(session_id)
-            self.entered_any.notify_all()
         try:
             if hold is not None:
                 hold.agent_name = agent.name

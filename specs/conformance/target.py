@@ -197,7 +197,7 @@ def target_factory(target: str) -> TargetFactory:
 
 
 @dataclass
-class Outcome:
+class CallResult:
     """How one bounded call ended."""
 
     value: Any = None
@@ -252,7 +252,7 @@ class BoundedCall:
     def __init__(
         self, function: Callable[[], Any], name: str = "conformance call", origin: object = None
     ) -> None:
-        self.outcome = Outcome()
+        self.outcome = CallResult()
         self.done = threading.Event()
         self._function = function
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -274,7 +274,7 @@ class BoundedCall:
         self.thread.start()
         return self
 
-    def result(self, bound: float) -> Outcome:
+    def result(self, bound: float) -> CallResult:
         """Wait at most ``bound`` seconds; ``hung`` tells whether it is still running."""
         import time
 
