@@ -2,7 +2,7 @@
 
 ``LifecycleMachine`` drives any target of the hermes-webui lifecycle API (see
 ``conformance.target`` for the contract) and ``model.step_session`` side by
-side, over two sessions and three scripted agents per session. Rules cover
+side, over two sessions and two scripted agents per session. Rules cover
 every API call: registration and re-registration, unregistration, completed
 turns with and without an explicit agent (and ephemeral ones when the target
 takes them), commits with and without waiting and with zero, negative and short
