@@ -14,6 +14,7 @@ sessions in parallel (L2).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from memory_lifecycle.model import (
     UnregisterAgent,
 )
 
+_logger = logging.getLogger("memory_lifecycle")
 _lifecycle = SessionLifecycle()
 # The hot calls, bound once: each API call is then one call into the shell.
 # For a fresh lifecycle reload this module; assigning `_lifecycle` would split the state.
@@ -77,6 +79,15 @@ def commit_session_memory(
     """Commit the earliest dirty segment; True only when the provider call succeeded."""
     if not session_id:
         return False
+    if agent is not None and not callable(getattr(agent, "commit_memory_session", None)):
+        # Adopting ownerless work would leave it with an owner that can never commit it.
+        _logger.error(
+            "commit_session_memory(%r): agent %r has no callable commit_memory_session(); "
+            "nothing was committed and the work stays dirty",
+            session_id,
+            agent,
+        )
+        return False
     return _commit(session_id, agent, wait, timeout, False) is _COMMITTED
 
 
@@ -90,12 +101,16 @@ def discard_session(session_id: str) -> bool:
 def drain_all_on_shutdown(deadline: float = 30.0) -> None:
     """Commit every dirty session, in parallel, returning within ``deadline`` seconds."""
     global _draining
+    if deadline != deadline:
+        raise ValueError("drain_all_on_shutdown() deadline must be a number of seconds, got NaN")
     _draining = True
     _lifecycle.drain(deadline)
 
 
 def _register_background_commit_thread(thread: threading.Thread) -> bool:
     """Track a boundary-commit thread; False once draining (then do not start it)."""
+    if _draining:
+        return False
     return _lifecycle.register_background_thread(thread)
 
 
@@ -121,7 +136,7 @@ class _SessionsView(Mapping[str, dict[str, Any]]):
         return _as_entry(session)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([str(session_id) for session_id in _lifecycle.session_ids()])
+        return iter(_lifecycle.session_ids())  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(_lifecycle)

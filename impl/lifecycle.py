@@ -110,6 +110,8 @@ class SessionLifecycle:
         """Committers waiting on ``_condition``: nobody to wake when 0."""
         self._sessions: dict[SessionId, Session] = {}
         self._process = EMPTY_PROCESS
+        self._epoch = 0
+        """Incremented by ``reset``: a provider call started before it ends as stale."""
         self._calling: dict[SessionId, int] = {}
         """Session id -> ident of the thread running its provider call."""
         self.background_threads: set[threading.Thread] = set()
@@ -162,6 +164,7 @@ class SessionLifecycle:
         """Make ``agent`` the owner of the session's future turns."""
         if agent is None:
             raise ValueError("register_agent() needs an agent; use unregister_agent() to clear it")
+        _check_agent(agent)
         lock = self._lock
         lock.acquire()
         try:
@@ -182,6 +185,7 @@ class SessionLifecycle:
         self, session_id: SessionId, *, agent: object | None = None, ephemeral: bool = False
     ) -> int:
         """Record a completed turn; return the session's generation."""
+        _check_agent(agent)
         lock = self._lock
         lock.acquire()
         try:
@@ -244,6 +248,7 @@ class SessionLifecycle:
         Without it, a running call gives BUSY and the work is committed by a
         follow-up when that call ends.
         """
+        _check_agent(agent)
         return self._commit(session_id, agent, wait, timeout, False)
 
     def _commit(
@@ -255,7 +260,7 @@ class SessionLifecycle:
         follow_up: bool,
     ) -> Outcome:
         """``commit``, or with ``follow_up`` the lifecycle's own follow-up commit."""
-        deadline = None if timeout is None else _deadline(timeout)
+        deadline = None if timeout is None or not wait else _deadline(timeout)
         calling = self._calling
         lock = self._lock
         lock.acquire()
@@ -275,7 +280,7 @@ class SessionLifecycle:
                     break
                 self._waiting += 1
                 try:
-                    self._condition.wait(remaining)
+                    self._condition.wait(_bounded(remaining))
                 finally:
                     self._waiting -= 1
             if result is not _STARTED:
@@ -284,53 +289,73 @@ class SessionLifecycle:
             call = effects[0]
             assert type(call) is CallProvider
             calling[session_id] = threading.get_ident()
+            epoch = self._epoch
         except TypeError:
             _check_hashable(session_id)
             raise
         finally:
             lock.release()
-        return self._call_provider(call)
+        return self._call_provider(call, epoch)
 
-    def _call_provider(self, call: CallProvider) -> Outcome:
-        """Run the provider call outside the lock and feed back how it ended."""
+    def _call_provider(self, call: CallProvider, epoch: int) -> Outcome:
+        """Run the provider call outside the lock and feed back how it ended.
+
+        The state is updated before anything else runs (logging included), so a
+        failing log handler cannot leave the session in flight.
+        """
         session_id, agent, captured = call
         try:
             method = getattr(agent, "commit_memory_session", None)
             if not callable(method):
-                raise TypeError(
-                    f"agent {agent!r} has no callable commit_memory_session(); "
-                    f"register an agent object that has one"
-                )
+                raise TypeError(_NO_COMMIT_METHOD.format(agent=agent))
             method()
         except Exception:
+            self._end_call(CommitFailed(session_id, agent, captured, False), epoch)
             logger.exception(
                 "commit_memory_session() failed for session %r; the work stays dirty", session_id
             )
-            self._end_call(CommitFailed(session_id, agent, captured, False))
             return Outcome.FAILED
         except BaseException:
-            self._end_call(CommitFailed(session_id, agent, captured, True))
+            self._end_call(CommitFailed(session_id, agent, captured, True), epoch)
             raise
-        self._end_call(_build(CommitSucceeded, (session_id, agent, captured)))
+        self._end_call(_build(CommitSucceeded, (session_id, agent, captured)), epoch)
         return _COMMITTED
 
-    def _end_call(self, event: CommitSucceeded | CommitFailed) -> None:
+    def _end_call(self, event: CommitSucceeded | CommitFailed, epoch: int) -> None:
+        """Feed back the end of a provider call, even through a Ctrl-C, then start follow-ups.
+
+        A call that began before ``reset`` changes nothing. A BaseException raised
+        while waiting for the lock is held back until the state is updated (feeding
+        the event twice is harmless: the second finds the call ended, STALE).
+        """
         session_id = event[0]
-        calling = self._calling
-        lock = self._lock
-        lock.acquire()
-        try:
-            if calling.get(session_id) == threading.get_ident():
-                del calling[session_id]
-            effects = self._apply(event)[0]
-        finally:
-            lock.release()
+        interrupted: BaseException | None = None
+        effects: tuple[Effect, ...] = ()
+        while True:
+            try:
+                with self._lock:
+                    if self._calling.get(session_id) == threading.get_ident():
+                        del self._calling[session_id]
+                    if epoch == self._epoch:
+                        effects = self._apply(event)[0]
+                break
+            except BaseException as error:
+                interrupted = error
         for effect in effects:
             if type(effect) is StartFollowUp:
-                self._start_background(
-                    partial(self._commit, effect.session_id, None, False, None, True),
-                    f"memory-lifecycle follow-up {effect.session_id!r}",
-                )
+                try:
+                    self._start_background(
+                        partial(self._commit, effect.session_id, None, False, None, True),
+                        f"memory-lifecycle follow-up {effect.session_id!r}",
+                    )
+                except Exception:
+                    logger.exception(
+                        "could not start the follow-up commit of session %r; its work stays "
+                        "dirty for the next boundary or the drain",
+                        effect.session_id,
+                    )
+        if interrupted is not None:
+            raise interrupted
 
     def commit_in_background(self, session_id: SessionId, agent: object | None = None) -> Outcome:
         """Start a fire-and-forget boundary commit of all dirty work on a tracked thread.
@@ -353,7 +378,11 @@ class SessionLifecycle:
         thread = threading.Thread(target=self._run_background, args=(work,), name=name, daemon=True)
         if not self.register_background_thread(thread):
             return Outcome.REFUSED_DRAINING
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            self.unregister_background_thread(thread)
+            raise
         return Outcome.STARTED
 
     def _run_background(self, work: Callable[[], object]) -> None:
@@ -436,7 +465,7 @@ class SessionLifecycle:
             if remaining <= 0:
                 return
             try:
-                thread.join(remaining)
+                thread.join(_bounded(remaining))
             except RuntimeError:
                 # Registered but not started yet (registration comes first): the
                 # drain rounds commit its session, waiting for any call it starts.
@@ -450,6 +479,18 @@ class SessionLifecycle:
         done = threading.Condition(threading.Lock())
         state = {"active": 0, "progressed": False}
 
+        def drain_session(session_id: SessionId) -> None:
+            while time.monotonic() < ends_at:
+                remaining = ends_at - time.monotonic()
+                outcome = self.commit(session_id, wait=True, timeout=remaining)
+                if outcome is not Outcome.COMMITTED:
+                    return
+                with done:
+                    state["progressed"] = True
+                    committed.add(session_id)
+                if not self.has_uncommitted_work(session_id):
+                    return
+
         def worker() -> None:
             try:
                 while True:
@@ -457,18 +498,14 @@ class SessionLifecycle:
                         if not queue:
                             return
                         session_id = queue.pop()
-                    while time.monotonic() < ends_at:
-                        remaining = ends_at - time.monotonic()
-                        outcome = self.commit(session_id, wait=True, timeout=remaining)
-                        if outcome is not Outcome.COMMITTED:
-                            break
-                        with done:
-                            state["progressed"] = True
-                            committed.add(session_id)
-                        if not self.has_uncommitted_work(session_id):
-                            break
-            except BaseException:
-                logger.exception("drain worker stopped: a provider raised a BaseException")
+                    try:
+                        drain_session(session_id)
+                    except BaseException:
+                        logger.exception(
+                            "drain: the provider of session %r raised a BaseException; "
+                            "its work stays dirty",
+                            session_id,
+                        )
             finally:
                 with done:
                     state["active"] -= 1
@@ -486,12 +523,13 @@ class SessionLifecycle:
                 remaining = ends_at - time.monotonic()
                 if remaining <= 0:
                     break
-                done.wait(remaining)
+                done.wait(_bounded(remaining))
             return bool(state["progressed"])
 
     def reset(self) -> None:
         """Forget every session and the drain flags (for tests)."""
         with self._condition:
+            self._epoch += 1
             self._sessions.clear()
             self._calling.clear()
             self._process = EMPTY_PROCESS
@@ -506,12 +544,31 @@ class SessionLifecycle:
             return self._process._replace(sessions=pairs)
 
 
+def _bounded(seconds: float | None) -> float | None:
+    """A wait the threading module accepts: at most ``threading.TIMEOUT_MAX``."""
+    if seconds is None or seconds < threading.TIMEOUT_MAX:
+        return seconds
+    return threading.TIMEOUT_MAX
+
+
 def _deadline(timeout: float | None) -> float | None:
     if timeout is None:
         return None
     if timeout != timeout:
         raise ValueError("timeout must be a number of seconds or None, got NaN")
     return time.monotonic() + timeout
+
+
+_NO_COMMIT_METHOD = (
+    "agent {agent!r} has no callable commit_memory_session(); "
+    "pass an agent object that has one"
+)
+
+
+def _check_agent(agent: object) -> None:
+    """Refuse an agent that could never commit: it would own work no one can commit."""
+    if agent is not None and not callable(getattr(agent, "commit_memory_session", None)):
+        raise TypeError(_NO_COMMIT_METHOD.format(agent=agent))
 
 
 def _check_hashable(session_id: object) -> None:

@@ -173,7 +173,9 @@ def _commit_requested(
         if wait or follow_up:
             return _build(SessionStep, (session, NO_EFFECTS, BUSY))
         return _build(SessionStep, (_owe_follow_up(session), NO_EFFECTS, BUSY))
-    if generation <= committed:
+    if generation <= committed or (follow_up and follow_up_through <= committed):
+        # Clean, or a follow-up whose debt another commit already paid: work
+        # completed since then waits for its own boundary (S1).
         if follow_up_through:
             session = _settle_follow_up(session)
         return _build(SessionStep, (session, NO_EFFECTS, NOTHING_TO_COMMIT))

@@ -184,3 +184,19 @@ def test_reload_gives_a_fresh_lifecycle(compat: ModuleType) -> None:
     compat.mark_turn_completed("s", agent=GatedAgent("a"))
     fresh = importlib.reload(compat)
     assert len(fresh._sessions) == 0
+
+
+def test_bad_explicit_agent_adopts_nothing_S4(compat: ModuleType) -> None:
+    """S4: a commit passing an agent that cannot commit leaves ownerless work adoptable."""
+    compat.mark_turn_completed("s")
+    assert compat.commit_session_memory("s", object()) is False
+    good = GatedAgent("good")
+    assert compat.commit_session_memory("s", good) is True and good.calls == 1
+
+
+def test_draining_flag_refuses_registration_L2(compat: ModuleType) -> None:
+    """L2: a host that sets ``_draining`` itself gets threads refused too."""
+    compat._draining = True
+    assert compat._register_background_commit_thread(threading.Thread(target=print)) is False
+    with pytest.raises(ValueError, match="NaN"):
+        compat.drain_all_on_shutdown(float("nan"))

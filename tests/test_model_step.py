@@ -332,3 +332,10 @@ def test_adopter_does_not_take_another_owners_following_turns_S4() -> None:
     session, effects, _ = step_session(session, CommitRequested(SID, B))
     assert effects == (CallProvider(SID, B, 1),)
     assert session is not None and session.segments == (Segment(1, 1, B), Segment(2, 2, A))
+
+
+def test_follow_up_whose_debt_was_paid_commits_nothing_newer_L1_S1() -> None:
+    """L1, S1: a follow-up arriving after another commit paid its debt starts no call."""
+    paid = Session(3, 2, A, (Segment(3, 3, A),), None, 0)
+    after, effects, result = step_session(paid, CommitRequested(SID, follow_up=True))
+    assert result is Outcome.NOTHING_TO_COMMIT and effects == () and after is paid

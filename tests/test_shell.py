@@ -11,7 +11,7 @@ import weakref
 import pytest
 from _agents import WAIT, GatedAgent, join, start, wait_until
 from memory_lifecycle import Outcome, SessionLifecycle
-from memory_lifecycle.model import Segment
+from memory_lifecycle.model import Segment, TurnCompleted
 
 
 @pytest.fixture
@@ -313,9 +313,23 @@ def test_background_commit_is_tracked_and_joined_by_drain_L2(lifecycle: SessionL
     assert agent.calls == 1
 
 
+def test_agent_without_commit_method_is_refused_up_front_S4(lifecycle: SessionLifecycle) -> None:
+    """S4: an agent that could never commit may not own or adopt work; nothing changes."""
+    lifecycle.complete_turn("s")
+    for call in (
+        lambda: lifecycle.register_agent("s", object()),
+        lambda: lifecycle.complete_turn("s", agent=object()),
+        lambda: lifecycle.commit("s", object()),
+    ):
+        with pytest.raises(TypeError, match="no callable commit_memory_session"):
+            call()
+    good = GatedAgent("good")
+    assert lifecycle.commit("s", good) is Outcome.COMMITTED and good.calls == 1
+
+
 def test_agent_without_commit_method_fails_cleanly_S3(lifecycle: SessionLifecycle) -> None:
-    """S3: a bad agent object gives FAILED; the work stays dirty and the session usable."""
-    lifecycle.complete_turn("s", agent=object())
+    """S3: a bad agent that reached a segment (the drop-in accepts any) gives FAILED; not wedged."""
+    lifecycle.apply(TurnCompleted("s", object()))
     assert lifecycle.commit("s") is Outcome.FAILED
     state = lifecycle.session_state("s")
     assert state is not None and state.dirty and state.in_flight is None
@@ -346,7 +360,7 @@ def test_bad_arguments_are_rejected_with_clear_messages() -> None:
     with pytest.raises(ValueError, match="unregister_agent"):
         SessionLifecycle().register_agent("s", None)
     with pytest.raises(ValueError, match="NaN"):
-        SessionLifecycle().commit("s", timeout=float("nan"))
+        SessionLifecycle().commit("s", wait=True, timeout=float("nan"))
 
 
 def test_retired_sessions_keep_no_entry_and_no_agent_reference_L4(
@@ -444,3 +458,91 @@ def test_drain_skips_a_registered_thread_not_yet_started_L2(lifecycle: SessionLi
     assert lifecycle.register_background_thread(pending)
     report = lifecycle.drain(deadline=WAIT)
     assert report.still_dirty == [] and agent.calls == 1
+
+
+def test_failing_log_handler_cannot_wedge_a_session_S3(lifecycle: SessionLifecycle) -> None:
+    """S3: state is restored before the failure is logged; a broken handler changes nothing."""
+    import logging
+
+    class BrokenHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise OSError("log sink down")
+
+    handler = BrokenHandler()
+    handler.handleError = lambda record: (_ for _ in ()).throw(OSError("still down"))  # type: ignore[method-assign]
+    logger = logging.getLogger("memory_lifecycle")
+    logger.addHandler(handler)
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
+    try:
+        agent = GatedAgent("a")
+        agent.raises = RuntimeError("provider down")
+        lifecycle.complete_turn("s", agent=agent)
+        with pytest.raises(OSError):
+            lifecycle.commit("s")
+    finally:
+        logger.removeHandler(handler)
+        logging.disable(previous_disable)
+    state = lifecycle.session_state("s")
+    assert state is not None and state.in_flight is None and state.dirty
+    agent.raises = None
+    assert lifecycle.commit("s") is Outcome.COMMITTED
+
+
+def test_infinite_timeout_and_deadline_wait_without_error_L2_L3(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L2, L3: timeouts beyond what threading accepts are waits without a bound, not errors."""
+    agent = GatedAgent("a", hold=True)
+    lifecycle.complete_turn("s", agent=agent)
+    first, _ = start(lambda: lifecycle.commit("s"))
+    assert agent.entered.wait(WAIT)
+    lifecycle.complete_turn("s")
+    waiter, box = start(lambda: lifecycle.commit("s", wait=True, timeout=float("inf")))
+    wait_until(lambda: waiting_threads(lifecycle) == 1, "the committer waits")
+    agent.release.set()
+    join(first)
+    join(waiter)
+    assert box == [Outcome.COMMITTED]
+    lifecycle.complete_turn("s")
+    assert lifecycle.drain(deadline=float("inf")).still_dirty == []
+
+
+def test_base_exception_in_one_session_does_not_stop_the_drain_L2() -> None:
+    """L2: with one worker, a session whose provider raises CancelledError is skipped, not fatal."""
+    import asyncio
+
+    lifecycle = SessionLifecycle(drain_workers=1)
+    bad = GatedAgent("bad")
+    bad.raises = asyncio.CancelledError()
+    lifecycle.complete_turn("a", agent=bad)
+    good = [GatedAgent(f"g{i}") for i in range(3)]
+    for index, agent in enumerate(good):
+        lifecycle.complete_turn(f"g{index}", agent=agent)
+    report = lifecycle.drain(deadline=WAIT)
+    assert report.still_dirty == ["a"]
+    assert all(agent.calls == 1 for agent in good)
+
+
+def test_call_that_outlives_a_reset_does_not_end_a_newer_call_S5(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """S5: after reset, the old call's end leaves the new call in flight."""
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    old, _ = start(lambda: lifecycle.commit("s"))
+    assert agent.entered.wait(WAIT)
+    lifecycle.reset()
+    second = GatedAgent("second", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s", agent=second)
+    new, _ = start(lambda: lifecycle.commit("s"))
+    assert second.entered.wait(WAIT)
+    agent.release.set()
+    join(old)
+    state = lifecycle.session_state("s")
+    assert state is not None and state.in_flight is not None
+    assert lifecycle.commit("s") is Outcome.BUSY
+    second.release.set()
+    join(new)
