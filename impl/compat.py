@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from memory_lifecycle.lifecycle import SessionLifecycle
+from memory_lifecycle.lifecycle import SessionLifecycle, can_commit
 from memory_lifecycle.model import (
     Outcome,
     RegisterAgent,
@@ -79,7 +79,7 @@ def commit_session_memory(
     """Commit the earliest dirty segment; True only when the provider call succeeded."""
     if not session_id:
         return False
-    if agent is not None and not callable(getattr(agent, "commit_memory_session", None)):
+    if agent is not None and not can_commit(agent):
         # Adopting ownerless work would leave it with an owner that can never commit it.
         _logger.error(
             "commit_session_memory(%r): agent %r has no callable commit_memory_session(); "

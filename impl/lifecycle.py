@@ -560,14 +560,18 @@ def _deadline(timeout: float | None) -> float | None:
 
 
 _NO_COMMIT_METHOD = (
-    "agent {agent!r} has no callable commit_memory_session(); "
-    "pass an agent object that has one"
+    "agent {agent!r} has no callable commit_memory_session(); pass an agent object that has one"
 )
+
+
+def can_commit(agent: object) -> bool:
+    """True when ``agent`` has a callable ``commit_memory_session``."""
+    return callable(getattr(agent, "commit_memory_session", None))
 
 
 def _check_agent(agent: object) -> None:
     """Refuse an agent that could never commit: it would own work no one can commit."""
-    if agent is not None and not callable(getattr(agent, "commit_memory_session", None)):
+    if agent is not None and not can_commit(agent):
         raise TypeError(_NO_COMMIT_METHOD.format(agent=agent))
 
 

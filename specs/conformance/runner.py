@@ -11,15 +11,14 @@ kept), ``not_applicable`` when the target lacks the calls it needs, else
 
 from __future__ import annotations
 
-import logging
 import shlex
 import time
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..interleave.runner import quiet_logging
 from ..properties import ALL
 from ..stateful import run_stateful
 from ..trace import Trace
@@ -91,17 +90,6 @@ class Report:
 
     def by_id(self, property_id: str) -> PropertyResult:
         return next(item for item in self.properties if item.id == property_id)
-
-
-@contextmanager
-def quiet_logging() -> Iterator[None]:
-    """Silence the target's log records (scripted providers fail on purpose)."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def _command(target: str, *options: str) -> str:
