@@ -301,6 +301,13 @@ class _SegmentList(MutableSequence[Any]):
     def __len__(self) -> int:
         return len(_session(self._session_id).segments)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, list | tuple | _SegmentList):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return repr([dict(item) for item in self])
 

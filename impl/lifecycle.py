@@ -584,7 +584,7 @@ class SessionLifecycle:
                     self._drain_committed.clear()
             for effect in moved.effects:
                 if isinstance(effect, StartDrainWorkers):
-                    self._start_drain_workers(effect.count)
+                    self._start_drain_workers(effect.workers)
             with self.lock:
                 result = self._await_drain_end()
                 report = self._report(result is Outcome.TIMED_OUT)

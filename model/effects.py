@@ -40,9 +40,9 @@ class QueueForDrain(NamedTuple):
 
 
 class StartDrainWorkers(NamedTuple):
-    """Start ``count`` drain workers."""
+    """Start ``workers`` drain workers."""
 
-    count: int
+    workers: int
 
 
 Effect = CallProvider | StartFollowUp | WakeWaiters | QueueForDrain | StartDrainWorkers

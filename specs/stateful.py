@@ -30,6 +30,8 @@ provider, a helper thread reports finishing; nothing sleeps to wait.
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,16 +57,22 @@ from memory_lifecycle.model import (
     CommitRequested,
     CommitSucceeded,
     Discard,
+    DrainFinished,
+    DrainNext,
+    DrainStarted,
     Effect,
     Outcome,
+    QueueForDrain,
     RegisterAgent,
     Result,
     Session,
     SessionEvent,
+    SessionId,
+    Shutdown,
     StartFollowUp,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
+    step_process,
     step_session,
 )
 
@@ -160,8 +168,7 @@ class HeldCommit:
 
     hold: Hold
     call: BoundedCall
-    agent: object
-    captured_generation: int
+    call_id: int
 
 
 @dataclass
@@ -231,7 +238,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             for session_id in SESSIONS
         }
         self.model: dict[str, Session | None] = dict.fromkeys(SESSIONS)
-        self.draining = False
+        self.shutdown = Shutdown()
+        self.call_ids = itertools.count(1)
         self.modes = dict.fromkeys(SESSIONS, "ok")
         self.held: dict[str, HeldCommit] = {}
         self.last_end: dict[str, str | None] = dict.fromkeys(SESSIONS)
@@ -249,26 +257,29 @@ class LifecycleMachine(RuleBasedStateMachine):
     # --- the model side ---------------------------------------------------------------
 
     def _feed(self, session_id: str, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
-        after, effects, result = step_session(self.model[session_id], event, self.draining)
-        self.model[session_id] = after
-        return effects, result
+        moved = step_session(self.model[session_id], event, self.shutdown)
+        self.model[session_id] = moved.session
+        self.shutdown = moved.shutdown
+        return moved.effects, moved.result
 
-    def _end_call(
-        self, session_id: str, agent: object, captured: int, how: str, context: Context
-    ) -> None:
+    def _request(self, session_id: str, **fields: Any) -> tuple[tuple[Effect, ...], Result]:
+        """Feed a commit request with a fresh call id."""
+        return self._feed(session_id, CommitRequested(session_id, next(self.call_ids), **fields))
+
+    def _end_call(self, session_id: str, call_id: int, how: str, context: Context) -> None:
         """Feed a provider call's end, then any follow-up commits it starts."""
         while True:
             event: SessionEvent
             if how == "ok":
-                event = CommitSucceeded(session_id, agent, captured)
+                event = CommitSucceeded(session_id, call_id)
             else:
-                event = CommitFailed(session_id, agent, captured, how == "abort")
+                event = CommitFailed(session_id, call_id, how == "abort")
             self.last_end[session_id] = None if how == "ok" else how
             effects, _ = self._feed(session_id, event)
             if not any(type(effect) is StartFollowUp for effect in effects):
                 return
             context.follow_up = True
-            effects, result = self._feed(session_id, CommitRequested(session_id, None, False, True))
+            effects, result = self._request(session_id, follow_up=True)
             if result is not Outcome.STARTED:
                 return
             call = effects[0]
@@ -276,7 +287,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             calls = context.calls.setdefault(session_id, [])
             context.follow_up_from.setdefault(session_id, len(calls))
             calls.append(_name(call.agent))
-            agent, captured, how = call.agent, call.captured_generation, self.modes[session_id]
+            call_id, how = call.call_id, self.modes[session_id]
 
     def _predict_commit(
         self,
@@ -287,9 +298,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         context: Context,
     ) -> Result:
         """The model's outcome of a synchronous commit on the machine's thread."""
-        effects, result = self._feed(session_id, CommitRequested(session_id, agent, wait))
-        if result is Outcome.BUSY and wait:
-            _, result = self._feed(session_id, WaitExpired(session_id))
+        effects, result = self._request(
+            session_id, agent=agent, wait=wait, now=0.0, deadline=0.0 if wait else None
+        )
+        if result is Outcome.TIMED_OUT:
+            result = Outcome.BUSY
         if result is not Outcome.STARTED:
             return result
         call = effects[0]
@@ -297,7 +310,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         context.calls.setdefault(session_id, []).append(_name(call.agent))
         how = self.modes[session_id]
         context.ended = how
-        self._end_call(session_id, call.agent, call.captured_generation, how, context)
+        self._end_call(session_id, call.call_id, how, context)
         return {"ok": Outcome.COMMITTED, "fail": Outcome.FAILED}.get(how, Outcome.FAILED)
 
     # --- the target side --------------------------------------------------------------
@@ -628,7 +641,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         start, threads = self._begin()
         agent = self._agent(session_id, index)
         context = Context((session_id,), "begin_held_commit")
-        effects, expected = self._feed(session_id, CommitRequested(session_id, agent, wait))
+        effects, expected = self._request(session_id, agent=agent, wait=wait)
         context.predicted_result = expected
         hold = self.provider.hold_next(session_id)
         signal = threading.Event()
@@ -653,9 +666,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 call_effect = effects[0]
                 assert isinstance(call_effect, CallProvider)
                 context.calls[session_id] = [_name(call_effect.agent)]
-                self.held[session_id] = HeldCommit(
-                    hold, call, call_effect.agent, call_effect.captured_generation
-                )
+                self.held[session_id] = HeldCommit(hold, call, call_effect.call_id)
             else:
                 hold.finish("ok")
                 call.result(CALL_BOUND)
@@ -672,9 +683,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert isinstance(call_effect, CallProvider)
                 context.calls[session_id] = [_name(call_effect.agent)]
                 # The model runs the call; the target did not: end it as the model would.
-                self._end_call(
-                    session_id, call_effect.agent, call_effect.captured_generation, "ok", context
-                )
+                self._end_call(session_id, call_effect.call_id, "ok", context)
             seen = call.result(CALL_BOUND).value
             self._record(
                 f"thread {session_id}",
@@ -703,7 +712,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self._hang(
                 f"the commit of {session_id!r} did not return after its call ended", (session_id,)
             )
-        self._end_call(session_id, held.agent, held.captured_generation, how, context)
+        self._end_call(session_id, held.call_id, how, context)
         seen = outcome.error if outcome.error is not None else outcome.value
         self._record(
             "provider",
@@ -758,10 +767,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     @_scripted
     def drain(self) -> None:
         start, threads = self._begin()
-        self.draining = True
         context = Context(SESSIONS, "drain", unordered=True)
-        for session_id in SESSIONS:
-            self._drain_model(session_id, context)
+        self._drain_model(context)
         call = BoundedCall(lambda: self.target.drain(DRAIN_DEADLINE), "drain", self.origin)
         self.own_threads.add(call.thread)
         outcome = call.start().result(DRAIN_DEADLINE + CALL_BOUND)
@@ -779,20 +786,44 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         self._settle(context, start, threads)
 
-    def _drain_model(self, session_id: str, context: Context) -> None:
-        """Commit one session's segments while that succeeds, as every drain must."""
-        while True:
-            effects, result = self._feed(session_id, CommitRequested(session_id, None, True))
-            if result is not Outcome.STARTED:
-                return
-            call = effects[0]
+    def _live_sessions(self) -> dict[SessionId, Session]:
+        """The model's sessions with an entry."""
+        return {key: value for key, value in self.model.items() if value is not None}
+
+    def _drain_model(self, context: Context) -> None:
+        """The model's drain, with one worker and a clock that never reaches the deadline."""
+        started = DrainStarted(now=0.0, deadline=math.inf)
+        moved = step_process(self.shutdown, self._live_sessions(), started)
+        self.shutdown = moved.shutdown
+        queue = [effect.session_id for effect in moved.effects if isinstance(effect, QueueForDrain)]
+        while queue:
+            session_id = str(queue.pop(0))
+            event = DrainNext(session_id, now=0.0, call_id=next(self.call_ids))
+            moved = step_process(self.shutdown, self._live_sessions(), event)
+            self.shutdown = moved.shutdown
+            for key, value in moved.changes:
+                self.model[str(key)] = value
+            if moved.result is not Outcome.STARTED:
+                continue
+            call = moved.effects[0]
             assert isinstance(call, CallProvider)
             context.calls.setdefault(session_id, []).append(_name(call.agent))
-            how = self.modes[session_id]
-            self._end_call(session_id, call.agent, call.captured_generation, how, context)
-            session = self.model[session_id]
-            if how != "ok" or session is None or not session.dirty:
-                return
+            event_end: SessionEvent
+            if self.modes[session_id] == "ok":
+                event_end = CommitSucceeded(session_id, call.call_id)
+            else:
+                event_end = CommitFailed(
+                    session_id, call.call_id, self.modes[session_id] == "abort"
+                )
+            self.last_end[session_id] = (
+                None if self.modes[session_id] == "ok" else self.modes[session_id]
+            )
+            effects, _ = self._feed(session_id, event_end)
+            queue += [e.session_id for e in effects if isinstance(e, QueueForDrain)]
+        moved = step_process(self.shutdown, self._live_sessions(), DrainFinished())
+        self.shutdown = moved.shutdown
+        for key, value in moved.changes:
+            self.model[str(key)] = value
 
     # --- invariants: one per property, checked after every rule -----------------------
 

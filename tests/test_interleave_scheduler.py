@@ -190,11 +190,11 @@ def test_compat_instance_made_at_import_uses_stand_in_locks() -> None:
     holder: dict[str, Any] = {}
     scheduler.run(lambda: holder.update(module=load_target("memory_lifecycle.compat", scheduler)))
     lifecycle = holder["module"]._lifecycle
-    assert isinstance(lifecycle._lock, StandInLock)
+    assert isinstance(lifecycle.lock, StandInLock)
     import memory_lifecycle.compat as real_compat
 
     assert holder["module"] is not real_compat
-    assert not isinstance(real_compat._lifecycle._lock, StandInLock)
+    assert not isinstance(real_compat._lifecycle.lock, StandInLock)
 
 
 @pytest.mark.skipif(not ORIGINAL.is_file(), reason="the original module is not present")

@@ -18,6 +18,7 @@ reference the explorer must find nothing in). Each flag breaks it one way:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from typing import Any
@@ -33,10 +34,10 @@ from memory_lifecycle.model import (
     Session,
     SessionEvent,
     SessionStep,
+    Shutdown,
     StartFollowUp,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
     WakeWaiters,
     step_session,
 )
@@ -69,6 +70,7 @@ class HermesLifecycle:
         self._condition = threading.Condition(threading.Lock())
         self._sessions: dict[str, Session] = {}
         self._draining = False
+        self._call_ids = itertools.count(1)
         self._calling: dict[str, int] = {}
         """Session id -> ident of the thread running its provider call."""
         self.provider_under_lock = provider_under_lock
@@ -81,6 +83,10 @@ class HermesLifecycle:
         self._background: dict[threading.Thread, None] = {}
         """Follow-up threads, registered before they start (joined by the drain)."""
 
+    def _shutdown(self) -> Shutdown:
+        """The model's process-wide record: only the drain flag matters here."""
+        return Shutdown(phase="DRAINING" if self._draining else "RUNNING")
+
     def session_state(self, session_id: str) -> Session | None:
         """The stored session (read without the lock, for inspection)."""
         return self._sessions.get(session_id)
@@ -88,7 +94,7 @@ class HermesLifecycle:
     def _apply(self, event: SessionEvent, *, notify: bool = True) -> SessionStep:
         """Feed one event to the model and store the result (lock held)."""
         session_id: Any = event[0]
-        stepped = step_session(self._sessions.get(session_id), event, self._draining)
+        stepped = step_session(self._sessions.get(session_id), event, self._shutdown())
         if stepped.session is None:
             self._sessions.pop(session_id, None)
         else:
@@ -148,7 +154,7 @@ class HermesLifecycle:
         snapshot = self._sessions.get(event.session_id)
         self._condition.release()
         try:
-            stepped = step_session(snapshot, event, self._draining)
+            stepped = step_session(snapshot, event, self._shutdown())
         finally:
             self._condition.acquire()
         if stepped.session is not None:
@@ -163,19 +169,23 @@ class HermesLifecycle:
         with self._condition:
             # A provider committing its own session must not wait for itself.
             reentrant = wait and self._calling.get(session_id) == me
-            event = CommitRequested(session_id, agent, wait and not reentrant, follow_up)
+            call_id = next(self._call_ids)
             while True:
+                now = time.monotonic()
+                event = CommitRequested(
+                    session_id,
+                    call_id,
+                    agent,
+                    wait=wait,
+                    in_call=reentrant,
+                    follow_up=follow_up,
+                    now=now,
+                    deadline=deadline,
+                )
                 stepped = self._request(event)
-                if stepped.result is not Outcome.BUSY or not event.wait:
+                if stepped.result is not Outcome.WAIT:
                     break
-                if deadline is None:
-                    self._condition.wait()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self._apply(WaitExpired(session_id))
-                    return False
-                self._condition.wait(remaining)
+                self._condition.wait(None if deadline is None else deadline - now)
             calls = [effect for effect in stepped.effects if isinstance(effect, CallProvider)]
             if not calls:
                 return False
@@ -191,16 +201,11 @@ class HermesLifecycle:
             agent.commit_memory_session()
         except handled as error:
             fatal = not isinstance(error, Exception)
-            self._finish(
-                CommitFailed(call.session_id, call.agent, call.captured_generation, fatal),
-                locked=locked,
-            )
+            self._finish(CommitFailed(call.session_id, call.call_id, fatal), locked=locked)
             if fatal:
                 raise
             return False
-        self._finish(
-            CommitSucceeded(call.session_id, call.agent, call.captured_generation), locked=locked
-        )
+        self._finish(CommitSucceeded(call.session_id, call.call_id), locked=locked)
         return True
 
     def _finish(self, event: CommitSucceeded | CommitFailed, *, locked: bool) -> None:
