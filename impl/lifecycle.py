@@ -12,12 +12,17 @@ and which thread runs which provider call (so a caller inside a call never
 waits: the model answers BUSY).
 
 Asynchronous exceptions (a KeyboardInterrupt raised by a signal handler) may
-land between any two steps here. Each provider call has an id known before
-its request is fed, so whatever was interrupted, the cleanup asks the state
-whether that call is still recorded as running and ends it; effects that an
-interruption may have dropped (a follow-up, a drain queue entry) are
-recovered from the state. Old session values are kept until the lock is
-released, so an agent's ``__del__`` never runs while the lock is held.
+land at any call or loop back-edge, including inside the code that cleans up
+after another one. A state change is a few stores with no such point in
+between, so it happens whole or not at all. Each provider call has an id
+known before its request is fed; an exception escaping a commit hands
+``(thread, session, call id)`` to a queue with one C-level append (done
+before any later interruption can land) and the queue is settled, now or by
+the next operation of any thread: a call the state still records as running
+is ended as failed, and the effects an interruption may have dropped (a
+wake-up, a follow-up, a drain queue entry) are recovered from the state. An
+abandoned drain is finished the same way. Old session values are kept until
+the lock is released, so an agent's ``__del__`` never runs while it is held.
 
 ``threading`` and ``time`` are looked up at call time, so a deterministic
 scheduler can stand in for them.
@@ -33,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 from memory_lifecycle.model import (
     BackgroundCommitEnded,
@@ -90,9 +96,13 @@ DEFAULT_DRAIN_WORKERS = 32
 32, a drain commits 32 sessions per provider latency, and each hung provider holds
 one worker only."""
 
-INTERRUPTIONS_TOLERATED = 20
-"""How many asynchronous exceptions in a row ending a provider call may absorb
-before it gives up and raises (it never retries other errors: they would repeat)."""
+
+class _Unsettled(NamedTuple):
+    """A commit that an exception ended early: its call may still be recorded as running."""
+
+    thread: int
+    session_id: SessionId
+    call_id: int
 
 
 @dataclass
@@ -150,6 +160,12 @@ class SessionLifecycle:
         """Thread ident -> ids of the provider calls it is running (nested calls)."""
         self._drain_queue: collections.deque[SessionId] = collections.deque()
         self._drain_committed: set[SessionId] = set()
+        self._unsettled: collections.deque[_Unsettled] = collections.deque()
+        """Commits an exception ended early, to settle (see the module docstring)."""
+        self._drain_abandoned = False
+        """True when an exception ended the leading ``drain`` before it fed DrainFinished."""
+        self._effects_lost = False
+        """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
         """Admitted background commit threads not yet ended; guarded by ``background_lock``."""
         self.background_lock = threading.Lock()
@@ -222,8 +238,10 @@ class SessionLifecycle:
         try:
             with self.lock:
                 moved, _kept = self._feed(event)
-        except TypeError:
-            check_session_id(event.session_id)
+        except BaseException as error:
+            self._effects_lost = True
+            if isinstance(error, TypeError):
+                check_session_id(event.session_id)
             raise
         return moved.result
 
@@ -359,6 +377,8 @@ class SessionLifecycle:
         whole: bool,
     ) -> Outcome:
         """Request a commit; wait while the model says WAIT; run the call it starts."""
+        if self._unsettled or self._effects_lost or self._drain_abandoned:
+            self.settle()
         call_id = next(self._call_ids)
         ident = threading.get_ident()
         in_call = ident in self._calls_by_thread
@@ -392,11 +412,13 @@ class SessionLifecycle:
             call = moved.effects[0]
             assert isinstance(call, CallProvider)
             return self._call_provider(call, ident)
-        except TypeError:
-            check_session_id(session_id)
-            raise
-        except BaseException:
-            self._finish_call(ident, CommitFailed(session_id, call_id, fatal=True))
+        except BaseException as error:
+            # A plain tuple: building a _Unsettled would be a call, where a second
+            # interruption could land before the append.
+            self._unsettled.append((ident, session_id, call_id))  # type: ignore[arg-type]
+            self.settle()
+            if isinstance(error, TypeError):
+                check_session_id(session_id)
             raise
 
     def _enter_call(self, ident: int, call_id: int) -> None:
@@ -421,49 +443,66 @@ class SessionLifecycle:
                 raise TypeError(no_commit_method(call.agent))
             method()
         except Exception:
-            self._finish_call(ident, CommitFailed(call.session_id, call.call_id))
+            self._end_call(ident, CommitFailed(call.session_id, call.call_id))
             self._log().exception(
                 "commit_memory_session() failed for session %s; the work stays dirty",
                 describe(call.session_id),
             )
             return Outcome.FAILED
         except BaseException:
-            self._finish_call(ident, CommitFailed(call.session_id, call.call_id, fatal=True))
+            self._end_call(ident, CommitFailed(call.session_id, call.call_id, fatal=True))
             raise
-        self._finish_call(ident, CommitSucceeded(call.session_id, call.call_id))
+        self._end_call(ident, CommitSucceeded(call.session_id, call.call_id))
         return Outcome.COMMITTED
 
-    def _finish_call(self, ident: int, event: CommitSucceeded | CommitFailed) -> None:
-        """Feed back the end of a provider call, even through a Ctrl-C; start follow-ups.
+    def _end_call(self, ident: int, event: CommitSucceeded | CommitFailed) -> None:
+        """Feed back the end of a provider call, then start the follow-ups it owes."""
+        with self.lock:
+            self._leave_call(ident, event.call_id)
+            moved, _kept = self._feed(event)
+        self._start_follow_ups(moved.effects)
 
-        Feeding an end twice is harmless (the second is STALE), and an
-        asynchronous exception is retried a bounded number of times, then
-        raised; any other error is raised at once, since it would repeat.
+    def settle(self) -> None:
+        """Finish what exceptions ended early: running calls, a drain, lost effects.
+
+        Called by the operation that was interrupted and by later operations;
+        settling twice is harmless (a call end fed again is STALE).
         """
-        interrupted: BaseException | None = None
-        effects: tuple[Effect, ...] = ()
-        for _ in range(INTERRUPTIONS_TOLERATED):
-            try:
-                with self.lock:
-                    self._leave_call(ident, event.call_id)
-                    moved, _kept = self._feed(event)
-                    effects = moved.effects
-                    if interrupted is not None and moved.result is Outcome.STALE:
-                        effects = self._recovered_effects(event.session_id)
-                break
-            except (KeyboardInterrupt, SystemExit) as error:
-                interrupted = interrupted or error
-        else:
-            assert interrupted is not None
-            raise interrupted
-        self._start_follow_ups(effects)
-        if interrupted is not None:
-            raise interrupted
+        with self.lock:
+            self._effects_lost = False
+            self.condition.notify_all()
+            if self._drain_abandoned:
+                self._drain_abandoned = False
+                if self._shutdown.phase == DRAINING:
+                    self._feed_process(DrainFinished())
+            if self._shutdown.phase == DRAINING and not self._drain_queue:
+                self._requeue_wanted()
+        while True:
+            effects: tuple[Effect, ...] = ()
+            with self.lock:
+                if not self._unsettled:
+                    return
+                unsettled = _Unsettled(*self._unsettled[0])
+                try:
+                    effects = self._settle_call(unsettled)
+                except Exception:
+                    self._log().exception(
+                        "could not settle the commit of session %s",
+                        describe(unsettled.session_id),
+                    )
+                self._unsettled.popleft()
+            self._start_follow_ups(effects)
 
-    def _recovered_effects(self, session_id: SessionId) -> tuple[Effect, ...]:
-        """What an interrupted end of a call may have failed to carry out; lock held."""
-        self.condition.notify_all()
-        if owes_follow_up(self._sessions.get(session_id), self._shutdown.phase):
+    def _settle_call(self, unsettled: _Unsettled) -> tuple[Effect, ...]:
+        """End ``unsettled``'s call if still recorded, else recover its effects; lock held."""
+        self._leave_call(unsettled.thread, unsettled.call_id)
+        session_id = unsettled.session_id
+        session = self._sessions.get(session_id)
+        running = None if session is None else session.in_flight
+        if running is not None and running.call_id == unsettled.call_id:
+            moved, _kept = self._feed(CommitFailed(session_id, unsettled.call_id, fatal=True))
+            return moved.effects
+        if owes_follow_up(session, self._shutdown.phase):
             return (StartFollowUp(session_id),)
         return ()
 
@@ -567,6 +606,8 @@ class SessionLifecycle:
         """
         seconds = check_seconds("deadline", deadline)
         assert seconds is not None
+        if self._unsettled or self._effects_lost or self._drain_abandoned:
+            self.settle()
         ident = threading.get_ident()
         now = self._clock()
         started = DrainStarted(
@@ -593,8 +634,8 @@ class SessionLifecycle:
                     self._feed_process(DrainFinished())
         except BaseException:
             if leads:
-                with self.lock:
-                    self._feed_process(DrainFinished())
+                self._drain_abandoned = True
+                self.settle()
             raise
         if report.still_dirty:
             self._log().warning(
