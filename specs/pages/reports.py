@@ -83,13 +83,17 @@ def conformance_page(report: Report) -> str:
         if status == "passed" and not item.evidence:
             status = "not_checked"
         seconds = getattr(item, "duration_s", None)
+        evidence = list(item.evidence)
+        if item.counterexample is not None:
+            message = item.counterexample.message
+            evidence.sort(key=lambda text: message not in text)
         rows.append(
             Row(
                 item.id,
                 item.title,
                 spec.statement,
                 status,
-                list(item.evidence),
+                evidence,
                 seconds if isinstance(seconds, int | float) else None,
             )
         )
@@ -137,7 +141,7 @@ def check_page(
                     spec.title,
                     spec.statement,
                     "passed",
-                    [f"holds in {where} state and transition of {result.states:,} states"],
+                    [f"holds in {where} state and transition ({result.states:,} states)"],
                 )
             )
     words = _without_html(argv)

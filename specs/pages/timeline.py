@@ -55,6 +55,10 @@ INTERRUPT = re.compile(
 VIOLATED_HERE = re.compile(r"\bviolated\b")
 
 COLUMN = 34
+"""Narrowest step column; a short trace gets wider ones (up to ``WIDEST``)."""
+WIDEST = 72
+SPREAD = 900
+"""Width a short trace's columns spread over."""
 LANE = 30
 LABEL = 128
 TOP = 26
@@ -82,6 +86,8 @@ class Timeline:
     bars: list[Bar] = field(default_factory=list)
     violating: int = -1
     """Index of the violating step (-1: the initial state)."""
+    column: int = COLUMN
+    """Width of one step's column."""
 
 
 def build_timeline(trace: Trace, violating: int | None = None) -> Timeline:
@@ -149,11 +155,12 @@ def build_timeline(trace: Trace, violating: int | None = None) -> Timeline:
         violating = found_violation if found_violation >= -1 else len(trace.steps) - 1
     if 0 <= violating < len(marks):
         marks[violating].append("violation")
-    return Timeline(lanes, step_lanes, marks, bars, violating)
+    column = max(COLUMN, min(WIDEST, SPREAD // max(len(trace.steps), 1)))
+    return Timeline(lanes, step_lanes, marks, bars, violating, column)
 
 
-def _x(step: int) -> float:
-    return LABEL + COLUMN * step + COLUMN / 2
+def _x(step: int, column: int) -> float:
+    return LABEL + column * step + column / 2
 
 
 def _y(lane: int) -> float:
@@ -163,7 +170,8 @@ def _y(lane: int) -> float:
 def timeline_svg(trace: Trace, timeline: Timeline) -> str:
     """The timeline as an ``<svg>``: lanes, step columns, bars and marks."""
     count = len(trace.steps)
-    width = LABEL + COLUMN * max(count, 1) + 8
+    column = timeline.column
+    width = LABEL + column * max(count, 1) + 8
     height = TOP + LANE * max(len(timeline.lanes), 1) + 6
     parts = [
         f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{width}" '
@@ -179,20 +187,20 @@ def timeline_svg(trace: Trace, timeline: Timeline) -> str:
             f"<title>{escape(name)}</title></text>"
         )
     for step in range(count):
-        x = LABEL + COLUMN * step
+        x = LABEL + column * step
         violation = " violation" if step == timeline.violating else ""
         parts.append(
             f'<g class="column{violation}" data-step="{step}">'
-            f'<rect x="{x}" y="0" width="{COLUMN}" height="{height}"/>'
-            f'<text class="step-number" x="{x + COLUMN / 2}" y="16" text-anchor="middle">'
+            f'<rect x="{x}" y="0" width="{column}" height="{height}"/>'
+            f'<text class="step-number" x="{x + column / 2}" y="16" text-anchor="middle">'
             f"{step + 1}</text></g>"
         )
     for bar in timeline.bars:
         end = count - 1 if bar.end is None else bar.end
-        x1, x2 = _x(bar.start), _x(end)
+        x1, x2 = _x(bar.start, column), _x(end, column)
         middle = _y(bar.lane)
         running = " running" if bar.end is None else ""
-        extra = COLUMN / 2 - 2 if bar.end is None else 0.0
+        extra = column / 2 - 2 if bar.end is None else 0.0
         tall = 14 if bar.kind == "provider" else 20
         parts.append(
             f'<rect class="bar {bar.kind}{running}" x="{x1 - 5}" y="{middle - tall / 2}" '
@@ -209,7 +217,7 @@ def timeline_svg(trace: Trace, timeline: Timeline) -> str:
 
 
 def _mark(step: int, timeline: Timeline, text: str) -> str:
-    x, y = _x(step), _y(timeline.step_lanes[step])
+    x, y = _x(step, timeline.column), _y(timeline.step_lanes[step])
     kinds = timeline.marks[step]
     shapes = [f'<circle class="dot" cx="{x}" cy="{y}" r="4.5"/>']
     if "interrupt" in kinds:
