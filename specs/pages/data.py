@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_lifecycle import model
-from memory_lifecycle.model import EMPTY_PROCESS, Event, Process
+from memory_lifecycle.model import EMPTY_PROCESS, Effect, Event, Process, Result
 
 from ..abstraction import process_state, session_state
 from ..checker import Bounds, Violation, enabled_events, explore, reachable_graph
@@ -58,6 +58,17 @@ def _event_row(event: Event) -> list[Any]:
     return [event_text(event), type(event).__name__, name]
 
 
+def outcome_text(result: Result, effects: tuple[Effect, ...]) -> str:
+    """The checker's result text, plus the name of every effect it leaves out (such as
+    waking waiters), so a step shows all it does."""
+    text = result_text(result, effects)
+    for effect in effects:
+        name = type(effect).__name__
+        if name not in text:
+            text += f" + {name}"
+    return text
+
+
 def graph_data(bounds: Bounds = EXPLORER_BOUNDS, step_fn: StepFn = model.step) -> Json:
     """The reachable graph of ``bounds`` as compact, indexed JSON.
 
@@ -81,7 +92,7 @@ def graph_data(bounds: Bounds = EXPLORER_BOUNDS, step_fn: StepFn = model.step) -
         if text not in events:
             events[text] = len(event_rows)
             event_rows.append(_event_row(edge.event))
-        result = result_text(edge.result, edge.effects)
+        result = outcome_text(edge.result, edge.effects)
         results.setdefault(result, len(results))
         renamed = -1
         stepped = step_fn(edge.before, edge.event).state

@@ -273,7 +273,7 @@
         "data-index": number,
       }, [
         el("span", { class: "ev", text: `${number}. [${item.actor}] ${item.action}` }),
-        el("span", { class: "dest" }, item.abstract ? [chip(item.abstract[0])] : []),
+        el("span", { class: "dest" }, item.abstract ? item.abstract.map((state) => chip(state)) : []),
         el("span", { class: "res", text: `→ ${item.result}${number === violating ? "   ← violates " + data.property : ""}` }),
       ]);
       li.addEventListener("click", () => { trace.step = number; render(); });
