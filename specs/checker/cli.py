@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="on a violation, write the first counterexample as a Mermaid sequence diagram",
     )
+    parser.add_argument("--html", metavar="FILE", help="also write the result as a web page")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -158,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_states=args.max_states,
         engine=args.engine,
     )
+    if args.html:
+        from memory_lifecycle.specs.pages import write_check_page
+
+        target = f"the broken model {args.mutant!r}" if args.mutant else "the model"
+        words = sys.argv[1:] if argv is None else argv
+        write_check_page(args.html, result, properties, step_fn, words, target)
     return _finish(result, properties, args.sequence_diagram)
 
 

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--thorough", action="store_true", help="long search")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
+    parser.add_argument("--html", metavar="FILE", help="also write the report as a web page")
     parser.add_argument(
         "--only",
         metavar="IDS",
@@ -86,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(as_json(report) if args.json else table(report))
     if args.junit:
         Path(args.junit).write_text(as_junit(report), encoding="utf-8")
+    if args.html:
+        from ..pages import write_conformance_page
+
+        write_conformance_page(args.html, report)
     if args.sequence_diagram:
         for written in _write_diagrams(report, Path(args.sequence_diagram)):
             progress(f"sequence diagram written to {written}")

@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write(out / name, text.encode("utf-8"))
     if args.text_only:
         return 0
+    from ..pages import EXPLORER_FILE, explorer_html  # the interactive explorer page
+
+    _write(out / EXPLORER_FILE, explorer_html().encode("utf-8"))
     try:
         renderer = find_renderer()
     except FileNotFoundError as error:
