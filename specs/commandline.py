@@ -41,6 +41,14 @@ def exit_status_help(meanings: dict[int, str] | None = None) -> str:
     )
 
 
+def target_error_text(error: BaseException) -> str:
+    """A target loading error in one line; a syntax error as ``file:line: message``."""
+    cause = error.__cause__
+    if isinstance(cause, SyntaxError) and cause.filename:
+        return f"{cause.filename}:{cause.lineno}: syntax error: {cause.msg}"
+    return " ".join(str(error).split())
+
+
 class OutputError(Exception):
     """An output file or folder cannot be written (the message says why and what to do)."""
 

@@ -21,6 +21,7 @@ from ..commandline import (
     Progress,
     check_output_file,
     exit_status_help,
+    target_error_text,
 )
 from ..properties import ALL
 from .report import as_json, as_junit, table
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except TargetError as error:
             progress.clear()
-            return _usage(str(error))
+            return _usage(target_error_text(error))
     print(as_json(report, args.strict) if args.json else table(report, args.strict), flush=True)
     try:
         _write_outputs(report, args)
