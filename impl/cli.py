@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .specs.commandline import VERIFY_INSTALL
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": (
@@ -40,7 +41,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 VERIFY_MODULES = frozenset({"hypothesis", "transitions", "graphviz", "pytest", "_pytest"})
 """Top-level modules of the ``verify`` extra."""
 
-VERIFY_INSTALL = "pip install 'memory-lifecycle[verify]'"
 
 HASH_SEEDED = ("conform", "interleave")
 """Subcommands that print schedules to replay: run with a fixed string hash seed, so a

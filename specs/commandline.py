@@ -10,6 +10,7 @@ nothing, and the results the command prints are the record.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -38,6 +39,19 @@ def exit_status_help(meanings: dict[int, str] | None = None) -> str:
     chosen = EXIT_STATUSES if meanings is None else meanings
     return "exit status:\n" + "\n".join(
         f"  {status:<4} {meaning}" for status, meaning in chosen.items()
+    )
+
+
+VERIFY_INSTALL = "pip install 'memory-lifecycle[verify]'"
+"""How to install the verification tools (hypothesis, transitions, graphviz, pytest)."""
+
+
+def missing_tool(module: str, needed_for: str) -> str | None:
+    """What to install when ``module`` is not importable; None when it is."""
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return (
+        f"{needed_for} needs {module!r}, which is not installed; install it with: {VERIFY_INSTALL}"
     )
 
 

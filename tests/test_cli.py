@@ -77,21 +77,51 @@ def test_unknown_subcommand_exits_2_naming_the_choices(
     assert "unknown subcommand 'verify'; choose one of: check, conform" in capsys.readouterr().err
 
 
-def test_without_the_verify_extra_a_command_names_it_and_exits_2() -> None:
+@pytest.mark.parametrize(
+    ("blocked", "arguments"),
+    [
+        ("hypothesis", ["conform", "compat", "--quick"]),
+        ("graphviz", ["diagrams", "--text-only", "--out", "never-written"]),
+    ],
+)
+def test_without_the_verify_extra_a_command_names_it_and_exits_2(
+    blocked: str, arguments: list[str], tmp_path: Path
+) -> None:
     """A verification tool missing: the extra to install is named, exit status 2."""
+    code = (
+        "import sys\n"
+        f"sys.modules[{blocked!r}] = None\n"
+        "from memory_lifecycle.cli import main\n"
+        f"sys.exit(main({arguments!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'memory-lifecycle[verify]'" in done.stderr
+    assert f"{blocked!r}" in done.stderr and "not installed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "never-written").exists()
+
+
+def test_probes_run_without_the_stateful_tools_s3(tmp_path: Path) -> None:
+    """S3: without hypothesis, `--checks probes` still runs and passes the drop-in."""
     code = (
         "import sys\n"
         "sys.modules['hypothesis'] = None\n"
         "from memory_lifecycle.cli import main\n"
-        "sys.exit(main(['conform', 'compat', '--quick']))\n"
+        "sys.exit(main(['conform', 'compat', '--quick', '--checks', 'probes', '--only', 'S3']))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
-    assert done.returncode == 2, done.stderr
-    assert "pip install 'memory-lifecycle[verify]'" in done.stderr
-    assert "'hypothesis' is not installed" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "S3 failure-preserving  required  passed" in done.stdout
 
 
 def test_a_dotted_target_in_the_current_folder_is_found(tmp_path: Path) -> None:

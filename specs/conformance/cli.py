@@ -21,6 +21,7 @@ from ..commandline import (
     Progress,
     check_output_file,
     exit_status_help,
+    missing_tool,
     target_error_text,
 )
 from ..properties import ALL
@@ -115,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = tuple(part.strip() for part in args.checks.split(",") if part.strip())
     if not checks or any(item not in CHECKS for item in checks):
         return _usage(f"--checks takes some of {', '.join(CHECKS)} (got {args.checks!r})")
+    missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
+    if missing:
+        return _usage(f"{missing} (or leave it out: --checks probes,interleave)")
     try:
         if args.junit is not None:
             check_output_file(args.junit, "--junit")

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from ..commandline import Progress, target_error_text
+from ..commandline import Progress, missing_tool, target_error_text
 from ..properties import ALL, BY_ID
 from .runner import ALIASES, BUDGETS, CHECKS, Conformance, PropertyResult
 from .target import TargetError
@@ -82,6 +82,9 @@ def _checks(config: pytest.Config) -> tuple[str, ...]:
         raise pytest.UsageError(
             f"--lifecycle-checks takes some of {', '.join(CHECKS)} (got {given!r})"
         )
+    missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
+    if missing:
+        raise pytest.UsageError(f"{missing} (or leave it out: --lifecycle-checks=probes)")
     return checks
 
 
@@ -157,9 +160,7 @@ class PropertyItem(pytest.Item):
         if status in ("not_applicable", "not_checked"):
             pytest.skip(f"{result.id} {result.title}: {status.replace('_', ' ')}: {result.reason}")
 
-    def repr_failure(
-        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
-    ) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))

@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 from ..interleave.runner import quiet_logging
 from ..properties import ALL, BY_ID
-from ..stateful import run_stateful
 from ..trace import Trace
 from .probes import PROBES, Probe, run_probe
 from .target import Target, TargetFactory, target_factory
@@ -551,6 +550,8 @@ def _stateful_search(
     factory: TargetFactory, chosen: Budget, seed: int, property_ids: tuple[str, ...]
 ) -> Any:
     """Run the stateful search, restricted to ``property_ids`` when it can be."""
+    from ..stateful import run_stateful  # needs hypothesis, which the probes do not
+
     options: dict[str, Any] = {
         "max_examples": chosen.stateful_examples,
         "step_count": chosen.stateful_steps,
