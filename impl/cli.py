@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _rerun_hash_seeded(args: list[str]) -> int | None:
     """Run the command again with ``PYTHONHASHSEED=0`` unless it is set; None when it is."""
-    if os.environ.get("PYTHONHASHSEED") is not None:
+    if os.environ.get("PYTHONHASHSEED") is not None or not sys.executable:
         return None
     environment = dict(os.environ, PYTHONHASHSEED="0")
     command = [sys.executable, "-P", "-m", "memory_lifecycle", *args]

@@ -244,11 +244,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def _run_shared(config: pytest.Config, selected: set[str]) -> None:
     """The stateful comparison and the interleavings, once, with progress on the terminal."""
     run = config.stash[_RUN]
-    for property_id in list(run.results):
-        if property_id not in selected:
-            del run.results[property_id]
-    run.report_.properties = list(run.results.values())
-    run.total = run._work()
+    run.select(selected)
     shared = [check for check in ("stateful", "interleave") if check in run.checks]
     if not shared:
         return

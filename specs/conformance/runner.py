@@ -264,7 +264,7 @@ class Conformance:
             for item in ALL
             if only is None or item.id in only
         }
-        self.report_ = Report(target, budget, list(self.results.values()), checks, seed)
+        self._report = Report(target, budget, list(self.results.values()), checks, seed)
         self.lacking: dict[str, str] = {
             pid: f"the target has no {call}"
             for pid, (flag, call) in NEEDS.items()
@@ -306,7 +306,7 @@ class Conformance:
 
     def interrupted(self) -> None:
         """Record that the run was stopped (Ctrl-C): what is not decided stays not checked."""
-        self.report_.interrupted = True
+        self._report.interrupted = True
         reason = "interrupted before this check finished"
         for slot in self.results.values():
             slot.unchecked_reason = "the run was interrupted before a check covered it"
@@ -323,14 +323,23 @@ class Conformance:
                     continue
                 slot.verdicts.append(CheckVerdict(slot.id, check, check, "not_checked", reason))
 
+    def select(self, property_ids: Collection[str]) -> None:
+        """Check only ``property_ids`` from now on (the pytest plugin's ``-k`` selection)."""
+        for property_id in list(self.results):
+            if property_id not in property_ids:
+                del self.results[property_id]
+        self._report.properties = list(self.results.values())
+        self.total = self._work()
+
     def report(self) -> Report:
         """The report as it stands."""
-        self.report_.duration_s = time.monotonic() - self.started
-        return self.report_
+        self._report.duration_s = time.monotonic() - self.started
+        return self._report
 
     # --- probes -----------------------------------------------------------------------
 
     def run_probes(self) -> None:
+        """Run every selected property's probes."""
         for property_id in self.results:
             self.probe(property_id)
         self.finished.add("probes")
@@ -409,7 +418,7 @@ class Conformance:
             self.results[verdict.property_id].verdicts.append(verdict)
         error = getattr(found, "error", None)
         if error is not None:
-            self.report_.errors.append(f"stateful comparison stopped: {error!r}")
+            self._report.errors.append(f"stateful comparison stopped: {error!r}")
         self.finished.add("stateful")
 
     # --- interleavings ----------------------------------------------------------------
@@ -455,7 +464,7 @@ class Conformance:
                     )
             except Exception as error:
                 reason = f"the explorer stopped at scenario {scenario.name}: {error}"
-                self.report_.errors.append(reason)
+                self._report.errors.append(reason)
                 self.done += len(scenarios) - index - 1
                 for rest in scenarios[index:]:
                     _not_checked_all(self._covered(rest), "interleave", _source(rest.name), reason)
@@ -506,7 +515,7 @@ class Conformance:
         if violation.property_id in self.results:
             self.results[violation.property_id].verdicts.append(found)
         elif violation.property_id not in BY_ID:
-            self.report_.other_findings.append(found)
+            self._report.other_findings.append(found)
         reason = (
             f"the exploration stopped at its first violation ({violation.property_id}) "
             f"after {result.schedules} schedule{'' if result.schedules == 1 else 's'}"
