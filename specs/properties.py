@@ -65,6 +65,9 @@ class Property:
     on_state: StateCheck | None = None
     on_transition: TransitionCheck | None = None
     on_progress: ProgressCheck | None = None
+    required: bool = True
+    """False for an advisory property (efficiency or hygiene): breaking it loses,
+    corrupts or blocks no work, so it fails a conformance run only under ``--strict``."""
 
     @property
     def why(self) -> str:
@@ -443,6 +446,7 @@ S9 = Property(
     "no-op",
     "A commit with nothing new never calls the provider.",
     on_transition=_s9_transition,
+    required=False,
 )
 
 
@@ -503,6 +507,7 @@ S10 = Property(
     "Consecutive turns of one owner share one segment, and one call covers it.",
     on_state=_s10_state,
     on_transition=_s10_transition,
+    required=False,
 )
 
 
