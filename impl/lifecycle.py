@@ -156,7 +156,7 @@ class SessionLifecycle:
         self._sessions: dict[SessionId, Session] = {}
         self._shutdown = EMPTY_SHUTDOWN
         self._call_ids = itertools.count(1)
-        self._calls_by_thread: dict[int, tuple[int, ...]] = {}
+        self._calls_by_thread: dict[int, list[int]] = {}
         """Thread ident -> ids of the provider calls it is running (nested calls)."""
         self._drain_queue: collections.deque[SessionId] = collections.deque()
         self._drain_committed: set[SessionId] = set()
@@ -422,14 +422,16 @@ class SessionLifecycle:
             raise
 
     def _enter_call(self, ident: int, call_id: int) -> None:
-        self._calls_by_thread[ident] = (*self._calls_by_thread.get(ident, ()), call_id)
+        """Record that thread ``ident`` runs provider call ``call_id``; lock held."""
+        self._calls_by_thread.setdefault(ident, []).append(call_id)
 
     def _leave_call(self, ident: int, call_id: int) -> None:
-        running = tuple(item for item in self._calls_by_thread.get(ident, ()) if item != call_id)
-        if running:
-            self._calls_by_thread[ident] = running
-        else:
-            self._calls_by_thread.pop(ident, None)
+        """Forget that thread ``ident`` runs call ``call_id`` (if it was recorded); lock held."""
+        running = self._calls_by_thread.get(ident)
+        if running is not None and call_id in running:
+            running.remove(call_id)
+            if not running:
+                del self._calls_by_thread[ident]
 
     def _call_provider(self, call: CallProvider, ident: int) -> Outcome:
         """Run the provider call outside the lock and feed back how it ended.

@@ -8,41 +8,68 @@ releasing it. The result is what the API call that fed the event reports.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Any, Final
 
+from .record import Record
 from .state import Agent, SessionId
 
 
-class CallProvider(NamedTuple):
+class CallProvider(Record):
     """Call ``agent.commit_memory_session()``, then report how call ``call_id`` ended."""
 
-    session_id: SessionId
-    call_id: int
-    agent: Agent
-    captured_generation: int
+    _fields = ("session_id", "call_id", "agent", "captured_generation")
+
+    def __init__(
+        self, session_id: SessionId, call_id: int, agent: Agent, captured_generation: int
+    ) -> None:
+        self.session_id: Final = session_id
+        self.call_id: Final = call_id
+        self.agent: Final = agent
+        self.captured_generation: Final = captured_generation
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.call_id, self.agent, self.captured_generation)
 
 
-class StartFollowUp(NamedTuple):
+class StartFollowUp(Record):
     """Commit the session again in the background: work was requested while busy."""
 
-    session_id: SessionId
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
 
 
-class WakeWaiters(NamedTuple):
+class WakeWaiters(Record):
     """Something a waiting thread cares about changed (a call ended, an entry went,
     the drain's work changed)."""
 
 
-class QueueForDrain(NamedTuple):
+class QueueForDrain(Record):
     """The drain has work for ``session_id``: offer it to a drain worker (``DrainNext``)."""
 
-    session_id: SessionId
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
 
 
-class StartDrainWorkers(NamedTuple):
+class StartDrainWorkers(Record):
     """Start ``workers`` drain workers."""
 
-    workers: int
+    _fields = ("workers",)
+
+    def __init__(self, workers: int) -> None:
+        self.workers: Final = workers
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.workers,)
 
 
 Effect = CallProvider | StartFollowUp | WakeWaiters | QueueForDrain | StartDrainWorkers

@@ -1,4 +1,4 @@
-"""Events: the inputs of ``step``.
+"""Events: the inputs of the rules.
 
 Session events carry the session id first. An API call becomes one event; a
 provider call becomes two (``CommitRequested`` starts it, ``CommitSucceeded``
@@ -9,87 +9,235 @@ clock carries the reading (``now``) the shell took.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Final
 
+from .record import Record
 from .state import Agent, SessionId
 
 
-class RegisterAgent(NamedTuple):
+class RegisterAgent(Record):
     """The host made ``agent`` the owner of the session's future turns."""
 
-    session_id: SessionId
-    agent: Agent
+    _fields = ("session_id", "agent")
+
+    def __init__(self, session_id: SessionId, agent: Agent) -> None:
+        self.session_id: Final = session_id
+        self.agent: Final = agent
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.agent)
 
 
-class UnregisterAgent(NamedTuple):
+class UnregisterAgent(Record):
     """The host dropped the session's current agent; dirty owners stay."""
 
-    session_id: SessionId
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
 
 
-class TurnCompleted(NamedTuple):
+class TurnCompleted(Record):
     """A turn finished; an ``ephemeral`` turn completes nothing."""
 
-    session_id: SessionId
-    agent: Agent | None = None
-    ephemeral: bool = False
+    _fields = ("session_id", "agent", "ephemeral")
+
+    def __init__(
+        self, session_id: SessionId, agent: Agent | None = None, ephemeral: bool = False
+    ) -> None:
+        self.session_id: Final = session_id
+        self.agent: Final = agent
+        self.ephemeral: Final = ephemeral
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.agent, self.ephemeral)
 
 
-class CommitRequested(NamedTuple):
-    """Someone asks to commit the session's earliest dirty segment."""
+class CommitRequested(Record):
+    """Someone asks to commit the session's earliest dirty segment.
 
-    session_id: SessionId
-    call_id: int = 0
-    """The id the provider call gets if one starts (fresh for every request)."""
-    agent: Agent | None = None
-    """An agent passed by the caller: it may adopt an ownerless segment."""
-    agent_can_commit: bool = True
-    """False when ``agent`` has no callable ``commit_memory_session``: it adopts nothing."""
-    wait: bool = False
-    """The caller would rather wait for a running call than leave a follow-up."""
-    in_call: bool = False
-    """The caller is itself inside a provider call, so it must never wait."""
-    follow_up: bool = False
-    """The lifecycle itself pays a follow-up owed by an earlier busy request."""
-    whole: bool = False
-    """Commit every dirty segment up to now: the later ones by follow-ups."""
-    now: float = 0.0
-    """Clock reading, for a waiting request."""
-    deadline: float | None = None
-    """For a waiting request: give up once ``now`` reaches it (None: never)."""
+    ``call_id``: the id the provider call gets if one starts (fresh for every
+    request). ``agent``: passed by the caller, it may adopt an ownerless
+    segment, unless ``agent_can_commit`` is False (it has no callable
+    ``commit_memory_session``). ``wait``: the caller would rather wait for a
+    running call than leave a follow-up; ``in_call``: the caller is itself
+    inside a provider call, so it never waits. ``follow_up``: the lifecycle
+    itself pays a follow-up owed by an earlier busy request. ``whole``: commit
+    every dirty segment up to now, the later ones by follow-ups. ``now``: the
+    clock reading, for a waiting request; ``deadline``: it gives up once
+    ``now`` reaches it (None: never)."""
+
+    _fields = (
+        "session_id",
+        "call_id",
+        "agent",
+        "agent_can_commit",
+        "wait",
+        "in_call",
+        "follow_up",
+        "whole",
+        "now",
+        "deadline",
+    )
+
+    def __init__(
+        self,
+        session_id: SessionId,
+        call_id: int = 0,
+        agent: Agent | None = None,
+        agent_can_commit: bool = True,
+        wait: bool = False,
+        in_call: bool = False,
+        follow_up: bool = False,
+        whole: bool = False,
+        now: float = 0.0,
+        deadline: float | None = None,
+    ) -> None:
+        self.session_id: Final = session_id
+        self.call_id: Final = call_id
+        self.agent: Final = agent
+        self.agent_can_commit: Final = agent_can_commit
+        self.wait: Final = wait
+        self.in_call: Final = in_call
+        self.follow_up: Final = follow_up
+        self.whole: Final = whole
+        self.now: Final = now
+        self.deadline: Final = deadline
+
+    def _values(self) -> tuple[Any, ...]:
+        return (
+            self.session_id,
+            self.call_id,
+            self.agent,
+            self.agent_can_commit,
+            self.wait,
+            self.in_call,
+            self.follow_up,
+            self.whole,
+            self.now,
+            self.deadline,
+        )
 
 
-class CommitSucceeded(NamedTuple):
+class CommitSucceeded(Record):
     """The provider call ``call_id`` returned."""
 
-    session_id: SessionId
-    call_id: int
+    _fields = ("session_id", "call_id")
+
+    def __init__(self, session_id: SessionId, call_id: int) -> None:
+        self.session_id: Final = session_id
+        self.call_id: Final = call_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.call_id)
 
 
-class CommitFailed(NamedTuple):
+class CommitFailed(Record):
     """The provider call ``call_id`` raised; ``fatal`` when it was a BaseException."""
 
-    session_id: SessionId
-    call_id: int
-    fatal: bool = False
+    _fields = ("session_id", "call_id", "fatal")
+
+    def __init__(self, session_id: SessionId, call_id: int, fatal: bool = False) -> None:
+        self.session_id: Final = session_id
+        self.call_id: Final = call_id
+        self.fatal: Final = fatal
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.call_id, self.fatal)
 
 
-class Discard(NamedTuple):
+class Discard(Record):
     """The host asks to drop the session's entry to bound memory."""
 
-    session_id: SessionId
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
 
 
-class EntryEdited(NamedTuple):
+class EntryEdited(Record):
     """A test wrote a field of the drop-in's ``_sessions`` entry (a test hook).
 
     ``field`` is one of ``EDITABLE_FIELDS``; for ``"entry"`` the value is a
-    whole ``Session`` or None (the entry is deleted).
-    """
+    whole ``Session`` or None (the entry is deleted)."""
 
-    session_id: SessionId
-    field: str
-    value: object
+    _fields = ("session_id", "field", "value")
+
+    def __init__(self, session_id: SessionId, field: str, value: object) -> None:
+        self.session_id: Final = session_id
+        self.field: Final = field
+        self.value: Final = value
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.field, self.value)
+
+
+class BackgroundCommitRequested(Record):
+    """The host wants to start a fire-and-forget boundary commit."""
+
+
+class BackgroundCommitEnded(Record):
+    """An admitted background commit finished."""
+
+
+class DrainStarted(Record):
+    """Shutdown began: commit every dirty session by ``deadline``.
+
+    ``workers``: how many drain workers the shell may run at most; ``in_call``:
+    the drain runs inside a provider call."""
+
+    _fields = ("now", "deadline", "workers", "in_call")
+
+    def __init__(
+        self, now: float, deadline: float, workers: int = 1, in_call: bool = False
+    ) -> None:
+        self.now: Final = now
+        self.deadline: Final = deadline
+        self.workers: Final = workers
+        self.in_call: Final = in_call
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.now, self.deadline, self.workers, self.in_call)
+
+
+class DrainNext(Record):
+    """A drain worker offers to commit ``session_id``, taken from the drain queue."""
+
+    _fields = ("session_id", "now", "call_id")
+
+    def __init__(self, session_id: SessionId, now: float, call_id: int) -> None:
+        self.session_id: Final = session_id
+        self.now: Final = now
+        self.call_id: Final = call_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.now, self.call_id)
+
+
+class DrainPoll(Record):
+    """Someone asks whether the drain has ended."""
+
+    _fields = ("now",)
+
+    def __init__(self, now: float) -> None:
+        self.now: Final = now
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.now,)
+
+
+class DrainFinished(Record):
+    """The drain returned to its caller."""
+
+
+class Reset(Record):
+    """Forget everything (test isolation)."""
 
 
 EDITABLE_FIELDS: tuple[str, ...] = (
@@ -101,48 +249,6 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "entry",
 )
 """What ``EntryEdited`` may write: the original module's entry fields, or the whole entry."""
-
-
-class BackgroundCommitRequested(NamedTuple):
-    """The host wants to start a fire-and-forget boundary commit."""
-
-
-class BackgroundCommitEnded(NamedTuple):
-    """An admitted background commit finished."""
-
-
-class DrainStarted(NamedTuple):
-    """Shutdown began: commit every dirty session by ``deadline``."""
-
-    now: float
-    deadline: float
-    workers: int = 1
-    """How many drain workers the shell may run at most."""
-    in_call: bool = False
-    """The drain runs inside a provider call."""
-
-
-class DrainNext(NamedTuple):
-    """A drain worker offers to commit ``session_id``, taken from the drain queue."""
-
-    session_id: SessionId
-    now: float
-    call_id: int
-
-
-class DrainPoll(NamedTuple):
-    """Someone asks whether the drain has ended."""
-
-    now: float
-
-
-class DrainFinished(NamedTuple):
-    """The drain returned to its caller."""
-
-
-class Reset(NamedTuple):
-    """Forget everything (test isolation)."""
-
 
 SessionEvent = (
     RegisterAgent

@@ -91,7 +91,7 @@ the same however many sessions are alive.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from .effects import (
     CallProvider,
@@ -123,6 +123,7 @@ from .events import (
     TurnCompleted,
     UnregisterAgent,
 )
+from .record import Record
 from .state import (
     DRAINED,
     DRAINING,
@@ -144,39 +145,80 @@ NO_EFFECTS: tuple[Effect, ...] = ()
 WAKE: tuple[Effect, ...] = (WakeWaiters(),)
 
 
-class Ruling(NamedTuple):
+class Ruling(Record):
     """What a session rule decides: the session after the event (None: no entry)."""
 
-    session: Session | None
-    effects: tuple[Effect, ...]
-    result: Result
+    _fields = ("session", "effects", "result")
+
+    def __init__(
+        self, session: Session | None, effects: tuple[Effect, ...], result: Result
+    ) -> None:
+        self.session: Final = session
+        self.effects: Final = effects
+        self.result: Final = result
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session, self.effects, self.result)
 
 
-class SessionStep(NamedTuple):
+class SessionStep(Record):
     """What one session event does: its session, the shutdown record, effects, result."""
 
-    session: Session | None
-    shutdown: Shutdown
-    effects: tuple[Effect, ...]
-    result: Result
+    _fields = ("session", "shutdown", "effects", "result")
+
+    def __init__(
+        self,
+        session: Session | None,
+        shutdown: Shutdown,
+        effects: tuple[Effect, ...],
+        result: Result,
+    ) -> None:
+        self.session: Final = session
+        self.shutdown: Final = shutdown
+        self.effects: Final = effects
+        self.result: Final = result
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session, self.shutdown, self.effects, self.result)
 
 
-class ProcessStep(NamedTuple):
-    """What one process event does: the shutdown record and the sessions it changed."""
+class ProcessStep(Record):
+    """What one process event does: the shutdown record and the sessions it changed.
 
-    shutdown: Shutdown
-    changes: tuple[tuple[SessionId, Session | None], ...]
-    """``(session_id, new state)`` for each session changed; None removes the entry."""
-    effects: tuple[Effect, ...]
-    result: Result
+    ``changes`` holds ``(session_id, new state)`` for each session changed;
+    None removes the entry.
+    """
+
+    _fields = ("shutdown", "changes", "effects", "result")
+
+    def __init__(
+        self,
+        shutdown: Shutdown,
+        changes: tuple[tuple[SessionId, Session | None], ...],
+        effects: tuple[Effect, ...],
+        result: Result,
+    ) -> None:
+        self.shutdown: Final = shutdown
+        self.changes: Final = changes
+        self.effects: Final = effects
+        self.result: Final = result
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.shutdown, self.changes, self.effects, self.result)
 
 
-class Step(NamedTuple):
+class Step(Record):
     """What one event does to the whole process."""
 
-    state: Process
-    effects: tuple[Effect, ...]
-    result: Result
+    _fields = ("state", "effects", "result")
+
+    def __init__(self, state: Process, effects: tuple[Effect, ...], result: Result) -> None:
+        self.state: Final = state
+        self.effects: Final = effects
+        self.result: Final = result
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.state, self.effects, self.result)
 
 
 # --- the session rules, one per event type -------------------------------------
@@ -360,7 +402,10 @@ def _is_running(session: Session, call_id: int) -> bool:
 
 def _trim(segments: tuple[Segment, ...], committed: int) -> tuple[Segment, ...]:
     """Drop what ``committed`` covers; cut a segment it covers in part."""
-    kept = tuple(segment for segment in segments if segment.end > committed)
+    first = 0
+    while first < len(segments) and segments[first].end <= committed:
+        first += 1
+    kept = segments[first:]
     if kept and kept[0].start <= committed:
         kept = (kept[0]._replace(start=committed + 1), *kept[1:])
     return kept

@@ -93,7 +93,7 @@ class HermesLifecycle:
 
     def _apply(self, event: SessionEvent, *, notify: bool = True) -> SessionStep:
         """Feed one event to the model and store the result (lock held)."""
-        session_id: Any = event[0]
+        session_id: Any = event.session_id
         stepped = step_session(self._sessions.get(session_id), event, self._shutdown())
         if stepped.session is None:
             self._sessions.pop(session_id, None)
