@@ -47,9 +47,10 @@ COMPILED = [
 TYPE_CONTEXT = ["memory_lifecycle", "memory_lifecycle.model"]
 """Packages whose ``__init__`` mypy reads to type the compiled modules (not compiled)."""
 
-SHARED_LIBRARY = "memory_lifecycle.model._compiled"
-"""The mypyc group: one extension module holding the compiled code of every module,
-inside the package so that an editable install finds it like any other module."""
+GROUP = "memory_lifecycle"
+"""The mypyc group: its shared library, the top-level module ``memory_lifecycle__mypyc``,
+holds the code of every compiled module (each of which is a small stub importing it).
+It must be top-level: mypyc derives each module's ``__file__`` from its location."""
 
 BUILD_COMMANDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
 """Commands that build extension modules; metadata-only runs skip the mypyc step."""
@@ -81,6 +82,16 @@ def staged_path(module: str) -> Path:
     return STAGE.joinpath("src", *parts[:-1], parts[-1] + ".py")
 
 
+def remove_stale_build_output() -> None:
+    """Empty setuptools' staging folders: a pure build must not ship an earlier compiled module.
+
+    The link trees of editable installs (``build/__editable__.*``) stay.
+    """
+    for pattern in ("lib*", "temp*", "bdist*"):
+        for folder in (ROOT / "build").glob(pattern):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def mypyc_extensions() -> list[Extension]:
     """The compiled modules as setuptools extensions; empty when they cannot be made."""
     if os.environ.get(PURE_VARIABLE, "") not in ("", "0"):
@@ -102,7 +113,7 @@ def mypyc_extensions() -> list[Extension]:
         ["--config-file", "pyproject.toml", *context, *paths],
         only_compile_paths=paths,
         target_dir=str((STAGE / "c").relative_to(ROOT)),
-        group_name=SHARED_LIBRARY,
+        group_name=GROUP,
     )
 
 
@@ -126,6 +137,7 @@ def extensions() -> list[Extension]:
     """The extension modules of this build run."""
     if BUILD_COMMANDS.isdisjoint(sys.argv[1:]):
         return []
+    remove_stale_build_output()
     return mypyc_extensions()
 
 
