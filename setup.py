@@ -5,15 +5,15 @@ A build (``pip install .``, ``pip install -e .``, ``python -m build``) compiles 
 modules in ``COMPILED`` from their unchanged, typed source with mypyc, as black and
 mypy ship themselves. The compiled and the pure form behave the same; the compiled
 one is faster. The build falls back to pure Python, and says so once on stderr
-(``pip install -v`` shows it), when mypy cannot be imported or the C compiler fails.
+(``pip install -v`` shows it), when mypy cannot be imported, mypyc cannot compile the
+source, or the C compiler fails.
 ``MEMORY_LIFECYCLE_PURE=1`` skips compilation altogether.
 
 mypy names a module after the folders it sits in, and the repository's folders
 (model/, impl/) are mapped onto ``memory_lifecycle`` only by setuptools, so the
 sources to compile are first copied into ``build/mypyc/src`` in their installed
-layout. Every product of the build stays in build/, except that an editable
-install puts the extension modules beside their sources (impl/, model/), as
-setuptools does for every editable extension; .gitignore covers both.
+layout. Every product of the build stays in build/ (git-ignored): the generated C,
+the objects, and for an editable install its link tree with the extension modules.
 """
 
 from __future__ import annotations
@@ -109,12 +109,16 @@ def mypyc_extensions() -> list[Extension]:
         shutil.copyfile(source_of(module), target)
     paths = [str(staged_path(module).relative_to(ROOT)) for module in COMPILED]
     context = [str(staged_path(module).relative_to(ROOT)) for module in TYPE_CONTEXT]
-    return mypycify(
-        ["--config-file", "pyproject.toml", *context, *paths],
-        only_compile_paths=paths,
-        target_dir=str((STAGE / "c").relative_to(ROOT)),
-        group_name=GROUP,
-    )
+    try:
+        return mypycify(
+            ["--config-file", "pyproject.toml", *context, *paths],
+            only_compile_paths=paths,
+            target_dir=str((STAGE / "c").relative_to(ROOT)),
+            group_name=GROUP,
+        )
+    except (Exception, SystemExit) as error:  # mypyc exits after printing type errors
+        say(f"mypyc could not compile the source ({error!r}): installing pure Python")
+        return []
 
 
 class BuildExtOrFallBack(build_ext):
@@ -129,6 +133,8 @@ class BuildExtOrFallBack(build_ext):
             super().run()
         except Exception as error:  # no compiler, no Python headers, a compiler error
             say(f"compiling with mypyc failed ({error}): installing pure Python")
+            for extension in self.extensions:  # none of a half-built set may ship
+                Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)
             self.extensions = []
             self.distribution.ext_modules = []
 
