@@ -20,6 +20,7 @@ for the duration of an exploration.
 from __future__ import annotations
 
 import builtins
+import importlib.machinery
 import importlib.util
 import re
 import sys
@@ -58,17 +59,26 @@ def _thread_using_source(absolute: str, package_dirs: Mapping[str, Path]) -> Pat
         spec = importlib.util.find_spec(absolute)
     except (ImportError, ValueError):
         spec = None
+    source = None if spec is None or spec.origin is None else python_source(spec.origin)
     if (
-        spec is not None
-        and spec.origin is not None
-        and spec.origin.endswith(".py")
+        source is not None
+        and spec is not None
         and spec.submodule_search_locations is None
+        and _IMPORTS_CLOCK_OR_THREADS.search(source.read_text(encoding="utf-8"))
     ):
-        path = Path(spec.origin)
-        if _IMPORTS_CLOCK_OR_THREADS.search(path.read_text(encoding="utf-8")):
-            found = path
+        found = source
     _SIBLING_CACHE[absolute] = found
     return found
+
+
+def python_source(origin: str) -> Path | None:
+    """The ``.py`` file of a module found at ``origin``: itself, or the source beside
+    a compiled (mypyc) extension module; None when there is no source."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if origin.endswith(suffix):
+            source = Path(origin[: -len(suffix)] + ".py")
+            return source if source.is_file() else None
+    return Path(origin) if origin.endswith(".py") else None
 
 
 class TargetLoadError(ImportError):
@@ -129,12 +139,13 @@ def _locate(target: str) -> tuple[str, Path, bool, dict[str, Path]]:
         spec = importlib.util.find_spec(target)
     except (ImportError, ValueError) as error:
         raise TargetLoadError(f"cannot find target module {target!r}: {error}") from error
-    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+    source = None if spec is None or spec.origin is None else python_source(spec.origin)
+    if spec is None or source is None:
         raise TargetLoadError(
             f"cannot find the Python source of target module {target!r}: give a dotted name "
             f"importable from sys.path or a path to a .py file"
         )
-    return target, Path(spec.origin), spec.submodule_search_locations is not None, {}
+    return target, source, spec.submodule_search_locations is not None, {}
 
 
 class _IsolatedLoader:
