@@ -36,13 +36,15 @@ PACKAGE_DIRS = {
 """Import package -> repository folder; the same mapping as pyproject.toml's package-dir."""
 
 COMPILED = [
-    "memory_lifecycle.model.effects",
-    "memory_lifecycle.model.events",
+    "memory_lifecycle.model.record",
     "memory_lifecycle.model.state",
-    "memory_lifecycle.model.step",
+    "memory_lifecycle.model.events",
+    "memory_lifecycle.model.effects",
+    "memory_lifecycle.model.rules",
+    "memory_lifecycle.checks",
     "memory_lifecycle.lifecycle",
 ]
-"""The modules compiled with mypyc: the pure model and the threaded shell."""
+"""The modules compiled with mypyc: the pure model, the API checks and the threaded shell."""
 
 TYPE_CONTEXT = ["memory_lifecycle", "memory_lifecycle.model"]
 """Packages whose ``__init__`` mypy reads to type the compiled modules (not compiled)."""

@@ -21,11 +21,13 @@ VERIFICATION_TOOLS = ("hypothesis", "transitions", "graphviz", "pytest", "_pytes
 """Top-level modules of the ``verify`` extra; the runtime must import none of them."""
 
 COMPILED_MODULES = (
-    "memory_lifecycle.lifecycle",
-    "memory_lifecycle.model.effects",
-    "memory_lifecycle.model.events",
+    "memory_lifecycle.model.record",
     "memory_lifecycle.model.state",
-    "memory_lifecycle.model.step",
+    "memory_lifecycle.model.events",
+    "memory_lifecycle.model.effects",
+    "memory_lifecycle.model.rules",
+    "memory_lifecycle.checks",
+    "memory_lifecycle.lifecycle",
 )
 """The modules setup.py compiles."""
 
