@@ -100,14 +100,8 @@ def commit_session_memory(
     """
     if not session_id:
         return False
-    outcome = _lifecycle.commit_with(
-        session_id,
-        agent,
-        agent_can_commit=agent is None or can_commit(agent),
-        wait=wait,
-        timeout=timeout,
-    )
-    return outcome is Outcome.COMMITTED
+    can = agent is None or can_commit(agent)
+    return _lifecycle.commit_with(session_id, agent, can, wait, timeout) is Outcome.COMMITTED
 
 
 def discard_session(session_id: str) -> bool:

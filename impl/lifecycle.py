@@ -132,15 +132,20 @@ def _module_logger() -> logging.Logger:
 class SessionLifecycle:
     """The memory-provider session lifecycle, safe to call from many threads.
 
-    ``drain_workers`` bounds how many sessions the shutdown drain commits at
-    once. ``clock`` (default ``time.monotonic``) and ``log`` (returns the
-    logger to write to) are read at each use, so a host can redirect them.
+    ``drain_workers`` (a positive int) bounds how many sessions the shutdown
+    drain commits at once. ``clock`` (default ``time.monotonic``) and ``log``
+    (returns the logger to write to) are read at each use, so a host can
+    redirect them.
+
+    Parameters checked at the API boundary are typed ``object``: the checks in
+    ``memory_lifecycle.checks`` refuse a wrong type with a message that names
+    the parameter (a compiled signature would refuse it with a terser one).
     """
 
     def __init__(
         self,
         *,
-        drain_workers: int = DEFAULT_DRAIN_WORKERS,
+        drain_workers: object = DEFAULT_DRAIN_WORKERS,
         clock: Callable[[], float] | None = None,
         log: Callable[[], logging.Logger] | None = None,
     ) -> None:
@@ -268,12 +273,13 @@ class SessionLifecycle:
         self.apply(UnregisterAgent(session_id))
 
     def complete_turn(
-        self, session_id: SessionId, *, agent: object | None = None, ephemeral: bool = False
+        self, session_id: SessionId, *, agent: object | None = None, ephemeral: object = False
     ) -> int:
         """Record a completed turn; return the session's generation."""
         check_agent(agent)
-        check_flag("ephemeral", ephemeral)
-        generation = self.apply(TurnCompleted(session_id, agent, ephemeral))
+        generation = self.apply(
+            TurnCompleted(session_id, agent, check_flag("ephemeral", ephemeral))
+        )
         assert isinstance(generation, int)
         return generation
 
@@ -333,8 +339,8 @@ class SessionLifecycle:
         session_id: SessionId,
         agent: object | None = None,
         *,
-        wait: bool = False,
-        timeout: float | None = None,
+        wait: object = False,
+        timeout: object = None,
     ) -> Outcome:
         """Commit the earliest dirty segment; return what happened.
 
@@ -353,16 +359,15 @@ class SessionLifecycle:
         self,
         session_id: SessionId,
         agent: object | None,
-        *,
         agent_can_commit: bool,
-        wait: bool = False,
-        timeout: float | None = None,
+        wait: object = False,
+        timeout: object = None,
     ) -> Outcome:
         """``commit`` without the agent check: an agent that cannot commit adopts nothing."""
-        check_flag("wait", wait)
+        waits = check_flag("wait", wait)
         seconds = check_seconds("timeout", timeout, optional=True)
         return self._commit(
-            session_id, agent, agent_can_commit, wait, seconds, follow_up=False, whole=False
+            session_id, agent, agent_can_commit, waits, seconds, follow_up=False, whole=False
         )
 
     def _commit(
@@ -595,7 +600,7 @@ class SessionLifecycle:
         assert isinstance(result, Outcome)
         return result
 
-    def drain(self, deadline: float = 30.0) -> DrainReport:
+    def drain(self, deadline: object = 30.0) -> DrainReport:
         """Commit every dirty session, in parallel, returning within ``deadline`` seconds.
 
         Up to ``drain_workers`` threads take sessions off one shared queue: a

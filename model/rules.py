@@ -226,7 +226,16 @@ class Step(Record):
 
 def _register(session: Session | None, event: RegisterAgent, phase: str) -> Ruling:
     base = EMPTY_SESSION if session is None else session
-    return Ruling(base._replace(registered=event.agent), NO_EFFECTS, Outcome.DONE)
+    new = Session(
+        generation=base.generation,
+        committed=base.committed,
+        registered=event.agent,
+        segments=base.segments,
+        in_flight=base.in_flight,
+        follow_up_through=base.follow_up_through,
+        drain_failures=base.drain_failures,
+    )
+    return Ruling(new, NO_EFFECTS, Outcome.DONE)
 
 
 def _unregister(session: Session | None, event: UnregisterAgent, phase: str) -> Ruling:
@@ -241,10 +250,14 @@ def _turn_completed(session: Session | None, event: TurnCompleted, phase: str) -
     base = EMPTY_SESSION if session is None else session
     owner = base.registered if event.agent is None else event.agent
     generation = base.generation + 1
-    new = base._replace(
+    new = Session(
         generation=generation,
+        committed=base.committed,
         registered=owner,
         segments=_extend(base.segments, generation, owner),
+        in_flight=base.in_flight,
+        follow_up_through=base.follow_up_through,
+        drain_failures=base.drain_failures,
     )
     return Ruling(new, NO_EFFECTS, generation)
 
@@ -276,7 +289,15 @@ def _commit_requested(session: Session | None, event: CommitRequested, phase: st
         captured_generation=captured,
         follow_up=event.follow_up,
     )
-    new = session._replace(segments=segments, in_flight=running, follow_up_through=owed)
+    new = Session(
+        generation=session.generation,
+        committed=session.committed,
+        registered=session.registered,
+        segments=segments,
+        in_flight=running,
+        follow_up_through=owed,
+        drain_failures=session.drain_failures,
+    )
     call = CallProvider(
         session_id=event.session_id,
         call_id=event.call_id,
@@ -291,10 +312,14 @@ def _commit_succeeded(session: Session | None, event: CommitSucceeded, phase: st
         return Ruling(session, NO_EFFECTS, Outcome.STALE)
     assert session.in_flight is not None
     committed = max(session.committed, session.in_flight.captured_generation)
-    ended = session._replace(
+    ended = Session(
+        generation=session.generation,
         committed=committed,
+        registered=session.registered,
         segments=_trim(session.segments, committed),
         in_flight=None,
+        follow_up_through=session.follow_up_through,
+        drain_failures=session.drain_failures,
     )
     return _end_call(ended, event.session_id, phase, retry=True, result=Outcome.COMMITTED)
 

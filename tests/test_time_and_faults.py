@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from _agents import WAIT, GatedAgent, join, start, wait_until
+from _pure import pure_lifecycle
 from memory_lifecycle import Outcome, SessionLifecycle
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +29,12 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture
 def lifecycle() -> SessionLifecycle:
     return SessionLifecycle()
+
+
+@pytest.fixture
+def patchable() -> Any:
+    """A ``SessionLifecycle`` whose methods a test may patch (run from source)."""
+    return pure_lifecycle().SessionLifecycle
 
 
 @pytest.fixture
@@ -199,23 +206,24 @@ def test_drop_in_keeps_refusing_registrations_after_its_drain_as_the_original_L2
 
 
 def test_interrupt_after_the_call_started_ends_it_as_failed_S3(
-    lifecycle: SessionLifecycle, monkeypatch: pytest.MonkeyPatch
+    patchable: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """S3: a KeyboardInterrupt landing after the model said STARTED and before the
     provider was called leaves the session idle, its work dirty, the lock free."""
+    lifecycle = patchable()
     agent = Counter()
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s")
-    original = SessionLifecycle._enter_call
+    original = patchable._enter_call
 
-    def interrupted(self: SessionLifecycle, ident: int, call_id: int) -> None:
+    def interrupted(self: Any, ident: int, call_id: int) -> None:
         original(self, ident, call_id)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(SessionLifecycle, "_enter_call", interrupted)
+    monkeypatch.setattr(patchable, "_enter_call", interrupted)
     with pytest.raises(KeyboardInterrupt):
         lifecycle.commit("s")
-    monkeypatch.setattr(SessionLifecycle, "_enter_call", original)
+    monkeypatch.setattr(patchable, "_enter_call", original)
     state = lifecycle.session_state("s")
     assert state is not None and state.in_flight is None and state.dirty
     assert agent.calls == 0
@@ -225,10 +233,11 @@ def test_interrupt_after_the_call_started_ends_it_as_failed_S3(
 
 
 def test_interrupt_after_a_call_ended_still_starts_its_follow_up_L1(
-    lifecycle: SessionLifecycle, monkeypatch: pytest.MonkeyPatch
+    patchable: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """L1: an interruption after the end of a call was stored, before its follow-up
     started, is settled: the follow-up still commits the busy boundary's work."""
+    lifecycle = patchable()
     agent = GatedAgent("a", hold=True)
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s")
@@ -245,25 +254,26 @@ def test_interrupt_after_a_call_ended_still_starts_its_follow_up_L1(
     assert agent.entered.wait(WAIT)
     lifecycle.complete_turn("s")
     assert lifecycle.commit("s") is Outcome.BUSY
-    original = SessionLifecycle._start_follow_ups
+    original = patchable._start_follow_ups
     calls = []
 
-    def interrupted(self: SessionLifecycle, effects: Any) -> None:
+    def interrupted(self: Any, effects: Any) -> None:
         calls.append(effects)
         if len(calls) == 1:
             raise KeyboardInterrupt
         original(self, effects)
 
-    monkeypatch.setattr(SessionLifecycle, "_start_follow_ups", interrupted)
+    monkeypatch.setattr(patchable, "_start_follow_ups", interrupted)
     agent.release.set()
     join(thread)
     assert isinstance(box[0], KeyboardInterrupt)
     wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the settled follow-up runs")
 
 
-def test_interrupted_waiter_leaves_the_lock_free_L3(lifecycle: SessionLifecycle) -> None:
+def test_interrupted_waiter_leaves_the_lock_free_L3(patchable: Any) -> None:
     """L3: a waiting commit interrupted in its wait leaves the lock free and nothing
     in flight of its own."""
+    lifecycle = patchable()
     agent = GatedAgent("a", hold=True)
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s")
@@ -286,10 +296,11 @@ def test_interrupted_waiter_leaves_the_lock_free_L3(lifecycle: SessionLifecycle)
 
 
 def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
-    lifecycle: SessionLifecycle,
+    patchable: Any,
 ) -> None:
     """L2: a Ctrl-C in the drain's wait ends the drain: the lifecycle does not stay
     draining (background commits admitted, follow-ups run)."""
+    lifecycle = patchable()
     agent = GatedAgent("a", hold=True)
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s")
