@@ -9,7 +9,12 @@ from xml.etree import ElementTree
 from ..trace import Trace
 from .runner import Report
 
-STATUS_MARK = {"passed": "ok", "violated": "VIOLATED", "not_applicable": "n/a"}
+STATUS_MARK = {
+    "passed": "ok",
+    "violated": "VIOLATED",
+    "not_applicable": "n/a",
+    "not_checked": "not run",
+}
 
 
 def _evidence(evidence: list[str], status: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..interleave.runner import quiet_logging
 from ..properties import ALL
-from ..stateful import run_stateful
+from ..stateful import SearchBudget, run_stateful
 from ..trace import Trace
 from .probes import PROBES, run_probe
 from .target import Target, TargetFactory, target_factory
@@ -162,34 +162,25 @@ def _run_stateful(
     say: Progress,
     report: Report,
 ) -> None:
-    say(
-        f"stateful comparison with the model: {chosen.stateful_examples} examples "
-        f"x {chosen.stateful_steps} steps (seed {seed})"
+    wanted = [slot.id for slot in by_id.values() if slot.status == "passed"]
+    if not wanted:
+        return
+    budget = SearchBudget.sized(
+        chosen.stateful_examples, chosen.stateful_steps, chosen.shrink_seconds
     )
-    found = run_stateful(
-        factory,
-        max_examples=chosen.stateful_examples,
-        step_count=chosen.stateful_steps,
-        seed_value=seed,
-        shrink_seconds=chosen.shrink_seconds,
-    )
-    if found.error is not None:
-        report.errors.append(f"stateful comparison stopped: {found.error!r}")
-    replay_base = ("--checks", "stateful", "--seed", str(seed), f"--{chosen.name}")
-    hit = set()
-    for violation in found.violations:
-        slot = by_id.get(violation.property_id)
-        if slot is None:
-            continue
-        hit.add(violation.property_id)
-        trace = violation.trace()
-        replay = _command(target, "--only", violation.property_id, *replay_base)
-        slot.violate(trace, replay, f"stateful comparison: {violation.message}")
-    for slot in by_id.values():
-        if slot.id not in hit and slot.status == "passed":
-            slot.evidence.append(
-                f"stateful: {chosen.stateful_examples} runs x {chosen.stateful_steps} steps agree"
-            )
+    found = run_stateful(factory, budget=budget, properties=wanted, seed_value=seed, progress=say)
+    report.errors.extend(found.errors)
+    for verdict in found.verdicts.values():
+        slot = by_id[verdict.property_id]
+        if verdict.status == "violated" and verdict.trace is not None:
+            replay = _command(target, *verdict.replay, f"--{chosen.name}")
+            slot.violate(verdict.trace, replay, f"stateful comparison: {verdict.detail}")
+        elif verdict.status == "passed":
+            slot.evidence.append(f"stateful: {verdict.detail}")
+        elif verdict.status == "not_checked":
+            if not slot.evidence:
+                slot.status = "not_checked"
+            slot.evidence.append(f"stateful: not checked: {verdict.detail}")
 
 
 def _interleave_factory(target: str, sample: Target) -> Any:
