@@ -174,7 +174,8 @@ def _run_stateful(
         slot = by_id[verdict.property_id]
         if verdict.status == "violated" and verdict.trace is not None:
             replay = _command(target, *verdict.replay, f"--{chosen.name}")
-            slot.violate(verdict.trace, replay, f"stateful comparison: {verdict.detail}")
+            after = f" (after {', '.join(verdict.found_after)})" if verdict.found_after else ""
+            slot.violate(verdict.trace, replay, f"stateful comparison{after}: {verdict.detail}")
         elif verdict.status == "passed":
             slot.evidence.append(f"stateful: {verdict.detail}")
         elif verdict.status == "not_checked":

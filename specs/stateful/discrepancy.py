@@ -212,7 +212,11 @@ class Observation:
         if predicted == observed:
             return
         index = next(
-            (n for n, pair in enumerate(zip(predicted, observed, strict=False)) if pair[0] != pair[1]),
+            (
+                n
+                for n, pair in enumerate(zip(predicted, observed, strict=False))
+                if pair[0] != pair[1]
+            ),
             min(len(predicted), len(observed)),
         )
         where = f"in {self.rule} on {session_id!r}"
@@ -223,9 +227,7 @@ class Observation:
                 f"{where}: provider called on {observed[index]}, but the segment belongs to "
                 f"{predicted[index]} ({shown})"
             )
-            self.add(
-                CallsDiffer(message, session_id, "wrong_agent", after_failure=after_failure)
-            )
+            self.add(CallsDiffer(message, session_id, "wrong_agent", after_failure=after_failure))
         elif len(observed) > len(predicted):
             self.add(
                 CallsDiffer(

@@ -28,6 +28,7 @@ from memory_lifecycle.model import (
     Result,
     Session,
     SessionEvent,
+    SessionId,
     StartFollowUp,
     TurnCompleted,
     UnregisterAgent,
@@ -110,10 +111,10 @@ class Prediction:
     """The model's sessions, fed with what the machine does to the target."""
 
     def __init__(self, session_ids: Sequence[str]) -> None:
-        self._sessions: dict[str, Session | None] = dict.fromkeys(session_ids)
+        self._sessions: dict[SessionId, Session | None] = dict.fromkeys(session_ids)
         self._draining = False
         self.failed: dict[str, str | None] = dict.fromkeys(session_ids)
-        """Per session, how its last provider call failed (``fail``/``abort``), None after a success."""
+        """Per session, how its last provider call failed (``fail``, ``abort``), else None."""
 
     # --- queries ----------------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class Prediction:
     def drain(self, ends: Mapping[str, str], forecast: Forecast) -> None:
         """The drain: from now on no follow-up starts; every session commits while that succeeds."""
         self._draining = True
-        for session_id in self._sessions:
+        for session_id in ends:
             while True:
                 effects, _ = self._feed(CommitRequested(session_id, None, True))
                 call = _started_call(effects)
@@ -252,5 +253,5 @@ class Prediction:
 def _started_call(effects: tuple[Effect, ...]) -> ModelCall | None:
     for effect in effects:
         if isinstance(effect, CallProvider):
-            return ModelCall(effect.session_id, effect.agent, effect.captured_generation)
+            return ModelCall(str(effect.session_id), effect.agent, effect.captured_generation)
     return None

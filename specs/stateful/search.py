@@ -43,7 +43,10 @@ class SearchBudget:
     seconds: float
     """Wall-clock limit for everything: searches, shrinking and minimising."""
     shrink_seconds: float
-    """At most this long shrinking one violation, and half of it deleting steps."""
+    """At most this long shrinking one violation, and half of it deleting steps.
+
+    Never more than a sixth of the time left, so the search goes on for the others.
+    """
 
     @classmethod
     def sized(cls, runs: int, steps: int, shrink_seconds: float) -> SearchBudget:
@@ -55,9 +58,15 @@ class Search(Supervisor):
     """One Hypothesis test of the machine: counts its runs and keeps the violations it sees."""
 
     def __init__(
-        self, checked: Iterable[str], runs_allowed: int, deadline: float, shrink_seconds: float
+        self,
+        checked: Iterable[str],
+        runs_allowed: int,
+        deadline: float,
+        shrink_seconds: float,
+        say: Progress = lambda _text: None,
     ) -> None:
         super().__init__(checked)
+        self.say = say
         self.runs_allowed = runs_allowed
         self.deadline = deadline
         self.shrink_seconds = shrink_seconds
@@ -96,6 +105,10 @@ class Search(Supervisor):
         if not self.shrinking:
             self.shrinking = True
             self.stop_at = min(self.deadline, time.monotonic() + self.shrink_seconds)
+            self.say(
+                f"stateful: {violation.property_id} violated in run {self.runs + 1}; "
+                f"shrinking (up to {self.stop_at - time.monotonic():.0f} s)"
+            )
 
     def run_ended(self, steps: int) -> None:
         if self._counting:
@@ -108,6 +121,7 @@ class Search(Supervisor):
 class _Found:
     violation: PropertyViolation
     checked: frozenset[str]
+    after: tuple[str, ...]
 
 
 def run_stateful(
@@ -149,7 +163,11 @@ def run_stateful(
                 stopped = "time"
                 break
             search = Search(
-                active, budget.runs - runs, deadline, min(budget.shrink_seconds, max(1.0, left / 3))
+                active,
+                budget.runs - runs,
+                deadline,
+                min(budget.shrink_seconds, max(1.0, left / 6)),
+                say,
             )
             searches += 1
             search_seed = _search_seed(seed_value, active)
@@ -157,6 +175,7 @@ def run_stateful(
                 f"stateful search {searches}: {', '.join(active)}; up to {budget.runs - runs} "
                 f"runs x {budget.steps} steps (seed {seed_value})"
             )
+            after = tuple(found)
             error = _hypothesis(factory, search, budget, search_seed)
             runs, steps = runs + search.runs, steps + search.steps
             if error is not None and not (search.found and isinstance(error, Flaky)):
@@ -164,9 +183,10 @@ def run_stateful(
                 stopped = "error"
             for property_id in [pid for pid in active if pid in search.found]:
                 say(f"stateful: {property_id} violated; deleting steps from its counterexample")
-                until = min(deadline, time.monotonic() + budget.shrink_seconds / 2)
+                left = deadline - time.monotonic()
+                until = time.monotonic() + min(budget.shrink_seconds / 2, max(0.5, left / 6))
                 shortest = minimise(factory, search.found[property_id], search.checked, until)
-                found[property_id] = _Found(shortest, search.checked)
+                found[property_id] = _Found(shortest, search.checked, after)
             active = [pid for pid in active if pid not in search.found]
             if stopped == "error":
                 break
@@ -194,6 +214,7 @@ def run_stateful(
                     "--seed",
                     str(seed_value),
                 ),
+                item.after,
             )
         elif stopped is None and runs >= budget.runs:
             verdicts[property_id] = PropertyVerdict(
@@ -262,9 +283,7 @@ def _catalogue_index(property_id: str) -> int:
     return next(index for index, item in enumerate(ALL) if item.id == property_id)
 
 
-def _why_not(
-    stopped: str | None, runs: int, budget: SearchBudget, found: dict[str, _Found]
-) -> str:
+def _why_not(stopped: str | None, runs: int, budget: SearchBudget, found: dict[str, _Found]) -> str:
     after = f" after {runs} of {budget.runs} runs"
     if found:
         after += f" (the searches stopped at the violations of {', '.join(found)})"

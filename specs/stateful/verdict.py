@@ -18,7 +18,8 @@ class PropertyVerdict:
     spent ("250 runs of up to 25 steps, 5,912 steps compared, seed 0").
     ``violated``: ``detail`` is the message, ``trace`` the shortest
     counterexample found, ``replay`` the ``conform`` options that rerun the
-    search that found it (add the target first and the budget flag).
+    search that found it (add the target first and the budget flag), and
+    ``found_after`` the properties that search no longer checked.
     ``not_checked``: ``detail`` says why (the time limit ran out, the search
     stopped with an error). ``not_applicable``: the target lacks a call the
     property needs. ``runs`` and ``steps`` count the runs and rules in which
@@ -32,6 +33,12 @@ class PropertyVerdict:
     steps: int = 0
     trace: Trace | None = None
     replay: tuple[str, ...] = ()
+    found_after: tuple[str, ...] = ()
+    """Violated: properties already found violated, and no longer checked, when this was found.
+
+    The violation may share their cause: the comparison sees only the first
+    difference a defect makes, whichever property that difference breaks.
+    """
 
 
 @dataclass(frozen=True)
