@@ -274,13 +274,13 @@ def test_missing_calls_make_properties_not_applicable_s8_l4_l2(tmp_path: Path) -
     assert result.runs == 0
 
 
-def test_same_seed_same_verdict_s5() -> None:
-    """S5: two searches with one seed find the same violation with the same counterexample."""
-    factory = target_factory(str(BROKEN / "unserialised_without_wait.py"))
+def test_same_seed_same_verdict_s1() -> None:
+    """S1: two searches with one seed find the same violation with the same counterexample."""
+    factory = target_factory(str(BROKEN / "ephemeral_counted.py"))
     budget = SearchBudget(runs=40, steps=20, seconds=120.0, shrink_seconds=30.0)
-    first, second = (run_stateful(factory, budget=budget, properties=["S5"]) for _ in range(2))
-    assert first.verdicts["S5"].status == "violated"
-    assert first.verdicts["S5"].trace == second.verdicts["S5"].trace
+    first, second = (run_stateful(factory, budget=budget, properties=["S1"]) for _ in range(2))
+    assert first.verdicts["S1"].status == "violated"
+    assert first.verdicts["S1"].trace == second.verdicts["S1"].trace
     assert first.runs == second.runs
 
 
