@@ -5,11 +5,12 @@
 scripted agents each. Its rules cover every API call: registration and
 re-registration, unregistration, completed turns with and without an explicit
 agent (ephemeral ones when the target takes them), commits with and without
-waiting and with zero, negative and short timeouts, discard, drain, and
-commits *held in flight*: ``begin_held_commit`` starts a commit on a helper
-thread and stops its provider call, putting the ``HeldCommit`` in the
-``held_commits`` bundle; ``release_held_commit`` consumes one and lets its call
-end with success, an ``Exception`` or a ``BaseException``.
+waiting and with zero, negative and short timeouts, discard, drain (once per
+run), and commits *held in flight*: ``commit(hold=True)`` starts a commit on a
+helper thread and stops its provider call, putting the ``HeldCommit`` in the
+``held_commits`` bundle; ``release_held_commit`` consumes one: meanwhile the
+session's user completes turns and the host may commit at a boundary, then the
+call ends with success, an ``Exception`` or a ``BaseException``.
 
 Each rule feeds the same calls to the model (``prediction``), waits (bounded)
 for the threads the target started, and records what differs in an
