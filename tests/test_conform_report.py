@@ -18,7 +18,7 @@ from memory_lifecycle.specs.conformance.runner import (
     _stateful_verdicts,
 )
 from memory_lifecycle.specs.properties import ALL, BY_ID
-from memory_lifecycle.specs.stateful import PropertyViolation, StatefulResult
+from memory_lifecycle.specs.stateful import PropertyVerdict, StatefulResult
 from memory_lifecycle.specs.trace import Trace, TraceStep
 
 TRACE = Trace("S3", "wedged", (TraceStep("host", "commit('s')", "False", "s: in flight"),))
@@ -51,29 +51,43 @@ def test_a_property_no_check_covered_is_not_checked_never_passed_s6() -> None:
     assert result.evidence == ["not checked (no check that ran covers it)"]
 
 
-def test_stateful_stopping_at_its_first_violation_checks_nothing_else_s10_l1() -> None:
-    """S3, S10, L1: a search that stopped at S3 says S10 and L1 were not checked."""
-    found = StatefulResult([PropertyViolation("S3", "wedged", TRACE.steps)])
+def _stateful(*verdicts: PropertyVerdict) -> StatefulResult:
+    found = {verdict.property_id: verdict for verdict in verdicts}
+    return StatefulResult(found, runs=250, steps=6000, searches=1, seconds=1.0)
+
+
+def test_stateful_verdicts_are_read_as_the_search_gave_them_S3_S10_L1() -> None:
+    """S3, S10, L1: a violation (found after another) and a property the search
+    could not check keep their own status; a lacking call is not applicable."""
+    found = _stateful(
+        PropertyVerdict("S3", "violated", "wedged", trace=TRACE),
+        PropertyVerdict("S10", "violated", "two calls", trace=TRACE, found_after=("S3",)),
+        PropertyVerdict("L1", "not_checked", "the time limit ran out"),
+    )
     verdicts = {
         verdict.property_id: verdict
-        for verdict in _stateful_verdicts(found, ("S3", "S10", "L1", "L4"), "250 runs", {"L4": "x"})
+        for verdict in _stateful_verdicts(found, ("S3", "S10", "L1", "L4"), {"L4": "x"})
     }
-    assert verdicts["S3"].status == "violated" and verdicts["S3"].trace is not None
-    assert verdicts["S10"].status == "not_checked"
-    assert verdicts["S10"].detail == "the search stopped at its first violation, S3"
-    assert verdicts["L1"].status == "not_checked"
+    assert verdicts["S3"].status == "violated" and verdicts["S3"].trace is TRACE
+    assert verdicts["S10"].detail == "two calls (after S3)"
+    assert (verdicts["L1"].status, verdicts["L1"].detail) == (
+        "not_checked",
+        "the time limit ran out",
+    )
     assert verdicts["L4"].status == "not_applicable"
 
 
-def test_stateful_run_without_findings_passes_to_its_budget_s2() -> None:
-    verdicts = _stateful_verdicts(StatefulResult([]), ("S2",), "250 runs x 25 steps", {})
-    assert [(v.status, v.detail) for v in verdicts] == [("passed", "250 runs x 25 steps")]
+def test_stateful_property_without_a_verdict_is_not_checked_S2() -> None:
+    """S2: a property the search returned nothing about is never passed."""
+    (verdict,) = _stateful_verdicts(_stateful(), ("S2",), {})
+    assert (verdict.status, verdict.detail) == ("not_checked", "the search gave no verdict")
 
 
-def test_stateful_harness_error_is_not_checked_with_the_error_s2() -> None:
-    found = StatefulResult([], RuntimeError("boom"))
-    (verdict,) = _stateful_verdicts(found, ("S2",), "250 runs", {})
-    assert verdict.status == "not_checked" and "RuntimeError: boom" in verdict.detail
+def test_stateful_pass_carries_the_budget_spent_S2() -> None:
+    """S2: a pass says what the search spent on it."""
+    found = _stateful(PropertyVerdict("S2", "passed", "250 runs of up to 25 steps"))
+    (verdict,) = _stateful_verdicts(found, ("S2",), {})
+    assert (verdict.status, verdict.detail) == ("passed", "250 runs of up to 25 steps")
 
 
 def _report() -> Report:

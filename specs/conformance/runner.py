@@ -20,7 +20,6 @@ with every reason. A property nobody checked is never ``passed``.
 
 from __future__ import annotations
 
-import inspect
 import shlex
 import time
 import types
@@ -403,22 +402,16 @@ class Conformance:
         self._step(f"stateful comparison with the model ({budget_text})")
         with quiet_logging():
             found = _stateful_search(self.factory, chosen, self.seed, tuple(self.results))
-        replay = (
-            "--checks",
-            "stateful",
-            "--seed",
-            str(self.seed),
-            f"--{chosen.name}",
-        )
-        for verdict in _stateful_verdicts(found, tuple(self.results), budget_text, self.lacking):
+        for verdict in _stateful_verdicts(found, tuple(self.results), self.lacking):
             if verdict.status == "violated":
+                options = found.verdicts[verdict.property_id].replay
                 verdict = _with_replay(
-                    verdict, _command(self.target, "--only", verdict.property_id, *replay)
+                    verdict, _command(self.target, *options, f"--{chosen.name}")
                 )
             self.results[verdict.property_id].verdicts.append(verdict)
-        error = getattr(found, "error", None)
-        if error is not None:
-            self._report.errors.append(f"stateful comparison stopped: {error!r}")
+        self._report.errors.extend(
+            f"stateful comparison stopped: {error}" for error in found.errors
+        )
         self.finished.add("stateful")
 
     # --- interleavings ----------------------------------------------------------------
@@ -556,78 +549,48 @@ def _with_replay(verdict: CheckVerdict, replay: str) -> CheckVerdict:
 
 
 def _stateful_search(
-    factory: TargetFactory, chosen: Budget, seed: int, property_ids: tuple[str, ...]
+    factory: TargetFactory,
+    chosen: Budget,
+    seed: int,
+    property_ids: tuple[str, ...],
+    progress: Callable[[str], None] | None = None,
 ) -> Any:
-    """Run the stateful search, restricted to ``property_ids`` when it can be."""
-    from ..stateful import run_stateful  # needs hypothesis, which the probes do not
+    """Run the stateful search over ``property_ids`` only, within ``chosen``'s budget."""
+    from ..stateful import SearchBudget, run_stateful  # needs hypothesis; the probes do not
 
-    options: dict[str, Any] = {
-        "max_examples": chosen.stateful_examples,
-        "step_count": chosen.stateful_steps,
-        "seed_value": seed,
-        "shrink_seconds": chosen.shrink_seconds,
-    }
-    if "properties" in inspect.signature(run_stateful).parameters:
-        options["properties"] = property_ids
-    return run_stateful(factory, **options)
+    budget = SearchBudget.sized(
+        chosen.stateful_examples, chosen.stateful_steps, chosen.shrink_seconds
+    )
+    return run_stateful(
+        factory, budget=budget, properties=list(property_ids), seed_value=seed, progress=progress
+    )
 
 
 def _stateful_verdicts(
-    found: Any, property_ids: tuple[str, ...], budget_text: str, lacking: dict[str, str]
+    found: Any, property_ids: tuple[str, ...], lacking: dict[str, str]
 ) -> list[CheckVerdict]:
-    """One stateful verdict per property in ``property_ids``.
+    """One stateful verdict per property in ``property_ids``, as the search gave it.
 
-    A result with ``verdicts`` (property id -> object with ``status``,
-    ``detail`` and ``violation``) is read as it is. A result with only
-    ``violations`` stopped at its first one, so every other property is
-    ``not_checked``; with neither violation nor error, every property passed
-    to the budget.
+    A violation found after others says so; its replay (the search's own
+    ``--only``/``--seed`` options) is completed by the caller.
     """
     source = "stateful comparison"
-    per_property = getattr(found, "verdicts", None)
     verdicts: list[CheckVerdict] = []
-    if per_property is not None:
-        for pid in property_ids:
-            given = per_property.get(pid)
-            if pid in lacking:
-                verdicts.append(
-                    CheckVerdict(pid, "stateful", source, "not_applicable", lacking[pid])
-                )
-            elif given is None:
-                verdicts.append(
-                    CheckVerdict(
-                        pid, "stateful", source, "not_checked", "the search gave no verdict"
-                    )
-                )
-            else:
-                violation = getattr(given, "violation", None)
-                trace = violation.trace() if violation is not None else None
-                detail = str(getattr(given, "detail", "") or "")
-                if given.status == "passed":
-                    detail = detail or budget_text
-                elif given.status == "violated" and trace is not None:
-                    detail = detail or trace.message
-                verdicts.append(CheckVerdict(pid, "stateful", source, given.status, detail, trace))
-        return verdicts
-    violations = {item.property_id: item for item in found.violations}
-    error = found.error
-    first = next(iter(violations), None)
     for pid in property_ids:
+        given = found.verdicts.get(pid)
         if pid in lacking:
             verdicts.append(CheckVerdict(pid, "stateful", source, "not_applicable", lacking[pid]))
-        elif pid in violations:
-            trace = violations[pid].trace()
-            verdicts.append(
-                CheckVerdict(pid, "stateful", source, "violated", violations[pid].message, trace)
-            )
-        elif first is not None:
-            reason = f"the search stopped at its first violation, {first}"
-            verdicts.append(CheckVerdict(pid, "stateful", source, "not_checked", reason))
-        elif error is not None:
-            reason = f"the search stopped on an error: {type(error).__name__}: {error}"
+        elif given is None:
+            reason = "the search gave no verdict"
             verdicts.append(CheckVerdict(pid, "stateful", source, "not_checked", reason))
         else:
-            verdicts.append(CheckVerdict(pid, "stateful", source, "passed", budget_text))
+            after = f" (after {', '.join(given.found_after)})" if given.found_after else ""
+            detail = given.detail
+            if given.status == "violated" and after:
+                detail = f"{detail}{after}"
+            verdicts.append(
+                CheckVerdict(pid, "stateful", source, given.status, detail, given.trace)
+            )
     return verdicts
 
 
