@@ -57,7 +57,15 @@ from memory_lifecycle.model import (
 )
 from memory_lifecycle.model.state import Agent
 
-from .machine import ResultTable, ResultVerdict, adopter, committable
+from .machine import (
+    PROCESS_RESULTS,
+    SESSION_RESULTS,
+    ResultTable,
+    ResultVerdict,
+    adopter,
+    committable,
+    result_token,
+)
 
 StepFn = Callable[[Process, Event], Step]
 """A step function with the signature of ``model.step``."""
@@ -191,7 +199,17 @@ def judge_result(before: Process, event: Event, step: Step) -> ResultVerdict | N
     return verdict
 
 
+_RESULT_IDS: dict[str, frozenset[str]] = {}
+for _row in (*SESSION_RESULTS, *PROCESS_RESULTS):
+    _RESULT_IDS[_row.trigger] = _RESULT_IDS.get(_row.trigger, frozenset()) | {_row.property_id}
+_UNDECLARED = frozenset({"S6"})
+"""Results of a trigger no table lists are reported under S6 (see ``ResultTable.judge``)."""
+
+
 def _result_of(property_id: str, before: Process, event: Event, step: Step) -> str | None:
+    """The result verdict of this step, when it belongs to ``property_id``."""
+    if property_id not in _RESULT_IDS.get(type(event).__name__, _UNDECLARED):
+        return None
     verdict = judge_result(before, event, step)
     if verdict is None or verdict.property_id != property_id:
         return None
@@ -570,13 +588,14 @@ def _s7_probe(
     if outcome.result is not Outcome.DONE:
         return f"{_edit_text(event)} returned {outcome.result!r}, not DONE"
     session_id = _target(event)
-    for key, value in outcome.state.sessions:
-        if key != session_id and _session_of(before, key) != value:
+    keys = {key for key, _ in before.sessions} | {key for key, _ in outcome.state.sessions}
+    for key in sorted(keys - {session_id}, key=str):
+        if _session_of(before, key) != _session_of(outcome.state, key):
             return f"{_edit_text(event)} changed session {key!r}"
-        if key == session_id:
-            problem = malformed_entry(value)
-            if problem is not None:
-                return f"{_edit_text(event)} wrote a malformed entry: {problem}"
+    written = None if session_id is None else _session_of(outcome.state, session_id)
+    problem = None if written is None else malformed_entry(written)
+    if problem is not None:
+        return f"{_edit_text(event)} wrote a malformed entry: {problem}"
     return None
 
 
@@ -818,7 +837,7 @@ def _l1_after(before: Process, event: Event, step: Step, step_fn: StepFn) -> Pro
         if done.endless or not (done.no_agent or committed >= old.generation):
             return ProgressFailure(
                 f"{event.session_id!r}: a {'whole ' if event.whole else ''}commit answered "
-                f"{step.result.name} asked for work "
+                f"{result_token(step.result)} asked for work "
                 f"through {old.generation}, but succeeding providers and the follow-ups the "
                 f"lifecycle starts leave committed at {committed}",
                 done.events,
@@ -969,7 +988,8 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
     for session_id, session in process.sessions:
         if session.generation <= session.committed and session.in_flight is None:
             continue
-        state, events = process, []
+        state = process
+        events: list[Event] = []
         for _ in range(2 * session.generation + 4):
             current = _session_of(state, session_id)
             if current is None or (current.generation <= current.committed and current.idle):
@@ -999,7 +1019,8 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
 
 def _drain_finishes(process: Process, step_fn: StepFn) -> ProgressFailure | None:
     now = process.shutdown.deadline - 1.0
-    state, events = process, []
+    state = process
+    events: list[Event] = []
     for _ in range(_DRIVE_LIMIT):
         event: Event | None = None
         for session_id, session in state.sessions:

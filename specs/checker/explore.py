@@ -219,11 +219,13 @@ def probe_failures(
 
 
 def state_probes(state: Process, bounds: Bounds, *, symmetric: bool) -> list[Probe]:
-    """The test-hook edits probed from ``state`` (present sessions and one absent)."""
+    """The test-hook edits probed from ``state``: of each session the world offers
+    events to (under symmetry, the present ones and the first absent one)."""
     present = dict(state.sessions)
     agents = offered_agents(state, bounds, symmetric=symmetric)
     ids = [key for key in bounds.session_ids if key in present]
-    ids += [key for key in bounds.session_ids if key not in present][:1]
+    absent = [key for key in bounds.session_ids if key not in present]
+    ids += absent[:1] if symmetric else absent
     probes: list[Probe] = []
     for session_id in ids:
         probes.extend(edit_probes(session_id, present.get(session_id), agents, bounds))

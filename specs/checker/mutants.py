@@ -22,6 +22,7 @@ from memory_lifecycle.model import (
     DrainNext,
     DrainPoll,
     DrainStarted,
+    Effect,
     EntryEdited,
     Event,
     InFlight,
@@ -87,7 +88,7 @@ def _session(process: Process, event: Event) -> Session | None:
     return process.session(getattr(event, "session_id", None))
 
 
-def _without(effects: tuple[object, ...], kind: type) -> tuple[object, ...]:
+def _without(effects: tuple[Effect, ...], kind: type) -> tuple[Effect, ...]:
     return tuple(effect for effect in effects if not isinstance(effect, kind))
 
 
@@ -102,7 +103,7 @@ def success_to_generation(state: Process, event: Event) -> Step:
         assert session is not None
         cleared = session._replace(committed=session.generation, segments=(), follow_up_through=0)
         effects = _without(out.effects, StartFollowUp)
-        return Step(_put(out.state, event.session_id, cleared), effects, out.result)  # type: ignore[arg-type]
+        return Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
 
 
@@ -171,7 +172,7 @@ def follow_up_dropped(state: Process, event: Event) -> Step:
         if session is not None and session.follow_up_through:
             effects = _without(out.effects, StartFollowUp)
             cleared = session._replace(follow_up_through=0)
-            return Step(_put(out.state, event.session_id, cleared), effects, out.result)  # type: ignore[arg-type]
+            return Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
 
 
@@ -333,8 +334,8 @@ def kept_results_swapped(state: Process, event: Event) -> Step:
     """Discard of a dirty entry reports KEPT_IN_FLIGHT, of a busy one KEPT_DIRTY."""
     out = model.step(state, event)
     swap = {Outcome.KEPT_DIRTY: Outcome.KEPT_IN_FLIGHT, Outcome.KEPT_IN_FLIGHT: Outcome.KEPT_DIRTY}
-    if isinstance(event, Discard) and out.result in swap:
-        return out._replace(result=swap[out.result])  # type: ignore[index]
+    if isinstance(event, Discard) and isinstance(out.result, Outcome) and out.result in swap:
+        return out._replace(result=swap[out.result])
     return out
 
 
@@ -436,7 +437,7 @@ def drain_no_requeue_after_failure(state: Process, event: Event) -> Step:
     if isinstance(event, CommitFailed) and QueueForDrain(event.session_id) in out.effects:
         shutdown = out.state.shutdown._replace(queued=out.state.shutdown.queued - 1)
         effects = _without(out.effects, QueueForDrain)
-        return Step(out.state._replace(shutdown=shutdown), effects, out.result)  # type: ignore[arg-type]
+        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
     return out
 
 
@@ -474,7 +475,7 @@ def drain_start_skips_queue(state: Process, event: Event) -> Step:
     if isinstance(event, DrainStarted) and out.result is Outcome.STARTED:
         effects = _without(out.effects, QueueForDrain)
         shutdown = out.state.shutdown._replace(queued=0)
-        return Step(out.state._replace(shutdown=shutdown), effects, out.result)  # type: ignore[arg-type]
+        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
     return out
 
 
