@@ -254,13 +254,16 @@ SESSION_EDGES: tuple[AbstractEdge, ...] = (
 
 PROCESS_EDGES: tuple[AbstractEdge, ...] = (
     AbstractEdge("BackgroundCommitRequested", RUNNING, RUNNING, (), "ADMITTED"),
+    AbstractEdge("BackgroundCommitEnded", RUNNING, RUNNING, (), "uncounted"),
     AbstractEdge("DrainStarted", RUNNING, DRAINING, (), "queues the dirty sessions"),
     AbstractEdge("BackgroundCommitRequested", DRAINING, DRAINING, (), "REFUSED_DRAINING"),
+    AbstractEdge("BackgroundCommitEnded", DRAINING, DRAINING, (), "uncounted"),
     AbstractEdge("DrainNext", DRAINING, DRAINING, (), "a worker takes a queued session"),
     AbstractEdge("DrainPoll", DRAINING, DRAINING, (), "WAIT until done or the deadline"),
     AbstractEdge("DrainStarted", DRAINING, DRAINING, (), "BUSY: joins, sooner deadline"),
     AbstractEdge("DrainFinished", DRAINING, DRAINED),
     AbstractEdge("BackgroundCommitRequested", DRAINED, DRAINED, (), "ADMITTED"),
+    AbstractEdge("BackgroundCommitEnded", DRAINED, DRAINED, (), "uncounted"),
     AbstractEdge("DrainStarted", DRAINED, DRAINING, (), "queues the dirty sessions"),
     AbstractEdge("Reset", ANY_STATE, RUNNING, (), "forgets everything"),
 )
