@@ -133,6 +133,7 @@ class _Tables:
         self.inside: list[bool] = [True]
         self.renamed: list[list[int]] = [[0] * len(self.renamings)]
         self.contexts: list[Shutdown] = []
+        self.counted: dict[tuple[int, int, int], Shutdown] = {}
         self.context_numbers: dict[Shutdown, int] = {}
         self.moves: dict[tuple[int, int, int], Expansion] = {}
         self.process_moves: dict[tuple[int, int, int], Move] = {}
@@ -192,9 +193,15 @@ class _Tables:
         shutdown = self.contexts[context]
         if shutdown.phase != DRAINING:
             return shutdown
-        queued = sum(self.wants[number] for number in numbers)
-        calls = sum(self.busy[number] for number in numbers)
-        return shutdown._replace(queued=queued, calls=calls)
+        queued = calls = 0
+        for number in numbers:
+            queued += self.wants[number]
+            calls += self.busy[number]
+        key = (context, queued, calls)
+        found = self.counted.get(key)
+        if found is None:
+            found = self.counted[key] = shutdown._replace(queued=queued, calls=calls)
+        return found
 
     def mini(self, number: int, context: int) -> Process:
         """Session ``number`` alone under ``MINI_ID``, its own counts in the shutdown."""
@@ -321,7 +328,7 @@ def explore_sessions(
     masks, inside = tables.masks, tables.inside
     rows = tables.renamed
     renamed_row = tables.renamed_row
-    events_of_context: dict[int, list[Event]] = {}
+    events_of_context: dict[int, list[tuple[Event, bool]]] = {}
 
     pairs_only = symmetry and slots == 2 and len(tables.renamings) == 2
 
@@ -471,27 +478,35 @@ def explore_sessions(
                     add(key, head, _at_slot(event, slot))
         process = events_of_context.get(context)
         if process is None:
-            process = events_of_context[context] = process_events(tables.contexts[context], bounds)
-        shutdown = tables.shutdown_of(context, numbers)
-        for position, event in enumerate(process):
+            process = events_of_context[context] = [
+                (event, isinstance(event, SHUTDOWN_ONLY))
+                for event in process_events(tables.contexts[context], bounds)
+            ]
+        shutdown: Shutdown | None = None
+        for position, (event, shutdown_only) in enumerate(process):
             transitions += 1
-            if isinstance(event, SHUTDOWN_ONLY):
-                move = tables.shutdown_move(shutdown, position, event)
-                moves = [move]
-                changed = tuple(numbers)
+            if shutdown_only:
+                if shutdown is None:
+                    shutdown = tables.shutdown_of(context, numbers)
+                moves = [tables.shutdown_move(shutdown, position, event)]
+                changed = numbers
             else:
                 moves = [tables.process_move(local, context, position, event) for local in numbers]
-                changed = tuple(move.session for move in moves)
-            if any(move.raised for move in moves):
-                record(STEP_PROPERTY, head, [event], transition=True)
-                continue
+                changed = tuple([move.session for move in moves])
+            after_context = moves[0].context
+            raised = False
             for move in moves:
+                raised = raised or move.raised
                 for item, witness in move.failures:
                     record(item, head, [event, *witness], transition=True)
-            after_context = moves[0].context
-            if any(move.context != after_context for move in moves):
-                name = type(event).__name__
-                raise EngineMismatch(f"{name} moves the shutdown record differently per session")
+                if move.context != after_context:
+                    name = type(event).__name__
+                    raise EngineMismatch(
+                        f"{name} moves the shutdown record differently per session"
+                    )
+            if raised:
+                record(STEP_PROPERTY, head, [event], transition=True)
+                continue
             if after_context != context or changed != numbers:
                 key = key_of(after_context, changed)
                 if key not in index:
