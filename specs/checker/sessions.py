@@ -8,7 +8,8 @@ left out) plus one session per slot, and the counts are derived from the
 sessions. This engine steps each session alone, in a one-session process whose
 counts are that session's own, caches every move together with the verdict of
 every property on it, and builds process states as tuples of interned numbers:
-``(context, n_1, ..., n_k)`` (0: no entry).
+``(context, n_1, ..., n_k)`` (0: no entry). Sessions are interned in the normal
+form of ``canonical.normal_session``.
 
 Process events come in three kinds. ``DrainNext`` names one session and is
 expanded with that session's events. ``BackgroundCommitRequested``,
@@ -22,9 +23,10 @@ of the agents, of its renamed session numbers sorted (sessions are
 interchangeable slots). Equal keys mean states that are renamings of one
 another, and every renaming of a state has the same key.
 
-A step function that breaks these assumptions (the product engine checks them
-for the model) raises ``EngineMismatch``; ``explore`` then uses the product
-engine.
+A step function seen to break these assumptions (a session event that changes
+the shutdown record, counts that are not the sums) raises ``EngineMismatch``, and
+``explore`` then uses the product engine. A session event that changes another
+session cannot be seen here: the product engine is the one that checks S6.
 """
 
 from __future__ import annotations
