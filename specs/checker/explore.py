@@ -22,6 +22,7 @@ from memory_lifecycle.model import EMPTY_PROCESS, Effect, EntryEdited, Event, Pr
 from memory_lifecycle.specs.properties import (
     ALL,
     STEP_RAISED,
+    ProgressFailure,
     Property,
     StepFn,
     StepRaised,
@@ -163,41 +164,46 @@ def raised_message(event: Event, error: Exception) -> str:
     return f"step raised {type(error).__name__}: {error} on {event_text(event)}"
 
 
+Failure = tuple[Property, tuple[Event, ...]]
+"""A violated property and the witness events after the state or transition."""
+
+
+def _driven(item: Property, drive: Callable[[], ProgressFailure | None]) -> Failure | None:
+    """Run a check that drives the state forward; a step that raises in it is ``STEP``."""
+    try:
+        found = drive()
+    except StepRaised as raised:
+        return (STEP_PROPERTY, raised.events)
+    return None if found is None else (item, found.events)
+
+
 def transition_failures(
     properties: Sequence[Property], before: Process, event: Event, step: Step, step_fn: StepFn
-) -> list[tuple[Property, tuple[Event, ...]]]:
+) -> list[Failure]:
     """The properties a transition violates, each with the witness events after it."""
-    failures: list[tuple[Property, tuple[Event, ...]]] = []
+    failures: list[Failure] = []
     for item in properties:
         if item.on_transition is not None and item.on_transition(before, event, step) is not None:
             failures.append((item, ()))
-        elif item.after_transition is not None:
-            try:
-                found = item.after_transition(before, event, step, step_fn)
-            except StepRaised as raised:
-                failures.append((STEP_PROPERTY, raised.events))
-                continue
+        elif (after := item.after_transition) is not None:
+            found = _driven(item, lambda: after(before, event, step, step_fn))
             if found is not None:
-                failures.append((item, found.events))
+                failures.append(found)
     return failures
 
 
 def state_failures(
     properties: Sequence[Property], state: Process, step_fn: StepFn
-) -> list[tuple[Property, tuple[Event, ...]]]:
+) -> list[Failure]:
     """The state and progress properties ``state`` violates, with witness events."""
-    failures: list[tuple[Property, tuple[Event, ...]]] = []
+    failures: list[Failure] = []
     for item in properties:
         if item.on_state is not None and item.on_state(state) is not None:
             failures.append((item, ()))
-        elif item.on_progress is not None:
-            try:
-                found = item.on_progress(state, step_fn, AGENTS[0])
-            except StepRaised as raised:
-                failures.append((STEP_PROPERTY, raised.events))
-                continue
+        elif (progress := item.on_progress) is not None:
+            found = _driven(item, lambda: progress(state, step_fn, AGENTS[0]))
             if found is not None:
-                failures.append((item, found.events))
+                failures.append(found)
     return failures
 
 
