@@ -46,7 +46,19 @@ from memory_lifecycle.specs.checker.world import (
 from memory_lifecycle.specs.properties import ALL
 
 ONE = Bounds(sessions=1, agents=2, max_generation=2)
-TWO = Bounds(sessions=2, agents=1, max_generation=1)
+"""One session, every family (probes included)."""
+TWO = Bounds(
+    sessions=2,
+    agents=1,
+    max_generation=1,
+    wait=False,
+    in_call=False,
+    whole=False,
+    agent_cannot_commit=False,
+    edits=False,
+)
+"""Two sessions with every family that adds states or acts across sessions (the
+commit variants and probes left out act on one session, as in ``ONE``)."""
 
 
 def _plain_reachable(bounds: Bounds) -> set[Process]:

@@ -11,8 +11,9 @@ from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.world import AGENTS, Bounds
 from memory_lifecycle.specs.properties import L1, L2
 
-ONE = Bounds(sessions=1, agents=2, max_generation=3, edits=False)
-TWO = Bounds(sessions=2, agents=1, max_generation=1, edits=False)
+LEAN = {"wait": False, "in_call": False, "whole": False, "agent_cannot_commit": False}
+ONE = Bounds(sessions=1, agents=2, max_generation=3, edits=False, **LEAN)
+TWO = Bounds(sessions=2, agents=1, max_generation=1, edits=False, **LEAN)
 
 
 def test_L2_every_reachable_state_can_reach_a_clean_idle_state() -> None:
