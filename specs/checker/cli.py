@@ -27,23 +27,7 @@ from memory_lifecycle.specs.properties import ALL, BY_ID, StepFn
 
 from .explore import CheckResult, Progress, explore
 from .mutants import MUTANTS
-from .world import AGENTS, CHECK_BOUNDS, SESSION_IDS, THOROUGH_BOUNDS, Bounds
-
-FAMILIES: dict[str, str] = {
-    "explicit_turn_agent": "turns that name an agent other than the registered one",
-    "ephemeral": "ephemeral turns",
-    "commit_agent": "commits that name an agent to adopt an ownerless segment",
-    "wait": "waiting committers and their timeouts",
-    "unregister": "unregistering agents",
-    "provider_success": "providers that succeed",
-    "provider_failure": "providers that raise an Exception",
-    "provider_fatal": "providers that raise a BaseException",
-    "follow_up": "follow-up commits run by the lifecycle",
-    "discard": "discarding entries",
-    "drain": "shutdown drain",
-    "background": "background commit requests",
-}
-"""Event families a ``--no-FAMILY`` option switches off."""
+from .world import AGENTS, CHECK_BOUNDS, FAMILIES, SESSION_IDS, THOROUGH_BOUNDS, Bounds
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,18 +24,28 @@ DIAGRAM_BOUNDS = Bounds(
     sessions=1,
     agents=1,
     max_generation=2,
-    wait=False,
-    unregister=False,
+    explicit_turn_agent=True,
+    ephemeral=False,
     commit_agent=False,
+    agent_cannot_commit=False,
+    wait=False,
+    in_call=False,
+    whole=False,
+    unregister=False,
+    provider_success=True,
+    provider_failure=True,
     provider_fatal=False,
+    stale_ends=False,
     follow_up=False,
     discard=True,
     drain=False,
     background=False,
-    ephemeral=False,
+    reset=False,
+    edits=False,
 )
-"""One session, one agent, two turns; provider success and failure; no waiting,
-unregistering, adopting, follow-ups, fatal failures or drain."""
+"""One session, one agent, two turns; provider success and failure, discard; no
+waiting, unregistering, adopting, follow-ups, fatal failures, drain or reset
+(26 states)."""
 
 SESSION_ID = "s1"
 
