@@ -14,6 +14,8 @@ hundreds, on every event the shell feeds.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -62,3 +64,14 @@ class Record:
         if unknown:
             raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
         return type(self)(**{**self._asdict(), **changes})
+
+
+@functools.cache
+def field_defaults(kind: type[Record]) -> dict[str, Any]:
+    """The default of each field of ``kind`` that has one."""
+    parameters = inspect.signature(kind).parameters
+    return {
+        name: parameter.default
+        for name, parameter in parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }

@@ -23,9 +23,10 @@ commit is in flight (S10), so one later provider call covers them all.
 
 Commits. A commit takes the earliest dirty segment. Its owner makes the
 provider call; an ownerless segment is adopted by the agent passed to the
-commit (when that agent can commit at all), else by the registered one, and
-keeps that owner from then on (S4); when the adopter's own turns come next,
-the two segments merge and one call covers them (S10). The commit *captures*
+commit, else by the registered one, and keeps that owner from then on (S4); a
+passed agent that cannot commit at all adopts nothing (NO_AGENT). When the
+adopter's own turns come next, the two segments merge and one call covers them
+(S10). The commit *captures*
 the segment's end, marks the session in flight under a fresh call id (S5) and
 returns a ``CallProvider`` effect. The shell calls the provider outside its
 lock and reports ``CommitSucceeded`` or ``CommitFailed`` with that call id; an
@@ -91,7 +92,7 @@ the same however many sessions are alive.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .effects import (
     CallProvider,
@@ -331,7 +332,9 @@ def _commit_failed(session: Session | None, event: CommitFailed, phase: str) -> 
     retry = not event.fatal and not session.in_flight.follow_up
     ended = session._replace(in_flight=None)
     if phase == DRAINING:
-        ended = ended._replace(drain_failures=ended.drain_failures + 1)
+        # Counted up to the limit only, so the state stays finite however often
+        # a host's own commits fail during the drain.
+        ended = ended._replace(drain_failures=min(ended.drain_failures + 1, DRAIN_ATTEMPTS))
     return _end_call(ended, event.session_id, phase, retry=retry, result=Outcome.FAILED)
 
 
@@ -580,29 +583,37 @@ def _track_drain(
 
 
 def step_session(
-    session: Session | None, event: SessionEvent, shutdown: Shutdown = EMPTY_SHUTDOWN
+    session: Session | None, event: Event, shutdown: Shutdown = EMPTY_SHUTDOWN
 ) -> SessionStep:
-    """Apply one session event to one session (``None``: no entry)."""
-    try:
-        rule = SESSION_RULES[type(event)]
-    except KeyError:
+    """Apply one session event to one session (``None``: no entry).
+
+    ``event`` is typed as any event so that a process event is refused here,
+    with a message, rather than by a compiled signature.
+    """
+    rule = SESSION_RULES.get(type(event))
+    if rule is None:
         raise TypeError(
             f"step_session() takes a session event, got {type(event).__name__}; "
             f"process events go to step_process()"
-        ) from None
+        )
     ruling = rule(session, event, shutdown.phase)
     if shutdown.phase != DRAINING:
         return SessionStep(ruling.session, shutdown, ruling.effects, ruling.result)
-    return _track_drain(shutdown, event.session_id, session, ruling)
+    return _track_drain(shutdown, cast(SessionEvent, event).session_id, session, ruling)
 
 
 def _drain_started(
     shutdown: Shutdown, sessions: Mapping[SessionId, Session], event: DrainStarted
 ) -> ProcessStep:
     if shutdown.phase == DRAINING:
-        # A second drain joins the running one; the sooner deadline holds.
-        deadline = min(shutdown.deadline, event.deadline)
-        return ProcessStep(shutdown._replace(deadline=deadline), (), NO_EFFECTS, Outcome.BUSY)
+        # A second drain joins the running one: the sooner deadline holds, and a
+        # joiner inside a provider call makes it wait for no call (its own could
+        # not end while it waits).
+        joined = shutdown._replace(
+            deadline=min(shutdown.deadline, event.deadline),
+            waits_for_calls=shutdown.waits_for_calls and not event.in_call,
+        )
+        return ProcessStep(joined, (), NO_EFFECTS, Outcome.BUSY)
     wanted = [key for key, session in sessions.items() if drain_wants(session)]
     calls = sum(1 for session in sessions.values() if session.in_flight is not None)
     new = shutdown._replace(

@@ -926,13 +926,17 @@ def _l2_transition(before: Process, event: Event, step: Step) -> str | None:
     if isinstance(event, CommitFailed) and _draining(before):
         old = _session_of(before, event.session_id)
         new = _session_of(after, event.session_id)
-        counted = old is None or new is None or new.drain_failures == old.drain_failures + 1
+        counted = (
+            old is None
+            or new is None
+            or new.drain_failures == min(old.drain_failures + 1, DRAIN_ATTEMPTS)
+        )
         if _ends_running_call(old, event) and not counted:
             assert old is not None and new is not None
             return (
                 f"a failed call during the drain moved drain_failures "
-                f"{old.drain_failures} -> {new.drain_failures} (each failure is one attempt "
-                f"of {DRAIN_ATTEMPTS})"
+                f"{old.drain_failures} -> {new.drain_failures} (each failure is one attempt, "
+                f"counted up to {DRAIN_ATTEMPTS})"
             )
     return _result_of("L2", before, event, step)
 
@@ -948,7 +952,7 @@ def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | No
     queued = [e.session_id for e in step.effects if isinstance(e, QueueForDrain)]
     if sorted(map(str, queued)) != sorted(map(str, wanted)):
         return f"the drain started with queue {queued}, but {wanted} need a commit"
-    workers = [e.count for e in step.effects if isinstance(e, StartDrainWorkers)]
+    workers = [e.workers for e in step.effects if isinstance(e, StartDrainWorkers)]
     expected_workers = max(1, min(event.workers, len(wanted)))
     if workers != [expected_workers]:
         return (

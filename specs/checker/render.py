@@ -28,6 +28,7 @@ from memory_lifecycle.model import (
     StartFollowUp,
     WakeWaiters,
 )
+from memory_lifecycle.model.record import field_defaults
 
 
 def actor_of(event: Event) -> str:
@@ -51,7 +52,7 @@ def actor_of(event: Event) -> str:
 
 def event_text(event: Event) -> str:
     """``Name(field=value, ...)`` without fields at their default values."""
-    defaults = getattr(type(event), "_field_defaults", {})
+    defaults = field_defaults(type(event))
     parts = []
     for name, value in zip(event._fields, event, strict=True):
         if name in defaults and value == defaults[name]:
@@ -76,7 +77,7 @@ def _effect_text(effect: Effect) -> str:
     if isinstance(effect, StartFollowUp | QueueForDrain):
         return f"{type(effect).__name__}({effect.session_id!r})"
     if isinstance(effect, StartDrainWorkers):
-        return f"StartDrainWorkers({effect.count})"
+        return f"StartDrainWorkers({effect.workers})"
     return type(effect).__name__
 
 

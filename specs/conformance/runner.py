@@ -405,9 +405,7 @@ class Conformance:
         for verdict in _stateful_verdicts(found, tuple(self.results), self.lacking):
             if verdict.status == "violated":
                 options = found.verdicts[verdict.property_id].replay
-                verdict = _with_replay(
-                    verdict, _command(self.target, *options, f"--{chosen.name}")
-                )
+                verdict = _with_replay(verdict, _command(self.target, *options, f"--{chosen.name}"))
             self.results[verdict.property_id].verdicts.append(verdict)
         self._report.errors.extend(
             f"stateful comparison stopped: {error}" for error in found.errors
