@@ -126,7 +126,8 @@ def run_conformance(
         if "stateful" in checks:
             _run_stateful(target, factory, by_id, chosen, seed, say, report)
         if "interleave" in checks:
-            _run_interleave(target, sample, by_id, chosen, say, report)
+            explorable = _interleave_factory(factory, sample)
+            _run_interleave(target, explorable, by_id, chosen, say, report)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -192,43 +193,37 @@ def _run_stateful(
             )
 
 
-def _interleave_factory(target: str, sample: Target) -> Any:
-    """The explorer's factory for ``target``, or None when it cannot run it."""
-    try:
-        from ..interleave import target as interleave_target
-    except ImportError:
-        return None
-    api = sample.api
-    if isinstance(api, interleave_target.NativeAdapter):
-        return interleave_target.native_target()
-    if not isinstance(api, types.ModuleType):
-        return None
-    try:
-        return interleave_target.target_factory(target)
-    except Exception:
-        return None
+def _interleave_factory(factory: TargetFactory, sample: Target) -> Any:
+    """The explorer's factory (the same loader, with stand-ins), or None when it cannot run it."""
+    from .native_adapter import NativeAdapter
+
+    kind = type(sample.api)
+    native = (kind.__module__, kind.__qualname__) == (NativeAdapter.__module__, "NativeAdapter")
+    return factory if native or isinstance(sample.api, types.ModuleType) else None
 
 
 def _run_interleave(
     target: str,
-    sample: Target,
+    factory: Any,
     by_id: dict[str, PropertyResult],
     chosen: Budget,
     say: Progress,
     report: Report,
 ) -> None:
-    factory = _interleave_factory(target, sample)
     if factory is None:
         say("interleaving scenarios: not available for this target")
         return
     from ..interleave.explore import explore
-    from ..interleave.scenarios import CANONICAL, SCENARIOS
+    from ..interleave.scenarios import CANONICAL, INTERRUPTED, SCENARIOS
 
-    for name in CANONICAL:
+    for name, interrupts in [(name, False) for name in CANONICAL] + [
+        (name, True) for name in INTERRUPTED
+    ]:
         scenario = SCENARIOS[name]
         if not any(pid in by_id for pid in scenario.properties):
             continue
-        say(f"interleavings: {name} (up to {chosen.interleave_schedules} schedules)")
+        what = "with Ctrl-C injected " if interrupts else ""
+        say(f"interleavings: {name} {what}(up to {chosen.interleave_schedules} schedules)")
         try:
             result = explore(
                 scenario,
@@ -236,6 +231,7 @@ def _run_interleave(
                 mode="dfs",
                 budget=chosen.interleave_schedules,
                 target_name=target,
+                interrupts=interrupts,
             )
         except Exception as error:
             report.errors.append(
@@ -262,6 +258,7 @@ def _run_interleave(
                 shlex.quote(target),
                 "--scenario",
                 name,
+                *(["--inject-interrupts"] if interrupts else []),
                 "--replay",
                 shlex.quote(violation.schedule),
             ]

@@ -16,12 +16,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .explore import DEFAULT_BUDGET, DEFAULT_PREEMPTION_BOUND, MODES, explore
-from .loader import TargetLoadError
+from ..conformance.target import TargetError, target_factory
+from .explore import (
+    DEFAULT_BUDGET,
+    DEFAULT_PREEMPTION_BOUND,
+    INTERRUPT_PREEMPTION_BOUND,
+    MODES,
+    explore,
+)
 from .runner import run_scenario
-from .scenarios import CANONICAL, SCENARIOS
+from .scenarios import CANONICAL, INTERRUPTED, SCENARIOS
 from .schedules import ScheduleDiverged
-from .target import target_factory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,10 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bound",
         type=int,
-        default=DEFAULT_PREEMPTION_BOUND,
-        help="dfs: most preemptions per schedule",
+        default=None,
+        help=f"dfs: most preemptions per schedule (default {DEFAULT_PREEMPTION_BOUND}, "
+        f"{INTERRUPT_PREEMPTION_BOUND} with --inject-interrupts)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random/pct: first seed")
+    parser.add_argument(
+        "--inject-interrupts",
+        action="store_true",
+        help="dfs: raise KeyboardInterrupt at every interrupt site of the interrupted actors "
+        f"(default scenarios: {', '.join(INTERRUPTED)})",
+    )
     parser.add_argument(
         "--replay",
         metavar="SCHEDULE",
@@ -64,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the explorer; return the exit status."""
     args = _parser().parse_args(argv)
-    names = args.scenario or list(CANONICAL)
-    factory = target_factory(args.target)
+    names = args.scenario or list(INTERRUPTED if args.inject_interrupts else CANONICAL)
     try:
+        factory = target_factory(args.target)
         if args.replay is not None:
             if len(names) != 1:
                 print("--replay needs exactly one --scenario", file=sys.stderr)
@@ -98,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 target_name=args.target,
                 progress=progress,
+                interrupts=args.inject_interrupts,
             )
             print(outcome.summary(), file=sys.stderr)
             if outcome.violation is not None:
@@ -109,6 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f" --scenario {name} --replay {outcome.violation.schedule}"
                 )
         return 1 if found else 0
-    except (TargetLoadError, ScheduleDiverged) as error:
+    except (TargetError, ScheduleDiverged) as error:
         print(f"interleave: {error}", file=sys.stderr)
         return 2
