@@ -284,7 +284,9 @@ def test_compat_exhaustive_with_two_preemptions(scenario: str) -> None:
 @pytest.mark.parametrize("scenario", CANONICAL)
 def test_native_shell_exhaustive_with_one_preemption(scenario: str) -> None:
     """S2 S3 S5 S7 S8 S9 L1 L2 L3: the native API passes every 1-preemption schedule."""
-    result = explore(SCENARIOS[scenario], target_factory("native"), budget=50_000, preemption_bound=1)
+    result = explore(
+        SCENARIOS[scenario], target_factory("native"), budget=50_000, preemption_bound=1
+    )
     assert result.violation is None, result.violation.format() if result.violation else ""
     assert result.exhausted
 

@@ -37,7 +37,9 @@ class NativeAdapter:
         if session_id:
             self.lifecycle.unregister_agent(session_id)
 
-    def mark_turn_completed(self, session_id: Any, *, agent: Any = None, ephemeral: bool = False) -> int:
+    def mark_turn_completed(
+        self, session_id: Any, *, agent: Any = None, ephemeral: bool = False
+    ) -> int:
         """Complete one turn (an ephemeral one counts nothing); return the generation."""
         if not session_id:
             return 0

@@ -25,6 +25,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..trace import Trace, TraceStep
@@ -153,7 +154,7 @@ class Driver:
         session_id: Any,
         agent: object | None = None,
         wait: bool = False,
-        timeout: float | None = None,
+        timeout: Any = None,
         bound: float = BOUND,
     ) -> Any:
         return self.call(
@@ -575,8 +576,9 @@ def _l1_bad_drain_deadline_changes_nothing(driver: Driver) -> None:
     _needs_drain(driver)
     if not driver.target.drain_takes_deadline:
         raise NotApplicable("the drain takes no deadline")
-    for bad in ("5", [1]):
-        driver.call(f"drain_all_on_shutdown({bad!r})", lambda bad=bad: driver.target.drain(bad))
+    bad_deadlines: tuple[object, ...] = ("5", [1])
+    for bad in bad_deadlines:
+        driver.call(f"drain_all_on_shutdown({bad!r})", partial(driver.target.drain, bad))
     _expect_lifecycle_running(driver, "after drain_all_on_shutdown was given a bad deadline")
 
 

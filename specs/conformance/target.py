@@ -304,13 +304,15 @@ def _view(module: types.ModuleType, overrides: Mapping[str, types.ModuleType]) -
     return view
 
 
-def _failure(target: str, error: BaseException) -> TargetError:
-    """One line saying why importing ``target`` failed, and where."""
+def _failure(target: str, error: BaseException, files: Sequence[str]) -> TargetError:
+    """One line saying why importing ``target`` failed, and where (in the target's files)."""
     if isinstance(error, SyntaxError):
         where = f"{error.filename}:{error.lineno}" if error.filename else target
         return TargetError(f"cannot load target {target}: {where}: {error.msg}")
     place = ""
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = [
+        frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename in files
+    ]
     if frames:
         last = frames[-1]
         place = f" at {last.filename}:{last.lineno}"
@@ -324,11 +326,13 @@ def load_module(
     *,
     stand_ins: Mapping[str, types.ModuleType] | None = None,
     bound: float | None = None,
+    sources: set[str] | None = None,
 ) -> types.ModuleType:
     """A new module object for ``target``, its source executed afresh.
 
     ``stand_ins`` replace ``threading``/``time`` for the loaded code. With a
     ``bound`` the import runs on a helper thread and must finish within it.
+    ``sources`` receives the paths of every file executed for it.
     """
     text = str(target)
     located = _locate(text)
@@ -338,13 +342,17 @@ def load_module(
     loader = _Loader(dict(stand_ins or {}), top_package, located.package_dirs)
 
     def load() -> types.ModuleType:
-        return loader.load(located.name, located.path, located.is_package)
+        try:
+            return loader.load(located.name, located.path, located.is_package)
+        finally:
+            if sources is not None:
+                sources.update(str(module.__file__) for module in loader.loaded.values())
 
     if bound is None:
         try:
             return load()
         except Exception as error:
-            raise _failure(text, error) from error
+            raise _failure(text, error, _files(loader)) from error
     box: list[types.ModuleType | BaseException] = []
 
     def run() -> None:
@@ -363,8 +371,12 @@ def load_module(
         )
     outcome = box[0]
     if isinstance(outcome, BaseException):
-        raise _failure(text, outcome) from outcome
+        raise _failure(text, outcome, _files(loader)) from outcome
     return outcome
+
+
+def _files(loader: _Loader) -> list[str]:
+    return [str(module.__file__) for module in loader.loaded.values()]
 
 
 # --- what a target offers -----------------------------------------------------------------
@@ -489,6 +501,8 @@ class Target:
         self.has_ephemeral = _takes_keyword(api.mark_turn_completed, "ephemeral")
         self.inspect = find_inspector(api)
         """Reads one session's state, when the target's state can be read (the explorer)."""
+        self.source_files: frozenset[str] = frozenset()
+        """The files executed to load this instance (the target and its fresh siblings)."""
 
     @property
     def has_discard(self) -> bool:
@@ -522,9 +536,7 @@ class Target:
     def has_uncommitted_work(self, session_id: Any) -> Any:
         return self.api.has_uncommitted_work(session_id)
 
-    def commit(
-        self, session_id: Any, agent: object | None, wait: bool, timeout: Any
-    ) -> Any:
+    def commit(self, session_id: Any, agent: object | None, wait: bool, timeout: Any) -> Any:
         return self.api.commit_session_memory(session_id, agent, wait=wait, timeout=timeout)
 
     def discard(self, session_id: Any) -> Any:
@@ -572,7 +584,10 @@ def target_factory(target: str | Path, name: str | None = None) -> TargetFactory
     _target_of(load_module(target, bound=IMPORT_BOUND), label)
 
     def make(stand_ins: Mapping[str, types.ModuleType] | None = None) -> Target:
-        return _target_of(load_module(target, stand_ins=stand_ins), label)
+        sources: set[str] = set()
+        made = _target_of(load_module(target, stand_ins=stand_ins, sources=sources), label)
+        made.source_files = frozenset(sources)
+        return made
 
     return make
 

@@ -130,9 +130,7 @@ class RecordingApi:
     def drain_all_on_shutdown(self, deadline: float = FINAL_DRAIN_DEADLINE) -> None:
         """Record and forward ``drain_all_on_shutdown`` (without ``deadline`` if it takes none)."""
         arguments = {"deadline": deadline} if self.target.drain_takes_deadline else {}
-        self._call(
-            "drain_all_on_shutdown", arguments, lambda: self.target.drain(deadline)
-        )
+        self._call("drain_all_on_shutdown", arguments, lambda: self.target.drain(deadline))
 
     def background_commit(self, session_id: str) -> None:
         """Commit ``session_id`` on a registered background thread, as a host's boundary does."""
@@ -150,9 +148,7 @@ class RecordingApi:
                     lambda: self.target.unregister_background(worker),
                 )
 
-        worker = self.threading.Thread(
-            target=body, name=f"background-{session_id}", daemon=True
-        )
+        worker = self.threading.Thread(target=body, name=f"background-{session_id}", daemon=True)
         admitted = self._call(
             "_register_background_commit_thread",
             {},

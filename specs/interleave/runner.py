@@ -190,9 +190,7 @@ class _Run:
 
     def _open(self, method: str) -> Iterator[Call]:
         return (
-            call
-            for call in self.history.calls
-            if call.method == method and call.returned is None
+            call for call in self.history.calls if call.method == method and call.returned is None
         )
 
     def _running_in_thread(self, thread: int) -> list[ProviderCall]:
@@ -501,6 +499,7 @@ class _Run:
         api.on_return = self.on_call_return
         self.api = api
         context = Context(api, self.make_agent)
+        scheduler.interrupt_files = target.source_files
         self.scenario.setup(context)
         actors = [
             scheduler.spawn(lambda act=act: act(context), name, internal=False)  # type: ignore[misc]

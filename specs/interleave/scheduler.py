@@ -20,10 +20,16 @@ and ``RunOutcome.deadlock`` lists what every thread waits on.
 
 Asynchronous exceptions: with ``interrupt=(thread, site)`` the scheduler
 raises ``KeyboardInterrupt`` in that logical thread at its ``site``-th
-*interrupt site*, as a signal handler would. Sites are the thread's
-scheduling points (the operation then does not happen) and the moments right
-after a lock acquire or release took effect (``interrupt_site``); a release
-itself is atomic, as the C lock's is. ``sites`` counts each thread's sites.
+*interrupt site*, as a signal handler would. CPython runs a signal handler
+where the interpreter checks for pending calls: on entering a Python
+function, after most calls of C functions, and on loop back edges. So the
+sites are: the thread's scheduling points (a blocking acquire or wait is
+interruptible: the operation then does not happen); right after a lock
+acquire or release took effect (``interrupt_site``; a plain lock's ``with``
+is atomic, a release never half happens); and, in the code of
+``interrupt_files`` (the target's own files), every function entry and every
+return from a call into other code (C functions, stand-ins, the model).
+``sites`` counts the chosen thread's sites.
 
 Stand-ins for ``threading`` and ``time`` (``primitives``) are built on
 ``point``; target code never sees the scheduler directly.
@@ -32,9 +38,12 @@ Stand-ins for ``threading`` and ``time`` (``primitives``) are built on
 from __future__ import annotations
 
 import _thread
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 ALWAYS: Callable[[], bool] = lambda: True  # noqa: E731
@@ -191,7 +200,9 @@ class Scheduler:
         self.interrupt: tuple[int, int] | None = None
         """(thread index, site number): where to raise KeyboardInterrupt, if anywhere."""
         self.sites: dict[int, int] = {}
-        """Interrupt sites each logical thread has passed so far."""
+        """Interrupt sites the chosen thread has passed so far."""
+        self.interrupt_files: frozenset[str] = frozenset()
+        """Source files whose function entries and call returns are interrupt sites."""
         self.delivered: str | None = None
         """Where the injected KeyboardInterrupt was raised, once it was."""
         self.on_interrupt: Callable[[LogicalThread], None] | None = None
@@ -274,7 +285,7 @@ class Scheduler:
             self._site(thread, where)
 
     def _site(self, thread: LogicalThread, where: str) -> None:
-        """Count one interrupt site of ``thread``; raise KeyboardInterrupt if it is the chosen one."""
+        """Count an interrupt site of ``thread``; raise KeyboardInterrupt at the chosen one."""
         if (
             self.interrupt is None
             or self.interrupt[0] != thread.index
@@ -343,19 +354,53 @@ class Scheduler:
         self._names[kind] = number
         return f"{kind}#{number}"
 
+    def _profiler(self, thread: LogicalThread) -> Callable[[FrameType, str, object], None]:
+        """A ``sys.setprofile`` hook making the target's calls and returns interrupt sites."""
+        files = self.interrupt_files
+
+        def profile(frame: FrameType, event: str, arg: object) -> None:
+            if self.delivered or thread.abort or self._in_hook:
+                return
+            code = frame.f_code
+            if event == "call" and code.co_filename in files:
+                where = (
+                    f"entering {code.co_name}() at {Path(code.co_filename).name}:{frame.f_lineno}"
+                )
+            elif event == "c_return" and code.co_filename in files:
+                name = getattr(arg, "__name__", "a C function")
+                where = f"after {name}() at {Path(code.co_filename).name}:{frame.f_lineno}"
+            elif (
+                event == "return" and code.co_filename not in files and code.co_name != "__enter__"
+            ):
+                caller = frame.f_back
+                if caller is None or caller.f_code.co_filename not in files:
+                    return
+                line = f"{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
+                where = f"after {code.co_name}() returned at {line}"
+            else:
+                return
+            self._site(thread, where)
+
+        return profile
+
     def _body(self, thread: LogicalThread, body: Callable[[], None]) -> None:
         self._local.thread = thread
         thread.baton.acquire()
+        chosen = self.interrupt is not None and self.interrupt[0] == thread.index
         try:
             if not thread.abort:
                 thread.started = True
                 thread.op = None
+                if chosen and self.interrupt_files:
+                    sys.setprofile(self._profiler(thread))
                 body()
         except AbortRun:
             pass
         except BaseException as error:  # a logical thread died: record, like excepthook
             thread.error = error
         finally:
+            if chosen:
+                sys.setprofile(None)
             if self.on_thread_end is not None and not thread.abort:
                 self._run_hook(self.on_thread_end, thread)
             thread.finished = True

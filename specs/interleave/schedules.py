@@ -22,9 +22,7 @@ class ScheduleDiverged(RuntimeError):
     """A replayed schedule chose a thread that is not ready: the target is not the same."""
 
 
-def format_schedule(
-    decisions: Sequence[Decision], interrupt: tuple[int, int] | None = None
-) -> str:
+def format_schedule(decisions: Sequence[Decision], interrupt: tuple[int, int] | None = None) -> str:
     """The schedule string of a run's decisions (and its injected interrupt, if any)."""
     choices = ".".join(str(decision.chosen) for decision in decisions) or "-"
     if interrupt is None:

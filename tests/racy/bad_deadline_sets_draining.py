@@ -1,5 +1,7 @@
-"""Racy variant: the drain marks itself draining before checking its deadline: a bad deadline leaves
-it draining."""
+"""Racy variant: the drain marks itself draining before checking its deadline.
+
+A bad deadline leaves it draining.
+"""
 
 from .core import HermesLifecycle, api_functions
 

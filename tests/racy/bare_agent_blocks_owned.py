@@ -1,5 +1,7 @@
-"""Racy variant: a commit passing an agent without commit_memory_session returns False even for owned
-work."""
+"""Racy variant: a commit passing an agent without commit_memory_session returns False.
+
+Even work another agent owns is then left dirty.
+"""
 
 from .core import HermesLifecycle, api_functions
 

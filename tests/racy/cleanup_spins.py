@@ -1,5 +1,7 @@
-"""Racy variant: the end of a provider call is retried on any exception: one that repeats spins
-forever."""
+"""Racy variant: the end of a provider call is retried on any exception.
+
+One that repeats spins forever.
+"""
 
 from .core import HermesLifecycle, api_functions
 

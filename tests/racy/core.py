@@ -53,6 +53,7 @@ Each flag breaks it one way:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 import time
@@ -107,6 +108,8 @@ def _new_entry() -> dict[str, Any]:
         "segments": [],
         "owe": 0,
         "call": None,
+        "captured": 0,
+        "follow_up": False,
     }
 
 
@@ -163,7 +166,8 @@ class HermesLifecycle:
         self._draining = False
         self._drained = False
         """True once a drain returned (only the ``drain_leaves_draining`` flaw looks)."""
-        self._calls = 0
+        self._numbers = itertools.count(1)
+        """Numbers the provider calls: the end of a call is recorded against its number."""
         self._background_commit_threads: set[threading.Thread] = set()
         """Host-registered background commits and follow-ups (joined only by flawed drains)."""
 
@@ -275,9 +279,15 @@ class HermesLifecycle:
         return me in self._calling.values()
 
     def _decide(
-        self, session_id: Any, agent: Any, wait: bool, timeout: float | None, follow_up: bool
+        self,
+        session_id: Any,
+        agent: Any,
+        wait: bool,
+        timeout: float | None,
+        follow_up: bool,
+        number: int,
     ) -> tuple[str, Any]:
-        """Under the lock: ("start", call) or (outcome, None)."""
+        """Under the lock: ("start", call) or (outcome, None); the call is numbered ``number``."""
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         wait = wait and not self._in_provider_call(session_id)
         while True:
@@ -294,12 +304,15 @@ class HermesLifecycle:
                 return "busy", None
             self._condition.wait(None if left is None else min(left, threading.TIMEOUT_MAX))
         if self.flaw["split_check_and_set"]:
-            return self._decide_on_copy(session_id, entry, agent, follow_up)
-        return self._capture(session_id, entry, agent, follow_up)
+            return self._decide_on_copy(session_id, entry, agent, follow_up, number)
+        return self._capture(session_id, entry, agent, follow_up, number)
 
     def _capture(
-        self, session_id: Any, entry: dict[str, Any], agent: Any, follow_up: bool
+        self, session_id: Any, entry: dict[str, Any], agent: Any, follow_up: bool, number: int
     ) -> tuple[str, Any]:
+        """Take the earliest dirty segment. Every call comes first: the writes that mark the
+        session in flight are plain stores, so no signal lands between them."""
+        me = threading.get_ident()
         committed = entry["committed_generation"]
         if entry["generation"] <= committed or (follow_up and entry["owe"] <= committed):
             if entry["owe"] and entry["owe"] <= committed:
@@ -307,31 +320,35 @@ class HermesLifecycle:
             return "nothing", None
         segments = entry["segments"]
         first = segments[0]
-        if first["agent"] is None:
-            adopter = entry["agent"] if agent is None else agent
-            if adopter is None or adopter is False:
+        owner = first["agent"]
+        if owner is None:
+            owner = entry["agent"] if agent is None else agent
+            if owner is None or owner is False:
                 if follow_up:
                     entry["owe"] = 0
                 return "no_agent", None
-            first["agent"] = adopter
-            if len(segments) > 1 and segments[1]["agent"] is adopter:
-                first["end"] = segments[1]["end"]
+            merged = len(segments) > 1 and segments[1]["agent"] is owner
+            end = segments[1]["end"] if merged else first["end"]
+            first["agent"] = owner
+            first["end"] = end
+            if merged:
                 del segments[1]
-        self._calls += 1
-        call = (session_id, first["agent"], first["end"], self._calls, follow_up)
+        call = (session_id, owner, first["end"], number, follow_up)
+        entry["call"] = number
+        entry["captured"] = first["end"]
+        entry["follow_up"] = follow_up
         entry["in_flight"] = True
-        entry["call"] = call[3]
-        self._calling[session_id] = threading.get_ident()
+        self._calling[session_id] = me
         return "start", call
 
     def _decide_on_copy(
-        self, session_id: Any, entry: dict[str, Any], agent: Any, follow_up: bool
+        self, session_id: Any, entry: dict[str, Any], agent: Any, follow_up: bool, number: int
     ) -> tuple[str, Any]:
         """The flawed way: decide on a copy with the lock released, store it after."""
         copy = dict(entry, segments=[dict(segment) for segment in entry["segments"]])
         self._lock.release()
         try:
-            decision = self._capture(session_id, copy, agent, follow_up)
+            decision = self._capture(session_id, copy, agent, follow_up, number)
         finally:
             self._lock.acquire()
         self._sessions[session_id] = copy
@@ -340,117 +357,130 @@ class HermesLifecycle:
     def _commit(
         self, session_id: Any, agent: Any, wait: bool, timeout: float | None, follow_up: bool
     ) -> str:
-        """One commit: "committed", "failed", "busy", "nothing", "no_agent" or "not_found"."""
+        """One commit: "committed", "failed", "busy", "nothing", "no_agent" or "not_found".
+
+        Whatever happens after the decision, and wherever a Ctrl-C lands, the end of
+        the call numbered ``number`` is recorded (``_finish`` does nothing when no
+        call of that number was started).
+        """
+        number = next(self._numbers)
         if self.flaw["call_outside_try"]:
             with self._locked():
-                outcome, call = self._decide(session_id, agent, wait, timeout, follow_up)
+                outcome, call = self._decide(session_id, agent, wait, timeout, follow_up, number)
             if call is None:
                 return str(outcome)
             return self._call_provider(call)
-        call = None
         handled: type[BaseException] = BaseException if self.catch_base_exception else Exception
+        error: BaseException | None = None
+        called = False
         try:
             with self._locked():
-                outcome, call = self._decide(session_id, agent, wait, timeout, follow_up)
+                outcome, call = self._decide(session_id, agent, wait, timeout, follow_up, number)
                 if call is not None and self.flaw["provider_under_lock"]:
                     return self._call_provider(call, locked=True)
             if call is None:
                 return str(outcome)
-            _, owner, _, _, _ = call
-            owner.commit_memory_session()
-        except handled as error:
-            if call is None:
-                raise
-            fatal = not isinstance(error, Exception)
-            self._finish(call, ok=False, fatal=fatal)
-            if fatal:
-                raise
-            return "failed"
-        self._finish(call, ok=True, fatal=False)
-        return "committed"
+            called = True
+            call[1].commit_memory_session()
+        except handled as raised:
+            error = raised
+        interrupted: KeyboardInterrupt | None = None
+        while True:
+            try:
+                self._finish(session_id, number, error, called)
+                break
+            except KeyboardInterrupt as again:  # a Ctrl-C while recording the end: record it anyway
+                interrupted = again
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        if interrupted is not None:
+            raise interrupted
+        return "failed" if error is not None else "committed"
 
     def _call_provider(self, call: tuple[Any, ...], *, locked: bool = False) -> str:
         """The provider call in a ``try`` of its own (after the decision, or under the lock)."""
-        _, owner, _, _, _ = call
+        session_id, owner, _, number, _ = call
         handled: type[BaseException] = BaseException if self.catch_base_exception else Exception
         try:
             owner.commit_memory_session()
         except handled as error:
-            fatal = not isinstance(error, Exception)
-            self._finish(call, ok=False, fatal=fatal, locked=locked)
-            if fatal:
+            self._finish(session_id, number, error, True, locked=locked)
+            if not isinstance(error, Exception):
                 raise
             return "failed"
-        self._finish(call, ok=True, fatal=False, locked=locked)
+        self._finish(session_id, number, None, True, locked=locked)
         return "committed"
 
     def _finish(
-        self, call: tuple[Any, ...], *, ok: bool, fatal: bool, locked: bool = False
+        self,
+        session_id: Any,
+        number: int,
+        error: BaseException | None,
+        called: bool,
+        *,
+        locked: bool = False,
     ) -> None:
-        """Record the end of a call even through a Ctrl-C; then start an owed follow-up."""
-        interrupted: BaseException | None = None
-        again = False
+        """Record the end of call ``number`` (if it started), then start an owed follow-up."""
+        ok = error is None and called
+        fatal = error is not None and not isinstance(error, Exception)
         dropped: object = None
-        retried: type[BaseException] = (
-            BaseException if self.flaw["retry_cleanup_forever"] else KeyboardInterrupt
-        )
         while True:
             try:
                 if locked:
-                    again, dropped = self._end(call, ok, fatal)
+                    again, dropped = self._end(session_id, number, ok, fatal)
                 else:
                     with self._locked():
-                        again, dropped = self._end(call, ok, fatal)
+                        again, dropped = self._end(session_id, number, ok, fatal)
                 break
-            except retried as error:
-                interrupted = error
+            except BaseException:
+                if not self.flaw["retry_cleanup_forever"]:
+                    raise  # the caller retries after a Ctrl-C; anything else is a real error
         del dropped  # owners of committed segments are let go outside the lock
         if again:
-            self._start_follow_up(call[0], locked=locked)
-        if interrupted is not None:
-            raise interrupted
+            self._start_follow_up(session_id, locked=locked)
 
-    def _end(self, call: tuple[Any, ...], ok: bool, fatal: bool) -> tuple[bool, object]:
-        """Under the lock: end ``call``; (a follow-up must start, what to let go of)."""
-        session_id, _, captured, number, follow_up = call
-        if self._calling.get(session_id) == threading.get_ident():
-            del self._calling[session_id]
+    def _end(self, session_id: Any, number: int, ok: bool, fatal: bool) -> tuple[bool, object]:
+        """Under the lock: end call ``number``; (a follow-up must start, what to let go of).
+
+        Everything is computed first and written with plain stores, so a Ctrl-C
+        leaves either the old state or the new one; a second run finds the call
+        ended and only wakes waiters again.
+        """
+        me = threading.get_ident()
         entry = self._sessions.get(session_id)
+        mine = self._calling.get(session_id) == me
         if entry is None or entry["call"] != number:
-            return False, None  # already ended (a retried end after a Ctrl-C)
-        entry["in_flight"] = False
-        entry["call"] = None
+            self._condition.notify_all()
+            return False, None  # never started, or already ended (a retried end after a Ctrl-C)
+        committed = entry["committed_generation"]
+        segments = entry["segments"]
         dropped = None
         if ok:
-            done = max(entry["committed_generation"], captured)
+            committed = max(committed, entry["captured"])
             if self.flaw["commit_to_generation"]:
-                done = entry["generation"]
-            entry["committed_generation"] = done
-            dropped = entry["segments"]
-            kept = [dict(segment) for segment in dropped if segment["end"] > done]
-            if kept and kept[0]["start"] <= done:
-                kept[0]["start"] = done + 1
-            entry["segments"] = kept
+                committed = entry["generation"]
+            dropped = segments
+            segments = [dict(segment) for segment in segments if segment["end"] > committed]
+            if segments and segments[0]["start"] <= committed:
+                segments[0]["start"] = committed + 1
             if self.flaw["frees_under_lock"]:
                 dropped = None
-        retry = ok or not (fatal or follow_up)
+        retry = ok or not (fatal or entry["follow_up"])
         draining = self._draining or (self.flaw["drain_leaves_draining"] and self._drained)
-        again = (
-            entry["owe"] > entry["committed_generation"]
-            and retry
-            and not draining
-            and self.start_follow_ups
-        )
-        if not again:
-            entry["owe"] = 0
+        again = entry["owe"] > committed and retry and not draining and self.start_follow_ups
+        if mine:
+            del self._calling[session_id]
+        entry["committed_generation"] = committed
+        entry["segments"] = segments
+        entry["in_flight"] = False
+        entry["call"] = None
+        entry["owe"] = entry["owe"] if again else 0
         if ok or self.notify_after_failure:
             self._condition.notify_all()
         return again, dropped
 
     def _start_follow_up(self, session_id: Any, *, locked: bool = False) -> None:
-        name = (
-            f"follow-up {session_id!r}" if self.flaw["id_in_thread_name"] else "follow-up commit"
-        )
+        name = f"follow-up {session_id!r}" if self.flaw["id_in_thread_name"] else "follow-up commit"
         worker = threading.Thread(
             target=self._follow_up, args=(session_id,), name=name, daemon=True
         )
@@ -488,11 +518,11 @@ class HermesLifecycle:
         seconds = _seconds(deadline, "deadline")
         ends = time.monotonic() + max(0.0, seconds)
         me = threading.get_ident()
-        with self._locked():
-            caller = next((sid for sid, ident in self._calling.items() if ident == me), None)
-            self._draining = True
-            threads = list(self._background_commit_threads)
         try:
+            with self._locked():
+                caller = next((sid for sid, ident in self._calling.items() if ident == me), None)
+                threads = list(self._background_commit_threads)
+                self._draining = True
             if self.flaw["join_background_first"] or self.flaw["join_unstarted_threads"]:
                 for thread in threads:
                     left = ends - time.monotonic()
@@ -506,9 +536,9 @@ class HermesLifecycle:
             else:
                 self._drain_queue(ends, caller)
         finally:
-            with self._locked():
-                self._draining = False
-                self._drained = True
+            # plain stores: a Ctrl-C cannot land between them
+            self._draining = False
+            self._drained = True
 
     def _committable(self, entry: dict[str, Any]) -> bool:
         if entry["in_flight"] or entry["generation"] <= entry["committed_generation"]:
@@ -570,19 +600,21 @@ class HermesLifecycle:
             if not dirty:
                 return
             results: list[str] = []
-
-            def commit(session_id: Any) -> None:
-                left = max(0.0, ends - time.monotonic())
-                with contextlib.suppress(BaseException):
-                    results.append(self._commit(session_id, None, True, left, False))
-
-            workers = [threading.Thread(target=commit, args=(sid,), daemon=True) for sid in dirty]
+            workers = [
+                threading.Thread(target=self._round_commit, args=(sid, ends, results), daemon=True)
+                for sid in dirty
+            ]
             for worker in workers:
                 worker.start()
             for worker in workers:
                 worker.join(max(0.0, ends - time.monotonic()))
             if "committed" not in results:
                 return
+
+    def _round_commit(self, session_id: Any, ends: float, results: list[str]) -> None:
+        left = max(0.0, ends - time.monotonic())
+        with contextlib.suppress(BaseException):  # a drain worker has no caller to re-raise to
+            results.append(self._commit(session_id, None, True, left, False))
 
 
 def api_functions(lifecycle: HermesLifecycle) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""Racy variant: the drain commits in rounds that wait for their slowest call and stops after a round
-without progress."""
+"""Racy variant: the drain commits in rounds that wait for their slowest call.
+
+It also stops after a round without progress.
+"""
 
 from .core import HermesLifecycle, api_functions
 

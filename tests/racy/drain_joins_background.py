@@ -1,5 +1,7 @@
-"""Racy variant: the drain joins registered background commits with the whole budget first: one hung
-background commit spends the deadline."""
+"""Racy variant: the drain joins registered background commits with the whole budget first.
+
+One hung background commit spends the deadline.
+"""
 
 from .core import HermesLifecycle, api_functions
 

@@ -1,5 +1,7 @@
-"""Racy variant: after a drain, busy commits are never followed up and background commits are refused
-for good."""
+"""Racy variant: the lifecycle stays draining after a drain.
+
+Busy commits are never followed up and background commits are refused for good.
+"""
 
 from .core import HermesLifecycle, api_functions
 

@@ -1,5 +1,7 @@
-"""Racy variant: a drain called from inside a provider call waits for that call, so it waits out its
-deadline."""
+"""Racy variant: a drain called from inside a provider call waits for that call.
+
+So it always waits out its deadline.
+"""
 
 from .core import HermesLifecycle, api_functions
 

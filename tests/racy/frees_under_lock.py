@@ -1,5 +1,7 @@
-"""Racy variant: agent references are dropped under the lock: an agent whose __del__ calls the
-lifecycle deadlocks."""
+"""Racy variant: agent references are dropped under the lock.
+
+An agent whose __del__ calls the lifecycle deadlocks.
+"""
 
 from .core import HermesLifecycle, api_functions
 

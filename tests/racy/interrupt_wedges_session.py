@@ -1,5 +1,7 @@
-"""Racy variant: the provider call's try begins after the lock is released: a Ctrl-C in between leaves
-the session in flight."""
+"""Racy variant: the provider call's try begins after the lock is released.
+
+A Ctrl-C in between leaves the session in flight.
+"""
 
 from .core import HermesLifecycle, api_functions
 

@@ -1,5 +1,7 @@
-"""Racy variant: only a provider's commit of its own session is kept from waiting: providers
-committing each other's sessions deadlock."""
+"""Racy variant: only a provider's commit of its own session is kept from waiting.
+
+Providers committing each other's sessions deadlock.
+"""
 
 from .core import HermesLifecycle, api_functions
 
