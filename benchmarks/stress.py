@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -327,6 +329,38 @@ def _wedged(api: Target, sessions: Sequence[str], providers: Providers) -> tuple
     return sorted(suspects or ()), False
 
 
+def run_in_child(arguments: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Run the SIGINT stress in a child process, bounded: its main thread may never come back.
+
+    A Ctrl-C can leave the target's lock held, and then a main-thread call blocks
+    for good (or retries forever); only a process boundary gets the report out.
+    """
+    bound = arguments.seconds + arguments.drain_deadline + 3 * JOIN_SLACK_SECONDS
+    command = [sys.executable, __file__, *argv, "--in-child"]
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=bound, env=environment, check=False
+        )
+    except subprocess.TimeoutExpired as expired:
+        sys.stderr.write(_text(expired.stderr))
+        sys.stdout.write(_text(expired.stdout))
+        print(
+            f"FAILED L3 lock left held: the main thread never came back from a target call "
+            f"within {bound:g} s (it blocks on a lock a SIGINT left held, or retries forever)"
+        )
+        return 1
+    sys.stderr.write(done.stderr)
+    sys.stdout.write(done.stdout)
+    return done.returncode
+
+
+def _text(output: bytes | str | None) -> str:
+    if output is None:
+        return ""
+    return output if isinstance(output, str) else output.decode(errors="replace")
+
+
 def run(arguments: argparse.Namespace) -> int:
     """Run the stress test; return the exit status."""
     if not arguments.verbose:
@@ -503,8 +537,10 @@ def _parser() -> argparse.ArgumentParser:
         "--sigint-ms",
         type=float,
         default=0.0,
-        help="send SIGINT every that many ms while the main thread calls the target (0: off)",
+        help="send SIGINT every that many ms while the main thread calls the target (0: off); "
+        "runs in a child process",
     )
+    parser.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="keep the target's log output")
     return parser
@@ -512,10 +548,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run."""
-    arguments = _parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    arguments = _parser().parse_args(given)
     if arguments.threads < 1 or arguments.sessions < 1 or arguments.seconds <= 0:
         print("stress: --threads, --sessions and --seconds must be positive", file=sys.stderr)
         return 2
+    if arguments.sigint_ms and not arguments.in_child:
+        return run_in_child(arguments, given)
     return run(arguments)
 
 
