@@ -28,7 +28,7 @@ SHORT = ["--threads", "6", "--sessions", "8", "--seconds", "0.4", "--max-ops", "
 def test_stress_on_the_shell_loses_nothing_s5_l3(
     target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """S3 S5 L2 L3: no overlapping calls, no wedge, nothing dirty after the drain, no hung thread."""
+    """S3 S5 L2 L3: no overlapping calls, no wedge, nothing left dirty, no hung thread."""
     status = _stress().main([*SHORT, "--target", target])
     printed = capsys.readouterr().out
     assert status == 0, printed
@@ -44,7 +44,7 @@ def test_stress_fails_on_the_base_exception_wedge_s3(capsys: pytest.CaptureFixtu
     assert "FAILED generations lost" in printed
 
 
-SIGINT = [*SHORT, "--seconds", "1.5", "--sigint-ms", "1"]
+SIGINT = [*SHORT, "--seconds", "1.5", "--sigint-ms", "1", "--drain-deadline", "0.5"]
 
 
 def test_stress_with_sigint_finds_nothing_in_the_sound_variant_s3_l3(
