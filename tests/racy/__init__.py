@@ -10,9 +10,9 @@ check of ``memory-lifecycle conform`` that finds it (``probes`` or
 """
 
 EXPECTED: dict[str, tuple[str, str, str]] = {
-    "provider_under_lock": ("L3", "interleave", "reentrant_provider"),
+    "provider_under_lock": ("L3", "interleave", "drain_vs_hung_provider"),
     "split_check_and_set": ("S7", "interleave", "discard_vs_turns"),
-    "missing_notify": ("L3", "interleave", "failure_vs_waiter"),
+    "missing_notify": ("L3", "interleave", "base_exception_vs_waiter"),
     "base_exception_wedge": ("S3", "interleave", "base_exception_vs_waiter"),
     "late_commit_overwrite": ("S2", "interleave", "late_commit_vs_new_turn"),
     "no_follow_up": ("L1", "interleave", "two_boundary_commits"),
