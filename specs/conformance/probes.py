@@ -333,6 +333,13 @@ def _s10_turns_coalesce(driver: Driver) -> None:
 
 
 def _l1_busy_commit_followed_up(driver: Driver) -> None:
+    _expect_followed_up(
+        driver, "the work of a commit requested while busy was left for the next boundary"
+    )
+
+
+def _expect_followed_up(driver: Driver, message: str) -> None:
+    """L1: a commit refused as busy is committed when the running call ends."""
     _dirty_session(driver)
     before = set(threading.enumerate())
     hold, call = driver.hold("p1")
@@ -340,10 +347,7 @@ def _l1_busy_commit_followed_up(driver: Driver) -> None:
     driver.expect(driver.commit("p1") is False, "a commit while busy reported success")
     driver.release(hold, call)
     driver.settle(before)
-    driver.expect(
-        driver.dirty("p1") is False,
-        "the work of a commit requested while busy was left for the next boundary",
-    )
+    driver.expect(driver.dirty("p1") is False, message)
 
 
 def _drain_action(target: Target, deadline: float) -> str:
@@ -599,15 +603,8 @@ def _expect_lifecycle_running(driver: Driver, when: str) -> None:
             f"{when}, background commits are refused for good: a host's boundary commits are "
             f"never started",
         )
-    _dirty_session(driver)
-    before = set(threading.enumerate())
-    hold, call = driver.hold("p1")
-    driver.turn("p1")
-    driver.expect(driver.commit("p1") is False, "a commit while busy reported success")
-    driver.release(hold, call)
-    driver.settle(before)
-    driver.expect(
-        driver.dirty("p1") is False,
+    _expect_followed_up(
+        driver,
         f"{when}, a commit refused as busy is no longer followed up: its work waits for the "
         f"next boundary",
     )

@@ -256,6 +256,17 @@ class _Loader:
         source = _importable_sibling(absolute)
         return None if source is None else self.load(absolute, source, False)
 
+    def _with_fresh_children(
+        self, module: types.ModuleType, absolute: str, fromlist: Sequence[str] | None
+    ) -> types.ModuleType:
+        """``module``, or a view of it whose imported submodules are the fresh copies."""
+        overrides = {
+            item: child
+            for item in fromlist or ()
+            if (child := self._fresh(f"{absolute}.{item}")) is not None
+        }
+        return _view(module, overrides) if overrides else module
+
     def _import(
         self,
         name: str,
@@ -272,22 +283,10 @@ class _Loader:
         absolute = importlib.util.resolve_name("." * level + name, package) if level else name
         fresh = self._fresh(absolute)
         if fresh is not None and (fromlist or level):
-            if fromlist:
-                overrides = {
-                    item: module
-                    for item in fromlist
-                    if (module := self._fresh(f"{absolute}.{item}")) is not None
-                }
-                return _view(fresh, overrides) if overrides else fresh
-            return fresh
+            return self._with_fresh_children(fresh, absolute, fromlist)
         real = builtins.__import__(name, globals, locals, fromlist, level)
         if fromlist:
-            overrides = {
-                item: module
-                for item in fromlist
-                if (module := self._fresh(f"{absolute}.{item}")) is not None
-            }
-            return _view(real, overrides) if overrides else real
+            return self._with_fresh_children(real, absolute, fromlist)
         if fresh is not None and "." in absolute:
             # ``import pkg.mod``: hand back a view of ``pkg`` whose ``mod`` is the copy.
             tail = absolute.partition(".")[2]

@@ -138,9 +138,11 @@ def _sessions_with(**scripts: tuple[str, ...]) -> Actor:
     return setup
 
 
-def _background_then_idle(session_id: str) -> Actor:
+def _call(method: str, session_id: str) -> Actor:
+    """An actor making one recorded call of ``session_id`` (``method`` of the recording API)."""
+
     def actor(ctx: Context) -> None:
-        ctx.api.background_commit(session_id)
+        getattr(ctx.api, method)(session_id)
 
     return actor
 
@@ -151,20 +153,6 @@ def _drain_after_hang(session_id: str, deadline: float) -> Actor:
     def actor(ctx: Context) -> None:
         ctx.wait_until_provider_runs(session_id, "hang")
         ctx.api.drain_all_on_shutdown(deadline=deadline)
-
-    return actor
-
-
-def _turn_on(session_id: str) -> Actor:
-    def actor(ctx: Context) -> None:
-        ctx.api.mark_turn_completed(session_id)
-
-    return actor
-
-
-def _commit_on(session_id: str) -> Actor:
-    def actor(ctx: Context) -> None:
-        ctx.api.commit_session_memory(session_id)
 
     return actor
 
@@ -327,7 +315,7 @@ SCENARIO_LIST = (
         "healthy session still gets its call before the deadline",
         ("L2",),
         _sessions_with(s=("hang",), t=()),
-        (("host", _background_then_idle("s")), ("drain", _drain_after_hang("s", 5.0))),
+        (("host", _call("background_commit", "s")), ("drain", _drain_after_hang("s", 5.0))),
         needs=BASIC_API | {"drain_all_on_shutdown", "_register_background_commit_thread"},
     ),
     Scenario(
@@ -336,7 +324,7 @@ SCENARIO_LIST = (
         "third session: the failed one is retried and the new turn committed before the deadline",
         ("L2",),
         _sessions_with(s=("hang",), t=("fail",), u=()),
-        (("drain", _drain(5.0)), ("turn", _turn_on("u"))),
+        (("drain", _drain(5.0)), ("turn", _call("mark_turn_completed", "u"))),
         needs=BASIC_API | {"drain_all_on_shutdown"},
     ),
     Scenario(
@@ -353,7 +341,10 @@ SCENARIO_LIST = (
         "neither may wait for the other",
         ("L3", "L1"),
         _sessions_with(s=("wait_on:t",), t=("wait_on:s",)),
-        (("commit-s", _commit_on("s")), ("commit-t", _commit_on("t"))),
+        (
+            ("commit-s", _call("commit_session_memory", "s")),
+            ("commit-t", _call("commit_session_memory", "t")),
+        ),
     ),
     Scenario(
         "provider_calls_drain",
@@ -361,7 +352,7 @@ SCENARIO_LIST = (
         "session and returns without waiting for the call that made it",
         ("L2", "L3"),
         _sessions_with(s=("drain",), t=()),
-        (("committer", _commit_on("s")),),
+        (("committer", _call("commit_session_memory", "s")),),
         needs=BASIC_API | {"drain_all_on_shutdown"},
     ),
     Scenario(
@@ -389,7 +380,7 @@ INTERRUPTED_LIST = (
         "Ctrl-C lands anywhere in the shutdown drain while a commit runs",
         ("S3", "L3", "L2"),
         _sessions_with(s=(), t=()),
-        (("main", _drain(5.0)), ("committer", _commit_on("t"))),
+        (("main", _drain(5.0)), ("committer", _call("commit_session_memory", "t"))),
         needs=BASIC_API | {"drain_all_on_shutdown"},
         interrupted=("main",),
     ),
