@@ -777,7 +777,8 @@ class _Run:
                 "L1",
                 f"a commit requested while another was in flight was dropped: session(s) "
                 f"{', '.join(repr(s) for s in sessions) or '?'} owe a follow-up commit the "
-                f"target never started",
+                f"target never started before the actors were done; the loss happened there, "
+                f"even where the final drain commits the work later",
             )
         return result.final_state
 

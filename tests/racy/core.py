@@ -262,6 +262,7 @@ class HermesLifecycle:
     ) -> bool:
         if not session_id:
             return False
+        hash(session_id)  # an unhashable id is refused here, before anything changes
         seconds = None
         if timeout is not None and (wait or not self.flaw["timeout_checked_when_waiting"]):
             seconds = _seconds(timeout, "timeout")
