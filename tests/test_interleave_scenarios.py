@@ -229,6 +229,26 @@ def test_original_base_exception_wedge_is_found_with_a_short_schedule() -> None:
     assert replayed.violation is not None and replayed.violation.message == violation.message
 
 
+ORIGINAL_FINDINGS = [
+    ("drain_retries_beside_hung_provider", "L2", "never returns"),
+    ("busy_commit_after_drain", "L1", "no follow-up ran"),
+    ("cross_session_wait_cycle", "L3", "a cycle of waits"),
+    ("interrupted_drain", "L3", "(leaked)"),
+]
+
+
+@pytest.mark.skipif(not ORIGINAL.is_file(), reason="the original module is not present")
+@pytest.mark.parametrize(("scenario", "property_id", "words"), ORIGINAL_FINDINGS)
+def test_original_module_drain_wait_and_ctrl_c_findings_l1_l2_l3(
+    scenario: str, property_id: str, words: str
+) -> None:
+    """L1 L2 L3: the original's drain, waits and Ctrl-C handling break these properties."""
+    target = target_factory(ORIGINAL, name="original")
+    result = explore(SCENARIOS[scenario], target, budget=500, interrupts=scenario in INTERRUPTED)
+    assert result.violation is not None
+    assert result.violation.property_id == property_id and words in result.violation.message
+
+
 @pytest.mark.skipif(not ORIGINAL.is_file(), reason="the original module is not present")
 def test_original_lacks_discard_so_the_scenario_is_not_applicable() -> None:
     """S8: discard_vs_commit needs discard_session, which the first version lacks."""

@@ -507,6 +507,7 @@ class _Run:
         ]
         scheduler.point("start actors", interruptible=False)
         self._settle("settle the actors")
+        self._check_stuck_drains()
         self._check_blocked_actors(actors)
         if self.violation is not None:
             return
@@ -610,6 +611,23 @@ class _Run:
         else:
             cycle = self._waits_inside_providers()
             self.violate("L3", f"{cycle}deadlock: every thread is blocked\n      {waits}")
+
+    def _check_stuck_drains(self) -> None:
+        """L2: once nothing can move, no drain may be stuck in a provider call it made itself.
+
+        (A drain blocked behind another thread's hung call is the L3 check's.)
+        """
+        for call in self._open("drain_all_on_shutdown"):
+            inside = self._running_in_thread(call.thread)
+            if inside:
+                record = inside[0]
+                self.violate(
+                    "L2",
+                    f"drain_all_on_shutdown is still running once nothing else can move, inside "
+                    f"the provider call {record.agent_name} of {record.session_id!r} "
+                    f"({record.behaviour}): it never returns, whatever its deadline",
+                )
+                return
 
     def _check_wedged(self, target: Target, api: RecordingApi) -> None:
         if target.inspect is None:
