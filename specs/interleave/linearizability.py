@@ -13,7 +13,8 @@ each with a real-time window ``[start, end]`` (ticks):
 - ``commit_session_memory`` that did not: one operation whose model result
   must explain ``False`` (nothing to commit, no agent, no entry, busy; a
   waiting commit that timed out is ``CommitRequested`` BUSY then
-  ``WaitExpired``);
+  ``WaitExpired``; a commit made from inside a provider call never waits, so
+  it is BUSY and owes a follow-up);
 - a provider call the target made on its own (follow-up, drain worker): the
   same two operations, windows bounded by its enclosing call or thread.
 
@@ -22,6 +23,10 @@ and the model state) for an order consistent with real time in which every
 operation's model result matches what was observed. The search can also
 require a property of the final state (``accept``): the runner uses it for L1
 (no follow-up the model owes is left unstarted).
+
+This module and ``committable_by_model`` are the explorer's only uses of the
+model (``model.step``, its events and ``Process``); adapting to a new model
+API happens here.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ from memory_lifecycle.model import (
 )
 
 from .history import Call, History, ProviderCall
+
+DRAIN_ATTEMPTS = 3
+"""Failed provider calls per session after which a drain gives up on it (the model's rule)."""
 
 Apply = Callable[[Process], tuple[list[Process], str]]
 """Model states the operation may lead to (empty: the observation is impossible), and why."""
@@ -94,7 +102,7 @@ def _call_label(call: Call) -> str:
     return f"#{call.call_id} T{call.thread} {call.method}({shown}) -> {outcome}"
 
 
-def _simple(call: Call, end: float, reentrant: bool = False) -> Operation | None:
+def _simple(call: Call, end: float, in_call: bool = False) -> Operation | None:
     """The single operation of a call that made no provider call of its own."""
     arguments = call.arguments
     session_id = arguments.get("session_id")
@@ -144,12 +152,12 @@ def _simple(call: Call, end: float, reentrant: bool = False) -> Operation | None
 
         return Operation(label, call.invoked, end, discard)
     if call.method == "commit_session_memory":
-        return _commit_without_provider(call, label, end, reentrant)
+        return _commit_without_provider(call, label, end, in_call)
     return None
 
 
-def _commit_without_provider(call: Call, label: str, end: float, reentrant: bool) -> Operation:
-    """``reentrant``: made by the provider of the same session; a waiting one may get BUSY."""
+def _commit_without_provider(call: Call, label: str, end: float, in_call: bool) -> Operation:
+    """``in_call``: made from inside a provider call; a waiting one then gets BUSY."""
     arguments = call.arguments
     session_id = arguments["session_id"]
     wait = bool(arguments.get("wait"))
@@ -164,8 +172,8 @@ def _commit_without_provider(call: Call, label: str, end: float, reentrant: bool
             return [], f"returned {observed!r} without calling the provider"
         if outcome in _FALSE_OUTCOMES or (outcome is Outcome.BUSY and not wait):
             return [stepped.state], ""
-        if outcome is Outcome.BUSY and reentrant:
-            # waiting on its own call would never end: BUSY, like a commit that does not wait
+        if outcome is Outcome.BUSY and in_call:
+            # a caller inside a provider call never waits: BUSY, and a follow-up is owed
             return [step(p, event._replace(wait=False)).state], ""
         if outcome is Outcome.BUSY and wait and timed:
             return [step(stepped.state, WaitExpired(session_id)).state], ""
@@ -213,12 +221,12 @@ def _provider_pair(
         if session is None or session.in_flight is None or session.in_flight.agent is not agent:
             return [], "model has no such provider call in flight"
         captured = session.in_flight.captured_generation
-        expected = {"ok": "True", "error": "False", "base": "raised"}.get(record.outcome or "")
+        expected = {"ok": "True", "fail": "False", "abort": "raised"}.get(record.outcome or "")
         if observed is not None and observed != expected:
             return [], f"the provider ended {record.outcome} but the call reported {observed}"
         if record.outcome == "ok":
             return [step(p, CommitSucceeded(session_id, agent, captured)).state], ""
-        fatal = record.outcome == "base"
+        fatal = record.outcome == "abort"
         return [step(p, CommitFailed(session_id, agent, captured, fatal)).state], ""
 
     operations.append(
@@ -227,17 +235,16 @@ def _provider_pair(
     return operations
 
 
-def _is_reentrant(call: Call, calls: dict[int, Call]) -> bool:
-    """True when ``call`` ran inside its enclosing commit's provider call of the same session."""
-    parent = calls.get(call.parent) if call.parent is not None else None
-    if parent is None or parent.provider is None:
-        return False
-    record = parent.provider
-    return (
-        record.session_id == call.arguments.get("session_id")
-        and record.began < call.invoked
-        and (record.ended is None or record.ended > call.invoked)
-    )
+def inside_provider(call: Call, history: History) -> ProviderCall | None:
+    """The provider call (of any session) running in ``call``'s thread when it was made."""
+    for record in history.provider_calls:
+        if (
+            record.thread == call.thread
+            and record.began < call.invoked
+            and (record.ended is None or record.ended > call.invoked)
+        ):
+            return record
+    return None
 
 
 def operations_of(history: History, until: float = math.inf) -> list[Operation]:
@@ -260,7 +267,8 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
                 record, _call_label(call), call.invoked, call.returned, request, observed
             )
             continue
-        operation = _simple(call, call.returned, _is_reentrant(call, calls))
+        in_call = inside_provider(call, history) is not None
+        operation = _simple(call, call.returned, in_call)
         if operation is not None:
             operations.append(operation)
     owned = {id(call.provider) for call in history.calls if call.provider is not None}
@@ -355,3 +363,8 @@ def owed_follow_ups(state: Process) -> list[str]:
         if attempt.result is Outcome.STARTED:
             owing.append(str(session_id))
     return owing
+
+
+def committable_by_model(state: Process, session_id: str) -> bool:
+    """True when the model could start a commit of ``session_id`` in ``state`` (an agent exists)."""
+    return step(state, CommitRequested(session_id)).result is not Outcome.NO_AGENT
