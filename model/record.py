@@ -14,10 +14,9 @@ hundreds, on every event the shell feeds.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class Record:
@@ -57,7 +56,7 @@ class Record:
         """The fields by name."""
         return dict(zip(self._fields, self._values(), strict=True))
 
-    def _replace(self, **changes: Any) -> Any:
+    def _replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (the records the rules change often
         override this with a faster one)."""
         unknown = set(changes) - set(self._fields)
@@ -66,8 +65,7 @@ class Record:
         return type(self)(**{**self._asdict(), **changes})
 
 
-@functools.cache
-def field_defaults(kind: type[Record]) -> dict[str, Any]:
+def field_defaults(kind: Any) -> dict[str, Any]:
     """The default of each field of ``kind`` that has one."""
     parameters = inspect.signature(kind).parameters
     return {

@@ -704,9 +704,9 @@ def step_process(
 def step(state: Process, event: Event) -> Step:
     """Apply one event to the whole process."""
     if type(event) in SESSION_RULES:
-        session_id = event.session_id  # type: ignore[union-attr]
+        session_id = cast(SessionEvent, event).session_id
         before = state.session(session_id)
-        moved = step_session(before, event, state.shutdown)  # type: ignore[arg-type]
+        moved = step_session(before, event, state.shutdown)
         sessions = state.sessions
         if moved.session is not before:
             sessions = _put(sessions, session_id, moved.session)

@@ -24,6 +24,7 @@ from memory_lifecycle.specs.commandline import Progress, elapsed_text
 from memory_lifecycle.specs.conformance import cli as conform_cli
 from memory_lifecycle.specs.conformance import runner
 from memory_lifecycle.specs.interleave import cli as interleave_cli
+from memory_lifecycle.specs.interleave.scenarios import CANONICAL
 
 BROKEN = Path(__file__).parent / "broken"
 RACY = Path(__file__).parent / "racy"
@@ -312,10 +313,10 @@ def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("missing", "no such target file"),
+        ("missing", "does not exist"),
         ("syntax", "syntax error: invalid syntax"),
         ("import", "no_such_module_anywhere"),
-        ("api", "lacks commit_session_memory"),
+        ("api", "lacks register_agent"),
     ],
 )
 def test_interleave_unusable_target_exits_2(
@@ -392,7 +393,7 @@ def test_interleave_help_shows_prog_defaults_every_scenario_and_exit_statuses(
     out = " ".join(capsys.readouterr().out.split())
     assert out.startswith("usage: memory-lifecycle interleave")
     assert "mixed_two_sessions" in out and "failure_vs_waiter" in out
-    assert "(default: dfs)" in out and "(default: 2000)" in out and "(default: 2)" in out
+    assert "(default: dfs)" in out and "(default: 2000)" in out and "(default: 2," in out
     assert "exit status:" in out and "130 interrupted" in out
 
 
@@ -411,7 +412,7 @@ def test_interleave_ctrl_c_exits_130_with_the_scenarios_so_far(
     monkeypatch.setattr(interleave_cli, "explore", interrupting)
     status = interleave_cli.main(["compat", "--bound", "0"])
     assert status == 130
-    assert "interrupted after 1 of 15 scenarios; violations so far: none" in (
+    assert f"interrupted after 1 of {len(CANONICAL)} scenarios; violations so far: none" in (
         capsys.readouterr().out
     )
 

@@ -46,7 +46,7 @@ def test_l1_fails_exactly_its_item_with_trace_and_replay(tmp_path: Path) -> None
     assert "FAILED lifecycle-conformance::L1 boundary-honoured" in done.stdout
     assert "::lifecycle-conformance" not in done.stdout
     assert "L1 boundary-honoured (required) violated" in done.stdout
-    assert "[provider] call of 'p1' on p1.a held in flight" in done.stdout
+    assert "[provider] held call ends with 'ok'" in done.stdout
     assert "replay: memory-lifecycle conform host_lifecycle --only L1" in done.stdout
 
 

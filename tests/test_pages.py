@@ -20,10 +20,11 @@ from memory_lifecycle.specs.checker import explore, reachable_graph
 from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.render import event_text, state_text
 from memory_lifecycle.specs.conformance import cli as conform_cli
+from memory_lifecycle.specs.conformance.target import target_factory
 from memory_lifecycle.specs.diagrams import cli as diagrams_cli
 from memory_lifecycle.specs.diagrams.render import ENVIRONMENT_VARIABLE
 from memory_lifecycle.specs.diagrams.style import STATE_COLOURS
-from memory_lifecycle.specs.interleave import SCENARIOS, module_target
+from memory_lifecycle.specs.interleave import SCENARIOS
 from memory_lifecycle.specs.interleave import explore as interleave
 from memory_lifecycle.specs.machine import ANY_STATE, PROCESS_EDGES, SESSION_EDGES, SESSION_STATES
 from memory_lifecycle.specs.pages import EXPLORER_FILE, explorer_html
@@ -149,7 +150,7 @@ def test_S3_timeline_of_an_interleaving_marks_calls_waits_timeout_interrupt_and_
     """S3: the explorer's counterexample on a wedging module reads as lanes per thread, the
     provider call as a bar, the BaseException as an interrupt, the expired wait as a timeout
     and the checker's step as the violation."""
-    target = module_target(RACY / "base_exception_wedge.py", name="base_exception_wedge")
+    target = target_factory(RACY / "base_exception_wedge.py", name="base_exception_wedge")
     result = interleave(SCENARIOS["base_exception_vs_waiter"], target, budget=200)
     assert result.violation is not None and result.violation.property_id == "S3"
     trace = result.violation.trace

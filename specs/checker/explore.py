@@ -635,5 +635,5 @@ def _rename_event(
         changes["value"] = agents[event.value]
     if not changes:
         return event
-    renamed: Event = event._replace(**changes)  # type: ignore[arg-type]
+    renamed: Event = event._replace(**changes)
     return renamed

@@ -537,5 +537,5 @@ def _at_slot(event: Event, slot: int) -> Event:
     """``event`` (named for ``MINI_ID``) named for the session in ``slot``."""
     if getattr(event, "session_id", None) != MINI_ID or slot == 0:
         return event
-    renamed: Event = event._replace(session_id=SESSION_IDS[slot])  # type: ignore[call-arg]
+    renamed: Event = event._replace(session_id=SESSION_IDS[slot])
     return renamed

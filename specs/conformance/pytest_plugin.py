@@ -36,8 +36,8 @@ import pytest
 
 from ..commandline import Progress, missing_tool, target_error_text
 from ..properties import ALL, BY_ID
-from .runner import ALIASES, BUDGETS, CHECKS, Conformance, PropertyResult
-from .target import TargetError
+from .runner import BUDGETS, CHECKS, Conformance, PropertyResult
+from .target import NAMED_TARGETS, TargetError
 
 COLLECTOR = "lifecycle-conformance"
 """Node id of the collector holding the property items."""
@@ -191,7 +191,7 @@ def _replay_prefix(target: str) -> str:
     folder; a module found through another folder of this process's sys.path
     (pytest's ``pythonpath``, a src layout) needs it named.
     """
-    if target in ALIASES or target.endswith(".py") or os.sep in target:
+    if target in NAMED_TARGETS or target.endswith(".py") or os.sep in target:
         return ""
     try:
         spec = find_spec(target)

@@ -76,12 +76,6 @@ NEEDS: dict[str, tuple[str, str]] = {
 }
 """Properties that need an optional call: ``Target`` flag and the call's name."""
 
-ALIASES: dict[str, str] = {
-    "compat": "memory_lifecycle.compat",
-    "native": "memory_lifecycle.specs.conformance.native_adapter",
-}
-"""Short target names: the drop-in and the native shell (as the explorer takes them)."""
-
 Progress = Callable[[int, int, str], None]
 """Told ``(done, total, what runs now)`` before each unit of work."""
 
@@ -256,7 +250,7 @@ class Conformance:
         self.seed = seed
         self.checks = checks
         self.progress = progress or (lambda _done, _total, _text: None)
-        self.factory: TargetFactory = target_factory(ALIASES.get(target, target))
+        self.factory: TargetFactory = target_factory(target)
         self.sample: Target = self.factory()
         self.results = {
             item.id: PropertyResult(item.id, item.title, item.required)
@@ -280,12 +274,14 @@ class Conformance:
     def _probes_of(self, property_id: str) -> list[Probe]:
         return [probe for probe in PROBES if probe.property_id == property_id]
 
-    def _scenarios(self) -> list[Any]:
-        from ..interleave.scenarios import CANONICAL, SCENARIOS
+    def _scenarios(self) -> list[tuple[Any, bool]]:
+        """The scenarios to explore, each with whether Ctrl-C is injected into it."""
+        from ..interleave.scenarios import CANONICAL, INTERRUPTED, SCENARIOS
 
+        chosen = [(name, False) for name in CANONICAL] + [(name, True) for name in INTERRUPTED]
         return [
-            SCENARIOS[name]
-            for name in CANONICAL
+            (SCENARIOS[name], interrupts)
+            for name, interrupts in chosen
             if any(pid in self.results for pid in SCENARIOS[name].properties)
         ]
 
@@ -317,7 +313,7 @@ class Conformance:
                 ):
                     continue
                 if check == "interleave" and not any(
-                    slot.id in scenario.properties for scenario in self._scenarios()
+                    slot.id in scenario.properties for scenario, _ in self._scenarios()
                 ):
                     continue
                 slot.verdicts.append(CheckVerdict(slot.id, check, check, "not_checked", reason))
@@ -419,21 +415,29 @@ class Conformance:
         if "interleave" not in self.checks:
             return
         scenarios = self._scenarios()
-        factory = _interleave_factory(self.target, self.sample)
+        factory = _interleave_factory(self.factory, self.sample)
         if factory is None:
             reason = "the interleaving explorer cannot load this kind of target"
             self.done += len(scenarios)
-            for scenario in scenarios:
+            for scenario, interrupts in scenarios:
                 _not_checked_all(
-                    self._covered(scenario), "interleave", _source(scenario.name), reason
+                    self._covered(scenario),
+                    "interleave",
+                    _source(scenario.name, interrupts),
+                    reason,
                 )
             self.finished.add("interleave")
             return
         from ..interleave.explore import explore
 
-        for index, scenario in enumerate(scenarios):
-            label = f"interleavings: {scenario.name}"
+        for index, (scenario, interrupts) in enumerate(scenarios):
+            label = f"interleavings: {_source(scenario.name, interrupts)}"
             self._step(label)
+            covered = self._covered(scenario)
+            if covered and all(slot.status == "violated" for slot in covered):
+                reason = "already shown violated; not explored again"
+                _not_checked_all(covered, "interleave", _source(scenario.name, interrupts), reason)
+                continue
 
             def count(runs: int, label: str = label) -> None:
                 if runs % 10 == 0:
@@ -452,23 +456,29 @@ class Conformance:
                         budget=self.budget.interleave_schedules,
                         target_name=self.target,
                         progress=count,
+                        interrupts=interrupts,
                     )
             except Exception as error:
                 reason = f"the explorer stopped at scenario {scenario.name}: {error}"
                 self._report.errors.append(reason)
                 self.done += len(scenarios) - index - 1
-                for rest in scenarios[index:]:
-                    _not_checked_all(self._covered(rest), "interleave", _source(rest.name), reason)
+                for rest, rest_interrupts in scenarios[index:]:
+                    _not_checked_all(
+                        self._covered(rest),
+                        "interleave",
+                        _source(rest.name, rest_interrupts),
+                        reason,
+                    )
                 self.finished.add("interleave")
                 return
-            self._record_exploration(scenario, result)
+            self._record_exploration(scenario, result, interrupts)
         self.finished.add("interleave")
 
     def _covered(self, scenario: Any) -> list[PropertyResult]:
         return [self.results[pid] for pid in scenario.properties if pid in self.results]
 
-    def _record_exploration(self, scenario: Any, result: Any) -> None:
-        source = _source(scenario.name)
+    def _record_exploration(self, scenario: Any, result: Any, interrupts: bool) -> None:
+        source = _source(scenario.name, interrupts)
         covered = self._covered(scenario)
         if result.not_applicable is not None:
             for slot in covered:
@@ -490,6 +500,7 @@ class Conformance:
                 shlex.quote(self.target),
                 "--scenario",
                 scenario.name,
+                *(["--inject-interrupts"] if interrupts else []),
                 "--replay",
                 shlex.quote(violation.schedule),
             ]
@@ -518,8 +529,8 @@ class Conformance:
                 )
 
 
-def _source(scenario: str) -> str:
-    return f"interleavings of {scenario}"
+def _source(scenario: str, interrupts: bool = False) -> str:
+    return f"interleavings of {scenario}" + (" with Ctrl-C injected" if interrupts else "")
 
 
 def _extent(result: Any, budget: int) -> str:
@@ -592,21 +603,13 @@ def _stateful_verdicts(
     return verdicts
 
 
-def _interleave_factory(target: str, sample: Target) -> Any:
-    """The explorer's factory for ``target``, or None when it cannot run it."""
-    try:
-        from ..interleave import target as interleave_target
-    except ImportError:
-        return None
-    api = sample.api
-    if isinstance(api, interleave_target.NativeAdapter):
-        return interleave_target.native_target()
-    if not isinstance(api, types.ModuleType):
-        return None
-    try:
-        return interleave_target.target_factory(target)
-    except Exception:
-        return None
+def _interleave_factory(factory: TargetFactory, sample: Target) -> Any:
+    """The explorer's factory (the same loader, with stand-ins), or None when it cannot run it."""
+    from .native_adapter import NativeAdapter
+
+    kind = type(sample.api)
+    native = (kind.__module__, kind.__qualname__) == (NativeAdapter.__module__, "NativeAdapter")
+    return factory if native or isinstance(sample.api, types.ModuleType) else None
 
 
 def run_conformance(

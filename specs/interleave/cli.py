@@ -16,15 +16,21 @@ import sys
 from collections.abc import Sequence
 
 from ..commandline import INTERRUPTED, OK, USAGE, VIOLATED, Progress, exit_status_help
-from ..conformance.target import TargetError
+from ..conformance.target import TargetError, TargetFactory, target_factory
 from ..properties import BY_ID
-from .explore import DEFAULT_BUDGET, DEFAULT_PREEMPTION_BOUND, MODES, explore
-from .loader import TargetLoadError
+from .explore import (
+    DEFAULT_BUDGET,
+    DEFAULT_PREEMPTION_BOUND,
+    INTERRUPT_PREEMPTION_BOUND,
+    MODES,
+    explore,
+)
+from .primitives import stand_in_modules
 from .runner import run_scenario
 from .scenarios import BASIC_API, CANONICAL, LARGE, SCENARIOS
+from .scenarios import INTERRUPTED as INTERRUPTED_SCENARIOS
 from .scheduler import AbortRun, Scheduler
 from .schedules import ScheduleDiverged
-from .target import TargetFactory, target_factory
 
 PROG = "memory-lifecycle interleave"
 
@@ -50,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(SCENARIOS),
         metavar="NAME",
         help="scenario to explore (repeatable). Default: every canonical scenario, "
-        f"{', '.join(CANONICAL)}. Also: {', '.join(LARGE)} (best sampled: --mode pct)",
+        f"{', '.join(CANONICAL)}. With --inject-interrupts: "
+        f"{', '.join(INTERRUPTED_SCENARIOS)}. Also: {', '.join(LARGE)} (best sampled: --mode pct)",
     )
     parser.add_argument(
         "--mode",
@@ -68,11 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bound",
         type=int,
-        default=DEFAULT_PREEMPTION_BOUND,
-        help="dfs: most preemptions per schedule (default: %(default)s)",
+        default=None,
+        help=f"dfs: most preemptions per schedule (default: {DEFAULT_PREEMPTION_BOUND}, "
+        f"{INTERRUPT_PREEMPTION_BOUND} with --inject-interrupts)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="random, pct: first seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--inject-interrupts",
+        action="store_true",
+        help="dfs: raise KeyboardInterrupt at every interrupt site of the interrupted actors, "
+        "as a signal handler would",
     )
     parser.add_argument(
         "--strict",
@@ -106,9 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = args.target if args.target is not None else args.target_option
     if target is None:
         parser.error("the following arguments are required: TARGET")
-    if args.budget < 1 or args.bound < 0:
+    if args.budget < 1 or (args.bound is not None and args.bound < 0):
         parser.error("--budget must be at least 1 and --bound at least 0")
-    names = args.scenario or list(CANONICAL)
+    names = args.scenario or list(INTERRUPTED_SCENARIOS if args.inject_interrupts else CANONICAL)
     if args.replay is not None and len(names) != 1:
         return _usage("--replay needs exactly one --scenario")
     try:
@@ -117,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.replay is not None:
             return _replay(factory, target, names[0], args.replay, args.strict)
         return _explore(factory, target, names, args)
-    except (TargetError, TargetLoadError, ScheduleDiverged) as error:
+    except (TargetError, ScheduleDiverged) as error:
         return _usage(str(error))
 
 
@@ -140,7 +154,7 @@ def check_loads(factory: TargetFactory, target: str) -> None:
 
     def load() -> None:
         try:
-            loaded["target"] = factory(scheduler)
+            loaded["target"] = factory(stand_in_modules(scheduler))
         except BaseException as error:  # reported below, whatever it is
             loaded["error"] = error
 
@@ -154,7 +168,7 @@ def check_loads(factory: TargetFactory, target: str) -> None:
             f"loading target {target!r} did not finish within {scheduler.step} scheduling "
             f"steps: its import blocks or loops"
         ) from None
-    if isinstance(error, TargetError | TargetLoadError):
+    if isinstance(error, TargetError):
         raise TargetError(str(error)) from None
     if isinstance(error, SyntaxError):
         raise TargetError(
@@ -211,6 +225,7 @@ def _explore(factory: object, target: str, names: list[str], args: argparse.Name
                     seed=args.seed,
                     target_name=target,
                     progress=count,
+                    interrupts=args.inject_interrupts,
                 )
                 progress.clear()
                 print(outcome.summary(), file=sys.stderr, flush=True)

@@ -24,6 +24,10 @@ Time is abstracted away: a waiting request is either still waiting (it
 returns only after the call it waits for ended) or past its deadline. Each
 provider call gets a call id of its own in the model.
 
+This module and ``committable_by_model`` are the explorer's only uses of the
+model (``model.step``, its events and ``Process``); adapting to a new model
+API happens here.
+
 ``linearize`` searches (depth first, memoised on the set of placed operations
 and the model state) for an order consistent with real time in which every
 operation's model result matches what was observed. The search can also
@@ -238,12 +242,12 @@ def _provider_pair(
         session = p.session(session_id)
         if session is None or session.in_flight is None or session.in_flight.call_id != call_id:
             return [], "model has no such provider call in flight"
-        expected = {"ok": "True", "error": "False", "base": "raised"}.get(record.outcome or "")
+        expected = {"ok": "True", "fail": "False", "abort": "raised"}.get(record.outcome or "")
         if observed is not None and observed != expected:
             return [], f"the provider ended {record.outcome} but the call reported {observed}"
         if record.outcome == "ok":
             return [step(p, CommitSucceeded(session_id, call_id)).state], ""
-        fatal = record.outcome == "base"
+        fatal = record.outcome == "abort"
         return [step(p, CommitFailed(session_id, call_id, fatal)).state], ""
 
     operations.append(
@@ -252,13 +256,16 @@ def _provider_pair(
     return operations
 
 
-def _in_call(call: Call, calls: dict[int, Call]) -> bool:
-    """True when ``call`` ran inside its enclosing commit's provider call."""
-    parent = calls.get(call.parent) if call.parent is not None else None
-    if parent is None or parent.provider is None:
-        return False
-    record = parent.provider
-    return record.began < call.invoked and (record.ended is None or record.ended > call.invoked)
+def inside_provider(call: Call, history: History) -> ProviderCall | None:
+    """The provider call (of any session) running in ``call``'s thread when it was made."""
+    for record in history.provider_calls:
+        if (
+            record.thread == call.thread
+            and record.began < call.invoked
+            and (record.ended is None or record.ended > call.invoked)
+        ):
+            return record
+    return None
 
 
 def operations_of(history: History, until: float = math.inf) -> list[Operation]:
@@ -281,7 +288,7 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
                     call_ids[id(record)],
                     arguments.get("agent"),
                     wait=bool(arguments["wait"]),
-                    in_call=_in_call(call, calls),
+                    in_call=inside_provider(call, history) is not None,
                 )
             ]
             observed = "raised" if call.raised is not None else str(call.result is True)
@@ -289,7 +296,7 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
                 record, _call_label(call), call.invoked, call.returned, requested, observed
             )
             continue
-        operation = _simple(call, call.returned, _in_call(call, calls))
+        operation = _simple(call, call.returned, inside_provider(call, history) is not None)
         if operation is not None:
             operations.append(operation)
     owned = {id(call.provider) for call in history.calls if call.provider is not None}
@@ -387,3 +394,8 @@ def owed_follow_ups(state: Process) -> list[str]:
         if attempt.result is Outcome.STARTED:
             owing.append(str(session_id))
     return owing
+
+
+def committable_by_model(state: Process, session_id: str) -> bool:
+    """True when the model could start a commit of ``session_id`` in ``state`` (an agent exists)."""
+    return step(state, CommitRequested(session_id)).result is not Outcome.NO_AGENT
