@@ -55,8 +55,9 @@ _condition = _lifecycle.condition
 _background_commit_threads: set[threading.Thread] = _lifecycle.background_threads
 _background_commit_threads_lock = _lifecycle.background_lock
 _draining = False
-"""Set when ``drain_all_on_shutdown`` begins and kept, as in the original: from
-then on ``_register_background_commit_thread`` refuses and the host commits inline."""
+"""True while ``drain_all_on_shutdown`` runs: ``_register_background_commit_thread``
+then refuses, and the host commits inline (the drain commits that work anyway).
+Cleared when the drain returns, so the lifecycle serves as before; a test may set it."""
 
 
 def register_agent(session_id: str, agent: Any) -> None:
@@ -117,7 +118,10 @@ def drain_all_on_shutdown(deadline: float = 30.0) -> None:
     check_seconds("drain_all_on_shutdown() deadline", deadline)
     with _background_commit_threads_lock:
         _draining = True
-    _lifecycle.drain(deadline)
+    try:
+        _lifecycle.drain(deadline)
+    finally:
+        _draining = False
 
 
 def _register_background_commit_thread(thread: threading.Thread) -> bool:

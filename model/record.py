@@ -32,13 +32,12 @@ class Record:
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
-            return NotImplemented
+            return False
         assert isinstance(other, Record)
         return self._values() == other._values()
 
     def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
+        return not self.__eq__(other)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._values()))

@@ -29,23 +29,14 @@ STATEFUL_ONLY = {"discard_ownerless_dirty"}
 """Broken modules only the stateful comparison reaches (no probe builds their state)."""
 
 
-STILL_BROKEN = {
-    "memory_lifecycle.compat": {"S4", "S7", "L1", "L2", "L3", "L4"},
-    "memory_lifecycle.specs.conformance.native_adapter": {"S7", "L1", "L2", "L3", "L4"},
-}
-"""Properties the shells still break, found by the probes of the clock, drain and host faults
-(a hung background commit, drain rounds, no follow-up after a drain, wait cycles, a raising hash
-or repr, huge ids, __del__ re-entry, bad input). Each fix removes its id; the goal is empty."""
-
-
 @pytest.mark.parametrize(
     "target", ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"]
 )
 def test_shells_pass_every_property_s1_to_s10_l1_to_l4(target: str) -> None:
-    """S1-S10, L1-L4: compat and the native shell pass every check but the known ones (quick)."""
+    """S1-S10, L1-L4: compat and the native shell pass every probe and the stateful search."""
     report = run_conformance(target, budget="quick", checks=("probes", "stateful"))
     violated = {item.id for item in report.violated}
-    assert violated == STILL_BROKEN[target], [
+    assert violated == set(), [
         item.counterexample.format() for item in report.violated if item.counterexample
     ]
     assert {item.status for item in report.properties} <= {"passed", "violated"}

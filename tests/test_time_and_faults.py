@@ -182,14 +182,16 @@ def test_after_a_drain_busy_boundaries_are_followed_up_again_L1(
     wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the background commit runs")
 
 
-def test_drop_in_keeps_refusing_registrations_after_its_drain_as_the_original_L2(
+def test_drop_in_admits_registrations_and_follows_up_after_its_drain_L1(
     compat: ModuleType,
 ) -> None:
-    """L2: the drop-in's ``_draining`` stays set after the drain, so the host commits
-    inline; its follow-ups still run."""
+    """L1: once the drop-in's drain returned, ``_draining`` is clear, host threads are
+    admitted again and a busy boundary is followed up."""
     compat.drain_all_on_shutdown(1.0)
-    assert compat._draining is True
-    assert compat._register_background_commit_thread(threading.Thread(target=print)) is False
+    assert compat._draining is False
+    thread = threading.Thread(target=print)
+    assert compat._register_background_commit_thread(thread) is True
+    compat._unregister_background_commit_thread(thread)
     agent = GatedAgent("a", hold=True)
     compat.register_agent("s", agent)
     compat.mark_turn_completed("s")
@@ -200,6 +202,21 @@ def test_drop_in_keeps_refusing_registrations_after_its_drain_as_the_original_L2
     agent.release.set()
     join(thread)
     wait_until(lambda: not compat.has_uncommitted_work("s"), "the follow-up commits turn 2")
+
+
+def test_drop_in_refuses_registrations_while_its_drain_runs_L2(compat: ModuleType) -> None:
+    """L2: while the drain runs, ``_draining`` is set and host threads are refused (the
+    host commits inline; the drain commits that work anyway)."""
+    agent = GatedAgent("a", hold=True)
+    compat.register_agent("s", agent)
+    compat.mark_turn_completed("s")
+    drain, _ = start(lambda: compat.drain_all_on_shutdown(WAIT))
+    assert agent.entered.wait(WAIT)
+    assert compat._draining is True
+    assert compat._register_background_commit_thread(threading.Thread(target=print)) is False
+    agent.release.set()
+    join(drain)
+    assert compat._draining is False and not compat.has_uncommitted_work("s")
 
 
 # --- 4: Ctrl-C at any point leaves the lock free and no session wedged ---------------
