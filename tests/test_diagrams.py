@@ -322,7 +322,7 @@ def test_following_readme_leaves_the_committed_diagrams_unchanged(tmp_path: Path
     """README's set-up runs `diagrams`: on a copy of diagrams/ it rewrites no byte."""
     copy = tmp_path / "diagrams"
     copy.mkdir()
-    committed = [path for path in COMMITTED.iterdir() if path.is_file()]
+    committed = [p for p in COMMITTED.iterdir() if p.is_file() and p.name != "explorer.html"]
     for path in committed:
         (copy / path.name).write_bytes(path.read_bytes())
     assert cli.main(["--out", str(copy)]) == 0
