@@ -165,6 +165,11 @@ class SessionLifecycle:
         """Thread ident -> ids of the provider calls it is running (nested calls)."""
         self._drain_queue: collections.deque[SessionId] = collections.deque()
         self._drain_committed: set[SessionId] = set()
+        self._drain_threads = 0
+        """Drain worker threads running; the pool grows up to ``drain_workers`` (see
+        ``_carry_out_locked``)."""
+        self._drain_busy = 0
+        """Drain workers inside a provider call."""
         self._unsettled: collections.deque[_Unsettled] = collections.deque()
         """Commits an exception ended early, to settle (see the module docstring)."""
         self._drain_abandoned = False
@@ -217,10 +222,17 @@ class SessionLifecycle:
         return moved, previous
 
     def _carry_out_locked(self, effects: Sequence[Effect]) -> None:
-        """The effects carried out under the lock: wake-ups and drain queue entries."""
+        """The effects carried out under the lock: wake-ups and drain queue entries.
+
+        Work queued while every drain worker is inside a (perhaps hung) provider
+        call gets one more worker, up to ``drain_workers``: how many threads run
+        the drain's queue is the shell's, the queue itself is the model's.
+        """
         for effect in effects:
             if isinstance(effect, QueueForDrain):
                 self._drain_queue.append(effect.session_id)
+                if 0 < self._drain_threads <= self._drain_busy < self.drain_workers:
+                    self._start_drain_workers(1)
             elif not isinstance(effect, WakeWaiters):
                 continue
             if self._waiting:
@@ -624,6 +636,7 @@ class SessionLifecycle:
             in_call=ident in self._calls_by_thread,
         )
         leads = False
+        was_draining = self._shutdown.phase == DRAINING
         try:
             with self.lock:
                 moved, _kept = self._feed_process(started)
@@ -640,7 +653,9 @@ class SessionLifecycle:
                     leads = False
                     self._feed_process(DrainFinished())
         except BaseException:
-            if leads:
+            # Judged by what was true before: an interruption may land after the
+            # drain started but before ``leads`` was set.
+            if leads or not was_draining:
                 self._drain_abandoned = True
                 self.settle()
             raise
@@ -676,30 +691,39 @@ class SessionLifecycle:
         return report
 
     def _start_drain_workers(self, count: int) -> None:
-        for number in range(count):
-            threading.Thread(
-                target=self._drain_worker, name=f"memory-lifecycle drain {number}", daemon=True
-            ).start()
+        with self.lock:
+            for _ in range(count):
+                self._drain_threads += 1
+                threading.Thread(
+                    target=self._drain_worker,
+                    name=f"memory-lifecycle drain {self._drain_threads}",
+                    daemon=True,
+                ).start()
 
     def _drain_worker(self) -> None:
         """Take sessions off the drain queue and commit them until the drain ends."""
         ident = threading.get_ident()
-        while True:
-            call = self._next_drain_call(ident)
-            if call is None:
-                return
-            try:
-                outcome = self._call_provider(call, ident)
-            except BaseException:
-                self._log().exception(
-                    "drain: the provider of session %s raised a BaseException; "
-                    "its work stays dirty",
-                    describe(call.session_id),
-                )
-                continue
-            if outcome is Outcome.COMMITTED:
+        try:
+            while True:
+                call = self._next_drain_call(ident)
+                if call is None:
+                    return
+                try:
+                    outcome = self._call_provider(call, ident)
+                except BaseException:
+                    outcome = Outcome.FAILED
+                    self._log().exception(
+                        "drain: the provider of session %s raised a BaseException; "
+                        "its work stays dirty",
+                        describe(call.session_id),
+                    )
                 with self.lock:
-                    self._drain_committed.add(call.session_id)
+                    self._drain_busy -= 1
+                    if outcome is Outcome.COMMITTED:
+                        self._drain_committed.add(call.session_id)
+        finally:
+            with self.lock:
+                self._drain_threads -= 1
 
     def _next_drain_call(self, ident: int) -> CallProvider | None:
         """The next provider call the drain starts, or None once it has ended."""
@@ -714,11 +738,12 @@ class SessionLifecycle:
                         call = moved.effects[0]
                         assert isinstance(call, CallProvider)
                         self._enter_call(ident, call.call_id)
+                        self._drain_busy += 1
                         return call
                     if moved.result is Outcome.SKIPPED:
                         continue
                     return None
-                moved, _kept = self._feed_process(DrainPoll(now))
+                moved, _kept = self._feed_process(DrainPoll(now, worker=True))
                 if moved.result is not Outcome.WAIT:
                     return None
                 if self._shutdown.queued and self._requeue_wanted():

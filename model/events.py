@@ -221,15 +221,20 @@ class DrainNext(Record):
 
 
 class DrainPoll(Record):
-    """Someone asks whether the drain has ended."""
+    """Someone asks whether the drain has ended.
 
-    _fields = ("now",)
+    ``worker``: a drain worker with nothing to do asks; for it the drain ends
+    only when its time is up or it has returned (more work may still come).
+    """
 
-    def __init__(self, now: float) -> None:
+    _fields = ("now", "worker")
+
+    def __init__(self, now: float, worker: bool = False) -> None:
         self.now: Final = now
+        self.worker: Final = worker
 
     def _values(self) -> tuple[Any, ...]:
-        return (self.now,)
+        return (self.now, self.worker)
 
 
 class DrainFinished(Record):

@@ -67,7 +67,9 @@ once, finished a call or completed a turn during the drain. Drain workers
 take sessions off that queue (``DrainNext``), so a hung provider holds one
 worker and no other session waits for it (L2). The drain ends when its
 deadline passes (``now`` is data in the events: the shell reads the clock),
-or earlier once nothing is wanted and no call is in flight (``DrainPoll``).
+or earlier once nothing is wanted and no call is in flight (``DrainPoll``);
+an idle worker keeps waiting until the drain has returned, since a turn may
+still complete before the drain's caller sees that nothing is left.
 A drain started inside a provider call waits for no call, since its own could
 never end. After the drain returns the phase is DRAINED, which behaves as
 RUNNING: background commits are admitted and follow-ups start again.
@@ -652,7 +654,8 @@ def _drain_poll(shutdown: Shutdown, event: DrainPoll) -> Outcome:
         return Outcome.FINISHED
     if event.now >= shutdown.deadline:
         return Outcome.TIMED_OUT
-    if shutdown.queued == 0 and (shutdown.calls == 0 or not shutdown.waits_for_calls):
+    nothing_left = shutdown.queued == 0 and (shutdown.calls == 0 or not shutdown.waits_for_calls)
+    if nothing_left and not event.worker:
         return Outcome.FINISHED
     return Outcome.WAIT
 

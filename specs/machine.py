@@ -468,6 +468,16 @@ def _drain_takes(session: Session | None, event: Event, shutdown: Shutdown) -> b
     )
 
 
+def _worker_poll(session: Session | None, event: Event, shutdown: Shutdown) -> bool:
+    """A drain worker asks (for it the drain ends only when its time is up or it returned)."""
+    return isinstance(event, DrainPoll) and event.worker
+
+
+def _caller_poll(session: Session | None, event: Event, shutdown: Shutdown) -> bool:
+    """The drain's caller asks whether it may return."""
+    return isinstance(event, DrainPoll) and not event.worker
+
+
 def _drain_nothing_left(session: Session | None, event: Event, shutdown: Shutdown) -> bool:
     """Nothing is queued, and no call the drain waits for is in flight."""
     return shutdown.queued == 0 and (shutdown.calls == 0 or not shutdown.waits_for_calls)
@@ -507,6 +517,8 @@ GUARDS: dict[str, Guard] = {
     "not_drain_wanted": _not_drain_wanted,
     "drain_takes": _drain_takes,
     "drain_nothing_left": _drain_nothing_left,
+    "worker_poll": _worker_poll,
+    "caller_poll": _caller_poll,
     "drain_work_left": _drain_work_left,
 }
 """Every guard name an edge or result row may use, and its predicate."""
@@ -577,7 +589,18 @@ PROCESS_RESULTS: tuple[ResultRule, ...] = (
     ResultRule("DrainPoll", (RUNNING, DRAINED), (), ("FINISHED",), "L2"),
     ResultRule("DrainPoll", (DRAINING,), ("drain_deadline_passed",), ("TIMED_OUT",), "L2"),
     ResultRule(
-        "DrainPoll", (DRAINING,), ("drain_time_left", "drain_nothing_left"), ("FINISHED",), "L2"
+        "DrainPoll",
+        (DRAINING,),
+        ("drain_time_left", "drain_nothing_left", "caller_poll"),
+        ("FINISHED",),
+        "L2",
+    ),
+    ResultRule(
+        "DrainPoll",
+        (DRAINING,),
+        ("drain_time_left", "drain_nothing_left", "worker_poll"),
+        ("WAIT",),
+        "L2",
     ),
     ResultRule("DrainPoll", (DRAINING,), ("drain_time_left", "drain_work_left"), ("WAIT",), "L2"),
     ResultRule("DrainFinished", _ANY, (), ("DONE",), "L2"),

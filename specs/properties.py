@@ -944,9 +944,15 @@ def _l2_transition(before: Process, event: Event, step: Step) -> str | None:
 def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | None:
     after = step.state.shutdown
     if _draining(before):
-        expected = min(before.shutdown.deadline, event.deadline)
-        if step.effects or after != before.shutdown._replace(deadline=expected):
-            return "a second drain must only join the first, keeping the sooner deadline"
+        joined = before.shutdown._replace(
+            deadline=min(before.shutdown.deadline, event.deadline),
+            waits_for_calls=before.shutdown.waits_for_calls and not event.in_call,
+        )
+        if step.effects or after != joined:
+            return (
+                "a second drain must only join the first, keeping the sooner deadline "
+                "(and waiting for no call when it joins from inside one)"
+            )
         return None
     wanted = [key for key, session in before.sessions if committable(session)]
     queued = [e.session_id for e in step.effects if isinstance(e, QueueForDrain)]

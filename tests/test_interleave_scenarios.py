@@ -32,15 +32,7 @@ DRAIN_SCENARIOS = (
     "drain_retries_beside_hung_provider",
     "drain_over_owner_segments",
 )
-COMPAT_DEFECTS = {
-    "hung_background_commit_vs_drain": "L2: the drain joins background commits before anything",
-    "drain_retries_beside_hung_provider": "L2: drain rounds wait for their slowest call",
-    "busy_commit_after_drain": "L1: after a drain, busy commits are not followed up",
-    "cross_session_wait_cycle": "L3: a provider's commit of another session waits",
-    "provider_calls_drain": "L2: a drain called by a provider waits for that call",
-    "interrupted_host": "L3: a Ctrl-C after lock.acquire() leaves the lock held",
-    "interrupted_drain": "L3: a Ctrl-C in Condition.__enter__ leaves the lock held",
-}
+COMPAT_DEFECTS = {}
 """Scenarios today's drop-in still fails, and why (strict xfail: a fix makes them pass)."""
 
 
@@ -186,7 +178,6 @@ def test_sound_variant_sampled_on_the_large_scenario(mode: str, scenario: str) -
     assert result.schedules == 60
 
 
-@pytest.mark.xfail(strict=True, reason="L2: drain rounds leave a turn completed meanwhile")
 @pytest.mark.parametrize("mode", ["random", "pct"])
 @pytest.mark.parametrize("scenario", LARGE)
 def test_compat_sampled_on_the_large_scenario(mode: str, scenario: str) -> None:

@@ -322,7 +322,13 @@ def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s")
     original = lifecycle._wait
-    lifecycle._wait = lambda seconds: (_ for _ in ()).throw(KeyboardInterrupt)  # type: ignore[method-assign]
+
+    def interrupted_once_the_worker_calls(seconds: float) -> None:
+        while not agent.entered.is_set():
+            original(0.01)  # waits with the lock released, as the drain does
+        raise KeyboardInterrupt
+
+    lifecycle._wait = interrupted_once_the_worker_calls  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         lifecycle.drain(deadline=WAIT)
     lifecycle._wait = original  # type: ignore[method-assign]
@@ -331,6 +337,26 @@ def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
     wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the drain worker's call ends")
     lifecycle.complete_turn("s")
     assert lifecycle.commit_in_background("s") is Outcome.STARTED
+
+
+def test_drain_interrupted_before_any_call_leaves_the_work_dirty_for_the_next_commit_L1(
+    patchable: Any,
+) -> None:
+    """L1: a Ctrl-C that ends the drain before a worker took the session loses
+    nothing: the session stays dirty and the next commit calls its provider."""
+    lifecycle = patchable(drain_workers=1)
+    agent = Counter()
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    original_start = lifecycle._start_drain_workers
+    lifecycle._start_drain_workers = lambda count: (_ for _ in ()).throw(KeyboardInterrupt)  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.drain(deadline=WAIT)
+    lifecycle._start_drain_workers = original_start  # type: ignore[method-assign]
+    assert not lifecycle.draining
+    assert lifecycle.has_uncommitted_work("s")
+    assert lifecycle.commit("s") is Outcome.COMMITTED
+    assert agent.calls == 1
 
 
 @pytest.mark.parametrize("api", ["native", "compat"])

@@ -267,10 +267,11 @@ def process_events(shutdown: Shutdown, bounds: Bounds) -> list[Event]:
             events.append(BackgroundCommitEnded())
     if bounds.drain:
         events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS))
-        if bounds.in_call and shutdown.phase != DRAINING:
+        if bounds.in_call:
             events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS, in_call=True))
         events.append(DrainPoll(BEFORE))
         if shutdown.phase == DRAINING:
+            events.append(DrainPoll(BEFORE, worker=True))
             events.append(DrainPoll(DEADLINE))
             events.append(DrainFinished())
     if bounds.reset:
