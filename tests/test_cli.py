@@ -23,6 +23,7 @@ from memory_lifecycle.specs.checker import cli as check_cli
 from memory_lifecycle.specs.commandline import Progress, elapsed_text
 from memory_lifecycle.specs.conformance import cli as conform_cli
 from memory_lifecycle.specs.conformance import runner
+from memory_lifecycle.specs.conformance import target as loading
 from memory_lifecycle.specs.interleave import cli as interleave_cli
 from memory_lifecycle.specs.interleave.scenarios import CANONICAL
 
@@ -329,11 +330,12 @@ def test_interleave_unusable_target_exits_2(
 
 
 def test_interleave_import_that_never_finishes_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An import that loops forever is a target error, not an L3 livelock."""
     looping = tmp_path / "loops.py"
     looping.write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    monkeypatch.setattr(loading, "IMPORT_BOUND", 0.5)
     assert interleave_cli.main([str(looping)]) == 2
     err = capsys.readouterr().err
     assert "did not finish" in err and "L3" not in err

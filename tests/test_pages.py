@@ -17,6 +17,7 @@ from memory_lifecycle import model
 from memory_lifecycle.specs.abstraction import process_state, session_state
 from memory_lifecycle.specs.checker import cli as check_cli
 from memory_lifecycle.specs.checker import explore, reachable_graph
+from memory_lifecycle.specs.checker.explore import ReachableGraph
 from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.render import event_text, state_text
 from memory_lifecycle.specs.conformance import cli as conform_cli
@@ -28,7 +29,7 @@ from memory_lifecycle.specs.interleave import SCENARIOS
 from memory_lifecycle.specs.interleave import explore as interleave
 from memory_lifecycle.specs.machine import ANY_STATE, PROCESS_EDGES, SESSION_EDGES, SESSION_STATES
 from memory_lifecycle.specs.pages import EXPLORER_FILE, explorer_html
-from memory_lifecycle.specs.pages.data import EXPLORER_BOUNDS, graph_data, mutants_data
+from memory_lifecycle.specs.pages.data import EXPLORER_BOUNDS, Json, graph_data, mutants_data
 from memory_lifecycle.specs.pages.reports import schedule_of
 from memory_lifecycle.specs.pages.svg import machine_svg
 from memory_lifecycle.specs.pages.timeline import build_timeline
@@ -55,11 +56,18 @@ def _table_statuses(html: str) -> dict[str, str]:
     return {re.sub(r"<[^>]+>", "", pid): status for status, pid in rows}
 
 
-def test_explorer_embeds_every_reachable_state_and_transition() -> None:
+@pytest.fixture(scope="module")
+def explorer_graph() -> tuple[ReachableGraph, Json]:
+    """The explorer's reachable graph and the data the page embeds for it."""
+    return reachable_graph(EXPLORER_BOUNDS), graph_data(EXPLORER_BOUNDS)
+
+
+def test_explorer_embeds_every_reachable_state_and_transition(
+    explorer_graph: tuple[ReachableGraph, Json],
+) -> None:
     """The explorer's data is the reachable graph: every state with its abstract states,
     and every edge with its event, result and target."""
-    graph = reachable_graph(EXPLORER_BOUNDS)
-    data = graph_data(EXPLORER_BOUNDS)
+    graph, data = explorer_graph
     assert len(data["states"]) == len(graph.states)
     assert sum(len(out) for out in data["out"]) == 4 * len(graph.edges)
     assert data["transitions"] == len(graph.edges)
@@ -261,11 +269,12 @@ def test_diagrams_out_writes_the_explorer_and_text_only_does_not(
     assert not (tmp_path / "text" / EXPLORER_FILE).exists()
 
 
-def test_a_renamed_step_shows_the_state_as_stepped() -> None:
+def test_a_renamed_step_shows_the_state_as_stepped(
+    explorer_graph: tuple[ReachableGraph, Json],
+) -> None:
     """An edge whose target is stored under a renaming of agents carries the state
     ``model.step`` gave, and only such an edge does."""
-    graph = reachable_graph(EXPLORER_BOUNDS)
-    data = graph_data(EXPLORER_BOUNDS)
+    graph, data = explorer_graph
     number = {state: index for index, state in enumerate(graph.states)}
     seen = [0] * len(graph.states)
     renamed = 0
