@@ -28,6 +28,7 @@ from typing import NamedTuple, Protocol
 from memory_lifecycle import model
 from memory_lifecycle.model import Event, Process, Session, Shutdown, Step
 
+from .checker.render import event_text, state_text
 from .machine import (
     ANY_STATE,
     PROCESS_EDGES,
@@ -50,10 +51,6 @@ __all__ = [
     "RefinementReport",
     "RefinementViolation",
     "check_refinement",
-    "describe_event",
-    "describe_process",
-    "describe_session",
-    "describe_shutdown",
     "process_state",
     "refinement_property",
     "session_state",
@@ -90,15 +87,14 @@ class RefinementViolation(NamedTuple):
 
     def format(self) -> str:
         """The violation and the concrete step that took it, as text."""
-        names = _AgentNames()
         return "\n".join(
             [
                 f"{self.subject}: {self.reason}",
                 f"  abstract: {self.source} --{self.trigger}--> {self.dest}"
                 f" (the declared machine goes to {self.predicted})",
-                f"  before:   {describe_process(self.before, names)}",
-                f"  event:    {describe_event(self.event, names)}",
-                f"  after:    {describe_process(self.after, names)}",
+                f"  before:   {state_text(self.before)}",
+                f"  event:    {event_text(self.event)}",
+                f"  after:    {state_text(self.after)}",
             ]
         )
 
@@ -314,88 +310,3 @@ def _violation(
     return RefinementViolation(
         subject, trigger, source, dest, predicted, reason, before, event, after
     )
-
-
-# --- readable concrete states -------------------------------------------------------
-
-
-class _AgentNames:
-    """Short, stable names for opaque agent handles, by order of first appearance."""
-
-    def __init__(self) -> None:
-        self._names: dict[int, str] = {}
-
-    def __call__(self, agent: object) -> str:
-        if agent is None:
-            return "-"
-        for attribute in ("name", "label"):
-            value = getattr(agent, attribute, None)
-            if isinstance(value, str):
-                return value
-        key = id(agent)
-        if key not in self._names:
-            self._names[key] = f"agent{len(self._names) + 1}"
-        return self._names[key]
-
-
-def describe_session(session: Session | None, names: _AgentNames | None = None) -> str:
-    """One session on one line: counters, owner segments, registration, call in flight."""
-    if session is None:
-        return "absent"
-    name = names or _AgentNames()
-    segments = " ".join(
-        f"{segment.start}..{segment.end}:{name(segment.owner)}" for segment in session.segments
-    )
-    parts = [
-        f"gen={session.generation} committed={session.committed}",
-        f"registered={name(session.registered)}",
-        f"segments=[{segments}]",
-    ]
-    if session.in_flight is not None:
-        flight = session.in_flight
-        follow = " follow-up" if flight.follow_up else ""
-        parts.append(
-            f"in_flight={name(flight.agent)}@{flight.captured_generation}"
-            f" call={flight.call_id}{follow}"
-        )
-    if session.follow_up_through:
-        parts.append(f"owed={session.follow_up_through}")
-    if session.drain_failures:
-        parts.append(f"drain_failures={session.drain_failures}")
-    return " ".join(parts)
-
-
-def describe_shutdown(shutdown: Shutdown) -> str:
-    """The shutdown record on one line: phase, then what else is set."""
-    parts = [process_state(shutdown)]
-    if shutdown.phase == model.DRAINING:
-        parts.append(
-            f"deadline={shutdown.deadline:g} queued={shutdown.queued} calls={shutdown.calls}"
-        )
-        if not shutdown.waits_for_calls:
-            parts.append("waits for no call")
-    if shutdown.background_commits:
-        parts.append(f"background={shutdown.background_commits}")
-    return " ".join(parts)
-
-
-def describe_process(process: Process, names: _AgentNames | None = None) -> str:
-    """The process on one line: the shutdown record, then each session."""
-    name = names or _AgentNames()
-    sessions = "; ".join(
-        f"{session_id!r}: {describe_session(session, name)}"
-        for session_id, session in process.sessions
-    )
-    return f"{describe_shutdown(process.shutdown)} {{{sessions}}}"
-
-
-def describe_event(event: Event, names: _AgentNames | None = None) -> str:
-    """An event with agents named readably."""
-    name = names or _AgentNames()
-    fields = []
-    for field, value in zip(event._fields, event, strict=True):
-        if field == "agent":
-            fields.append(f"agent={name(value)}")
-        else:
-            fields.append(f"{field}={value!r}")
-    return f"{type(event).__name__}({', '.join(fields)})"

@@ -61,11 +61,12 @@ def show_agent(agent: object) -> str:
 def describe_session(session: Any, show: Callable[[object], str] = show_agent) -> str:
     """One session on one line, as every trace shows it.
 
-    ``gen 3 committed 1 segments [2..2:a 3..3:b] registered b in flight a@2 owed 3``:
-    ``generation`` and ``committed``, the owner segments of the dirty
-    generations, the registered agent, the running provider call (its agent
-    and the generation it captured) and the generation a follow-up is owed
-    for. A view with fewer fields shows what it has; None is ``no entry``.
+    ``gen 3 committed 1 segments [2..2:a 3..3:b] registered b in flight a@2 call 4
+    follow-up owed 3 drain failures 1``: ``generation`` and ``committed``, the
+    owner segments of the dirty generations, the registered agent, the running
+    provider call (its agent, the generation it captured, its call id, whether it
+    is a follow-up), the generation a follow-up is owed for and the drain's failed
+    attempts. A view with fewer fields shows what it has; None is ``no entry``.
     """
     if session is None:
         return "no entry"
@@ -82,7 +83,15 @@ def describe_session(session: Any, show: Callable[[object], str] = show_agent) -
         parts.append("in flight")
     elif running:
         parts.append(f"in flight {show(running.agent)}@{running.captured_generation}")
+        call_id = getattr(running, "call_id", None)
+        if call_id is not None:
+            parts.append(f"call {call_id}")
+        if getattr(running, "follow_up", False):
+            parts.append("follow-up")
     owed = getattr(session, "follow_up_through", 0)
     if owed:
         parts.append(f"owed {owed}")
+    failures = getattr(session, "drain_failures", 0)
+    if failures:
+        parts.append(f"drain failures {failures}")
     return " ".join(parts)

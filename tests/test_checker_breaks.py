@@ -136,7 +136,7 @@ def test_S2_counterexample_reads_as_a_story() -> None:
     assert actions[-1].startswith("CommitSucceeded('s1'")
     assert any(action.startswith("CommitRequested('s1'") for action in actions)
     assert sum(action.startswith("TurnCompleted('s1'") for action in actions) == 2
-    assert "committed=2" in violation.trace.steps[-1].state
+    assert "committed 2" in violation.trace.steps[-1].state
     formatted = violation.trace.format()
     assert formatted.startswith("S2 violated: ")
     assert "  4. [provider] CommitSucceeded" in formatted

@@ -121,7 +121,7 @@ def test_explorer_lists_the_concrete_states_of_an_abstract_state(
     assert "COMMITTING_DIRTY" in title and "concrete states" in title
     first = page.locator("#abstract-panel details").first
     first.locator("summary").click()
-    assert "in_flight=" in first.locator("summary").inner_text()
+    assert "in flight" in first.locator("summary").inner_text()
     assert first.locator("li").count() > 3
     first.locator("button", has_text="step from here").click()
     assert page.locator('svg.machine .state.current[data-state="COMMITTING_DIRTY"]').count() == 1
@@ -212,11 +212,11 @@ def test_S2_check_page_steps_the_model_trace_with_the_models_state(
     opened = Opened(browser, page_file)
     page = opened.page
     section = page.locator("section.trace#trace-S2")
-    assert "gen=1" in section.locator(".state-text").inner_text()
+    assert "gen 1" in section.locator(".state-text").inner_text()
     assert section.locator(".state-abstract .chip").count() >= 2
     page.click("#trace-S2 button[data-act='violation']")
     assert section.locator(".violation-note").is_visible()
-    assert "committed=2" in section.locator(".state-text").inner_text()
+    assert "committed 2" in section.locator(".state-text").inner_text()
     assert section.locator("svg.timeline .bar.provider").count() >= 1
     page.keyboard.press("ArrowLeft")
     assert section.locator(".violation-note").is_hidden()

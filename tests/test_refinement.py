@@ -90,9 +90,9 @@ def test_a_removed_edge_fails_with_the_step_that_takes_it() -> None:
     text = report.violations[0].format()
     assert "undeclared session edge" in text
     assert "COMMITTING --CommitSucceeded--> CLEAN" in text
-    assert "event:    CommitSucceeded(session_id='s1', call_id=1)" in text
-    assert "before:   RUNNING {'s1': gen=1 committed=0 registered=" in text
-    assert "in_flight=A@1 call=1" in text
+    assert "event:    CommitSucceeded('s1', call_id=1)" in text
+    assert "before:   s1: gen 1 committed 0" in text
+    assert "in flight A@1 call 1" in text
 
 
 def _discard_anything(state: Process, event: Event) -> Step:
@@ -111,7 +111,7 @@ def test_S8_a_broken_step_fails_refinement_with_its_concrete_step() -> None:
     assert ("DIRTY", "Discard", "ABSENT") in sources
     text = "\n".join(v.format() for v in report.violations)
     assert "undeclared session edge" in text
-    assert "event:    Discard(session_id='s1')" in text
+    assert "event:    Discard('s1')" in text
 
 
 def _kept_in_flight_for_dirty(state: Process, event: Event) -> Step:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from memory_lifecycle.model import (
     DRAINED,
     DRAINING,
@@ -23,12 +25,12 @@ from memory_lifecycle.model import (
     QueueForDrain,
     Reset,
     Result,
-    Session,
     StartDrainWorkers,
     StartFollowUp,
     WakeWaiters,
 )
 from memory_lifecycle.model.record import field_defaults
+from memory_lifecycle.specs.trace import describe_session, show_agent
 
 
 def actor_of(event: Event) -> str:
@@ -81,30 +83,6 @@ def _effect_text(effect: Effect) -> str:
     return type(effect).__name__
 
 
-def session_text(session: Session) -> str:
-    """``gen=2 committed=1 registered=A segments=[2..2:A] in_flight=A@2#1 owed=2``."""
-    segments = ",".join(f"{s.start}..{s.end}:{_agent_text(s.owner)}" for s in session.segments)
-    parts = [
-        f"gen={session.generation}",
-        f"committed={session.committed}",
-        f"registered={_agent_text(session.registered)}",
-    ]
-    if segments:
-        parts.append(f"segments=[{segments}]")
-    running = session.in_flight
-    if running is not None:
-        follow = " follow-up" if running.follow_up else ""
-        parts.append(
-            f"in_flight={_agent_text(running.agent)}@{running.captured_generation}"
-            f"#{running.call_id}{follow}"
-        )
-    if session.follow_up_through:
-        parts.append(f"owed={session.follow_up_through}")
-    if session.drain_failures:
-        parts.append(f"drain_failures={session.drain_failures}")
-    return " ".join(parts)
-
-
 def shutdown_text(process: Process) -> str:
     """The shutdown record in a few words (empty while running with nothing to say)."""
     shutdown = process.shutdown
@@ -122,16 +100,12 @@ def shutdown_text(process: Process) -> str:
     return ", ".join(parts)
 
 
-def state_text(process: Process) -> str:
-    """Every session on one line, then the shutdown record."""
-    parts = [f"{key}: {session_text(value)}" for key, value in process.sessions]
+def state_text(process: Process, show: Callable[[object], str] = show_agent) -> str:
+    """Every session on one line (``describe_session``), then the shutdown record."""
+    parts = [f"{key}: {describe_session(value, show)}" for key, value in process.sessions]
     if not parts:
         parts.append("no entries")
     shutdown = shutdown_text(process)
     if shutdown:
         parts.append(shutdown)
     return "; ".join(parts)
-
-
-def _agent_text(agent: object) -> str:
-    return "-" if agent is None else repr(agent)
