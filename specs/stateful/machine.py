@@ -32,6 +32,7 @@ Synchronisation uses Events with bounds only; nothing sleeps to wait.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -49,9 +50,16 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from memory_lifecycle.specs.trace import show_agent
 
 from ..conformance.fakes import FakeAgent, Hold, Provider, ProviderAbort
-from ..conformance.target import BoundedCall, Target, TargetFactory, join_new_threads
+from ..conformance.target import (
+    BoundedCall,
+    Target,
+    TargetFactory,
+    join_new_threads,
+    origin_tracking,
+)
 from ..properties import ALL, L1, L2, L3, L4, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, Property
 from ..trace import Trace, TraceStep
 from .discrepancy import (
@@ -66,7 +74,7 @@ from .discrepancy import (
     ThreadsLeft,
     shown,
 )
-from .prediction import Expected, ModelCall, Prediction, agent_name
+from .prediction import Expected, ModelCall, Prediction
 
 SESSIONS = ("s1", "s2")
 AGENTS_PER_SESSION = 2
@@ -238,7 +246,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The run met a discrepancy of a property it does not check: later rules do nothing."""
         self.failed = False
         self.origin = object()
-        """Marks the threads of this run (see ``origin_tracking``)."""
+        """Marks the threads of this run; every thread they start inherits it."""
+        self._tracking = contextlib.ExitStack()
+        self._tracking.enter_context(origin_tracking())
         self.own_threads: set[threading.Thread] = set()
         """Threads the machine started (a held call's thread is not the target's)."""
         self._call_start = 0
@@ -388,7 +398,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         flag = ", ephemeral=True" if ephemeral else ""
         self.record(
             "host",
-            f"mark_turn_completed({session_id!r}, agent={agent_name(agent)}{flag})",
+            f"mark_turn_completed({session_id!r}, agent={show_agent(agent)}{flag})",
             shown(value),
             session_id,
         )
@@ -444,7 +454,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         self.record(
             "host",
-            f"commit_session_memory({session_id!r}, {agent_name(agent)}, wait={wait}, "
+            f"commit_session_memory({session_id!r}, {show_agent(agent)}, wait={wait}, "
             f"timeout={timeout})",
             f"{shown(value)} (model: {expected.name})",
             session_id,
@@ -488,7 +498,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             seen.hang(
                 f"commit of {session_id!r} neither called the provider nor returned", (session_id,)
             )
-        action = f"commit_session_memory({session_id!r}, {agent_name(agent)}, wait={wait})"
+        action = f"commit_session_memory({session_id!r}, {show_agent(agent)}, wait={wait})"
         held: HeldCommit | None = None
         if hold.entered.is_set():
             if model_call is not None:
@@ -924,6 +934,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for held in self.held.values():
             held.call.result(CALL_BOUND)
         self.held.clear()
+        self._tracking.close()
         type(self).supervisor.run_ended(self.steps)
 
 

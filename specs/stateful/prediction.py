@@ -43,6 +43,7 @@ from memory_lifecycle.model import (
     step_process,
     step_session,
 )
+from memory_lifecycle.specs.trace import describe_session, show_agent
 
 
 class Expected(enum.Enum):
@@ -86,7 +87,7 @@ class ModelCall:
 
     @property
     def agent_name(self) -> str:
-        return agent_name(self.agent)
+        return show_agent(self.agent)
 
 
 @dataclass
@@ -107,13 +108,6 @@ class Forecast:
         if follow_up:
             self.follow_up_from.setdefault(call.session_id, len(calls))
         calls.append(call.agent_name)
-
-
-def agent_name(agent: object) -> str:
-    """An agent's ``name`` (the fake agents have one), else its repr; ``none`` for None."""
-    if agent is None:
-        return "none"
-    return getattr(agent, "name", None) or repr(agent)
 
 
 class Prediction:
@@ -144,23 +138,7 @@ class Prediction:
 
     def describe(self, session_id: str) -> str:
         """The session's model state in one line, for traces."""
-        session = self._sessions[session_id]
-        if session is None:
-            return f"{session_id}: no entry"
-        text = f"{session_id}: gen {session.generation}, committed {session.committed}"
-        if session.segments:
-            owners = " ".join(
-                f"{agent_name(item.owner)}:{item.start}-{item.end}" for item in session.segments
-            )
-            text += f", segments [{owners}]"
-        if session.registered is not None:
-            text += f", registered {agent_name(session.registered)}"
-        if session.in_flight is not None:
-            running = session.in_flight
-            text += f", in flight {agent_name(running.agent)}@{running.captured_generation}"
-        if session.follow_up_through:
-            text += f", follow-up owed to {session.follow_up_through}"
-        return text
+        return f"{session_id}: {describe_session(self._sessions[session_id])}"
 
     # --- API calls --------------------------------------------------------------------
 
