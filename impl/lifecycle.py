@@ -31,6 +31,7 @@ scheduler can stand in for them.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import threading
@@ -165,6 +166,8 @@ class SessionLifecycle:
         """Thread ident -> ids of the provider calls it is running (nested calls)."""
         self._drain_queue: collections.deque[SessionId] = collections.deque()
         self._drain_committed: set[SessionId] = set()
+        self._drain_call_ids: set[int] = set()
+        """Calls a drain worker started: their success counts as the drain's commit."""
         self._drain_threads = 0
         """Drain worker threads running; the pool grows up to ``drain_workers`` (see
         ``_carry_out_locked``)."""
@@ -438,6 +441,17 @@ class SessionLifecycle:
                 check_session_id(session_id)
             raise
 
+    def _say_error(self, message: str, *args: object) -> None:
+        """Log an error with its traceback; a logger that raises is ignored (no work may
+        hang on the host's logging)."""
+        with contextlib.suppress(Exception):
+            self._log().error(message, *args, exc_info=True)
+
+    def _say_warning(self, message: str, *args: object) -> None:
+        """Log a warning; a logger that raises is ignored, as in ``_say_error``."""
+        with contextlib.suppress(Exception):
+            self._log().warning(message, *args)
+
     def _enter_call(self, ident: int, call_id: int) -> None:
         """Record that thread ``ident`` runs provider call ``call_id``; lock held."""
         self._calls_by_thread.setdefault(ident, []).append(call_id)
@@ -463,7 +477,7 @@ class SessionLifecycle:
             method()
         except Exception:
             self._end_call(ident, CommitFailed(call.session_id, call.call_id))
-            self._log().exception(
+            self._say_error(
                 "commit_memory_session() failed for session %s; the work stays dirty",
                 describe(call.session_id),
             )
@@ -479,6 +493,11 @@ class SessionLifecycle:
         with self.lock:
             self._leave_call(ident, event.call_id)
             moved, _kept = self._feed(event)
+            if event.call_id in self._drain_call_ids:
+                # Recorded with the call's end, so a drain that ends at once reports it.
+                self._drain_call_ids.discard(event.call_id)
+                if isinstance(event, CommitSucceeded):
+                    self._drain_committed.add(event.session_id)
         self._start_follow_ups(moved.effects)
 
     def settle(self) -> None:
@@ -505,7 +524,7 @@ class SessionLifecycle:
                 try:
                     effects = self._settle_call(unsettled)
                 except Exception:
-                    self._log().exception(
+                    self._say_error(
                         "could not settle the commit of session %s",
                         describe(unsettled.session_id),
                     )
@@ -536,7 +555,7 @@ class SessionLifecycle:
             try:
                 self._start_background(work, f"memory-lifecycle follow-up {describe(session_id)}")
             except Exception:
-                self._log().exception(
+                self._say_error(
                     "could not start the follow-up commit of session %s; its work stays "
                     "dirty for the next boundary or the drain",
                     describe(session_id),
@@ -571,7 +590,7 @@ class SessionLifecycle:
         try:
             work()
         except BaseException:
-            self._log().exception("a background commit ended with an error; its work stays dirty")
+            self._say_error("a background commit ended with an error; its work stays dirty")
         finally:
             self.unregister_background_thread(threading.current_thread())
 
@@ -636,13 +655,15 @@ class SessionLifecycle:
             in_call=ident in self._calls_by_thread,
         )
         leads = False
-        was_draining = self._shutdown.phase == DRAINING
+        was_draining = True  # an interruption before it is read under the lock changed nothing
         try:
             with self.lock:
+                was_draining = self._shutdown.phase == DRAINING
                 moved, _kept = self._feed_process(started)
                 leads = moved.result is Outcome.STARTED
                 if leads:
                     self._drain_committed.clear()
+                    self._drain_call_ids.clear()
             for effect in moved.effects:
                 if isinstance(effect, StartDrainWorkers):
                     self._start_drain_workers(effect.workers)
@@ -653,14 +674,14 @@ class SessionLifecycle:
                     leads = False
                     self._feed_process(DrainFinished())
         except BaseException:
-            # Judged by what was true before: an interruption may land after the
-            # drain started but before ``leads`` was set.
+            # Judged by the phase read under the lock just before the drain was fed:
+            # an interruption may land after it started but before ``leads`` was set.
             if leads or not was_draining:
                 self._drain_abandoned = True
                 self.settle()
             raise
         if report.still_dirty:
-            self._log().warning(
+            self._say_warning(
                 "drain returned with %d session(s) still dirty: %s",
                 len(report.still_dirty),
                 describe(report.still_dirty),
@@ -709,18 +730,15 @@ class SessionLifecycle:
                 if call is None:
                     return
                 try:
-                    outcome = self._call_provider(call, ident)
+                    self._call_provider(call, ident)
                 except BaseException:
-                    outcome = Outcome.FAILED
-                    self._log().exception(
+                    self._say_error(
                         "drain: the provider of session %s raised a BaseException; "
                         "its work stays dirty",
                         describe(call.session_id),
                     )
                 with self.lock:
                     self._drain_busy -= 1
-                    if outcome is Outcome.COMMITTED:
-                        self._drain_committed.add(call.session_id)
         finally:
             with self.lock:
                 self._drain_threads -= 1
@@ -738,6 +756,7 @@ class SessionLifecycle:
                         call = moved.effects[0]
                         assert isinstance(call, CallProvider)
                         self._enter_call(ident, call.call_id)
+                        self._drain_call_ids.add(call.call_id)
                         self._drain_busy += 1
                         return call
                     if moved.result is Outcome.SKIPPED:

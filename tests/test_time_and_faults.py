@@ -339,6 +339,48 @@ def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
     assert lifecycle.commit_in_background("s") is Outcome.STARTED
 
 
+def test_ctrl_c_in_a_drain_started_as_another_ends_leaves_no_drain_behind_L2(
+    patchable: Any,
+) -> None:
+    """L2: a drain called while another is ending, which then starts a drain of its own
+    and is interrupted at once, ends that drain: the lifecycle is not left draining
+    with nobody to finish it."""
+    polls = []
+    ending_polls = threading.Event()
+
+    def clock() -> float:
+        if threading.current_thread().name == "ending drain":
+            polls.append(None)
+            if len(polls) == 2:  # its first poll, under the lock
+                ending_polls.set()
+                time.sleep(0.2)  # the main thread's drain is called meanwhile
+                return time.monotonic() + 1_000.0  # this drain's deadline has passed
+        return time.monotonic()
+
+    lifecycle = patchable(clock=clock)
+    lifecycle.register_agent("s", Counter())
+    lifecycle.complete_turn("s")
+    original_feed = lifecycle._feed_process
+
+    def interrupted_once_started(event: object) -> object:
+        fed = original_feed(event)
+        if type(event).__name__ == "DrainStarted" and threading.current_thread() is (
+            threading.main_thread()
+        ):
+            raise KeyboardInterrupt  # lands once the drain has started, before it is led
+        return fed
+
+    lifecycle._feed_process = interrupted_once_started
+    ending = threading.Thread(target=lifecycle.drain, args=(1.0,), name="ending drain")
+    ending.start()
+    assert ending_polls.wait(WAIT)
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.drain(deadline=WAIT)
+    join(ending)
+    assert not lifecycle.draining
+    assert lifecycle.commit_in_background("s") is Outcome.STARTED
+
+
 def test_drain_interrupted_before_any_call_leaves_the_work_dirty_for_the_next_commit_L1(
     patchable: Any,
 ) -> None:
@@ -661,3 +703,37 @@ def test_reload_gives_the_drop_in_a_fresh_state(compat: ModuleType) -> None:
     compat.mark_turn_completed("s")
     fresh = importlib.reload(compat)
     assert len(fresh._sessions) == 0
+
+
+# --- what the drain reports, and a host logger that raises --------------------------
+
+
+def test_drain_report_lists_every_session_its_workers_committed_L2() -> None:
+    """L2: a drain that ends as soon as its last call ends still lists every session its
+    workers committed (the commit is recorded with the call's end)."""
+    for _ in range(20):
+        lifecycle = SessionLifecycle(drain_workers=32)
+        dirty_sessions(lifecycle, 100)
+        report = lifecycle.drain(deadline=WAIT)
+        assert sorted(report.committed) == sorted(f"s{number}" for number in range(100))
+        assert not report.still_dirty and not report.in_flight
+
+
+class RaisingLogger:
+    """A logger whose every method raises, as a strict test fixture's might."""
+
+    def __getattr__(self, name: str) -> Any:
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise RuntimeError(f"logging is not allowed here ({name})")
+
+        return refuse
+
+
+def test_a_logger_that_raises_costs_no_work_in_the_drain_L1_L2() -> None:
+    """L1 L2: failed provider calls are logged; when the host's logger raises, the drain
+    workers survive it and the retries commit every session."""
+    lifecycle = SessionLifecycle(drain_workers=4, log=RaisingLogger)
+    agents = dirty_sessions(lifecycle, 20, failures=2)
+    report = lifecycle.drain(deadline=WAIT)
+    assert not report.still_dirty and not report.deadline_passed
+    assert all(agent.calls == 3 for agent in agents)
