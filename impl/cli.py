@@ -13,10 +13,11 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 
 from . import __version__
-from .specs.commandline import VERIFY_INSTALL
+from .specs.commandline import VERIFY_INSTALL, interrupts_seen
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": (
@@ -145,3 +146,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory-lifecycle {name}: interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def run() -> None:
+    """The ``memory-lifecycle`` command: ``main``, then exit with its status.
+
+    A thread a target started and left running (not a daemon) would keep the
+    interpreter from exiting after the report; the command says so and exits
+    without waiting for it.
+    """
+    status = main()
+    if interrupts_seen() and status != 130:
+        print("memory-lifecycle: interrupted", file=sys.stderr)
+        status = 130  # a Ctrl-C that something swallowed on its way up
+    sys.stdout.flush()
+    sys.stderr.flush()
+    current = threading.current_thread()
+    left = [t.name for t in threading.enumerate() if t is not current and not t.daemon]
+    if left:
+        print(
+            f"memory-lifecycle: not waiting for thread(s) the target left running: "
+            f"{', '.join(left)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(status)
+    sys.exit(status)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -108,6 +109,26 @@ def elapsed_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+_interrupts_seen = [0]
+"""Ctrl-Cs seen while a ``Progress`` runs (one may be swallowed before it propagates)."""
+
+
+def interrupts_seen() -> int:
+    """How many Ctrl-Cs a ``Progress`` saw in this process, swallowed ones included.
+
+    Python ignores an exception raised in a garbage-collector or weakref
+    callback, so a Ctrl-C can land where nothing sees it; a command that counts
+    them still ends with 130.
+    """
+    return _interrupts_seen[0]
+
+
+def _note_interrupt(signum: int, frame: object) -> None:
+    """SIGINT while a long command runs: count it, then raise as Python does."""
+    _interrupts_seen[0] += 1
+    raise KeyboardInterrupt
+
+
 class Progress:
     """One live status line for ``command`` on ``stream`` (stderr by default).
 
@@ -144,6 +165,13 @@ class Progress:
             return False
 
     def __enter__(self) -> Progress:
+        self._interrupts_before = _interrupts_seen[0]
+        self.interrupted = False
+        """Set on exit: a Ctrl-C arrived while it ran (even one that was swallowed)."""
+        self._previous_handler: object = None
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous_handler = signal.signal(signal.SIGINT, _note_interrupt)
         return self
 
     def __exit__(
@@ -153,6 +181,9 @@ class Progress:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.interrupted = _interrupts_seen[0] != self._interrupts_before
 
     def line(self) -> str:
         """The status line as it would be drawn now."""

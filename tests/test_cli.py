@@ -7,6 +7,7 @@ written, missing verification tools; 130: interrupted, with what was found.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -496,3 +498,78 @@ def test_progress_writes_nothing_when_not_a_terminal() -> None:
 
 def test_elapsed_text_reads_as_a_clock() -> None:
     assert [elapsed_text(s) for s in (7.9, 65, 3723)] == ["7 s", "1:05", "1:02:03"]
+
+
+@pytest.mark.parametrize("schedule", ["garbage", "x@1/0.1", "0.1.z"])
+def test_interleave_replay_of_a_malformed_schedule_exits_2_with_one_line(
+    schedule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --replay string that is not a schedule is bad usage: exit 2, one line, no traceback."""
+    status = interleave_cli.main(
+        ["compat", "--scenario", "two_boundary_commits", "--replay", schedule]
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "bad schedule string" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_progress_sees_a_ctrl_c_that_a_callback_swallowed() -> None:
+    """A SIGINT whose KeyboardInterrupt is swallowed (Python ignores exceptions in
+    garbage-collector callbacks) is still seen when the long work ends (the command
+    then exits 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers are installed only in the main thread")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with Progress("conform", stream=io.StringIO()) as progress:
+            handler = signal.getsignal(signal.SIGINT)
+            assert callable(handler)
+            with contextlib.suppress(KeyboardInterrupt):  # as a gc callback does
+                handler(signal.SIGINT, None)
+        assert progress.interrupted
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with Progress("conform", stream=io.StringIO()) as quiet:
+            pass
+        assert not quiet.interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _conform_probes_of_s2(target: Path) -> list[str]:
+    """The command that runs S2's probes on ``target``, as a user runs it."""
+    conform = [sys.executable, "-m", "memory_lifecycle", "conform", str(target)]
+    return [*conform, "--quick", "--checks", "probes", "--only", "S2"]
+
+
+def test_conform_exits_although_the_target_leaves_a_thread_running(tmp_path: Path) -> None:
+    """A target that starts a non-daemon thread at import does not keep the command from
+    exiting: the report is printed, the thread named, the status kept."""
+    target = tmp_path / "leaves_a_thread.py"
+    target.write_text(
+        "import threading\n"
+        "threading.Thread(target=threading.Event().wait, name='left running').start()\n"
+        "from memory_lifecycle.compat import *\n"
+    )
+    done = subprocess.run(
+        _conform_probes_of_s2(target), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "conforms" in done.stdout
+    assert "left running" in done.stderr
+
+
+def test_conform_json_stays_parseable_when_the_target_prints(tmp_path: Path) -> None:
+    """What a target prints goes to stderr, so --json's stdout is one JSON object."""
+    target = tmp_path / "prints.py"
+    target.write_text("print('hello from the target')\nfrom memory_lifecycle.compat import *\n")
+    done = subprocess.run(
+        [*_conform_probes_of_s2(target), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["target"] == str(target)
+    assert "hello from the target" in done.stderr

@@ -11,6 +11,7 @@ the command that replays it. Exit statuses: ``commandline.EXIT_STATUSES``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,12 +139,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.update(done, total, current)
 
         try:
-            report = run_conformance(
-                args.target, budget=budget, only=only, seed=args.seed, checks=checks, progress=show
-            )
+            # What the target prints goes to stderr: stdout carries only the report.
+            with contextlib.redirect_stdout(sys.stderr):
+                report = run_conformance(
+                    args.target,
+                    budget=budget,
+                    only=only,
+                    seed=args.seed,
+                    checks=checks,
+                    progress=show,
+                )
         except TargetError as error:
             progress.clear()
             return _usage(target_error_text(error))
+    if progress.interrupted and not report.interrupted:
+        report.interrupted = True  # a Ctrl-C that something in the target swallowed
     print(as_json(report, args.strict) if args.json else table(report, args.strict), flush=True)
     try:
         _write_outputs(report, args)

@@ -30,7 +30,7 @@ from .runner import run_scenario
 from .scenarios import BASIC_API, CANONICAL, LARGE, SCENARIOS
 from .scenarios import INTERRUPTED as INTERRUPTED_SCENARIOS
 from .scheduler import AbortRun, Scheduler
-from .schedules import ScheduleDiverged
+from .schedules import ScheduleDiverged, parse_schedule, split_interrupt
 
 PROG = "memory-lifecycle interleave"
 
@@ -125,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.scenario or list(INTERRUPTED_SCENARIOS if args.inject_interrupts else CANONICAL)
     if args.replay is not None and len(names) != 1:
         return _usage("--replay needs exactly one --scenario")
+    if args.replay is not None:
+        try:
+            parse_schedule(split_interrupt(args.replay)[1])
+        except ValueError as error:
+            return _usage(f"--replay: {error}")
     try:
         factory = target_factory(target)
         check_loads(factory, target)
