@@ -379,6 +379,7 @@ class SessionLifecycle:
         timeout: object = None,
     ) -> Outcome:
         """``commit`` without the agent check: an agent that cannot commit adopts nothing."""
+        check_session_id(session_id)
         waits = check_flag("wait", wait)
         seconds = check_seconds("timeout", timeout, optional=True)
         return self._commit(

@@ -11,6 +11,7 @@ import importlib
 import math
 import subprocess
 import sys
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -737,3 +738,14 @@ def test_a_logger_that_raises_costs_no_work_in_the_drain_L1_L2() -> None:
     report = lifecycle.drain(deadline=WAIT)
     assert not report.still_dirty and not report.deadline_passed
     assert all(agent.calls == 3 for agent in agents)
+
+
+def test_an_unhashable_id_is_refused_before_anything_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bad input: commit() refuses an unhashable session id up front, with only the
+    TypeError (nothing logged, nothing left to settle)."""
+    lifecycle = SessionLifecycle()
+    with caplog.at_level(logging.DEBUG), pytest.raises(TypeError, match="hashable"):
+        lifecycle.commit(["a"])  # type: ignore[arg-type]
+    assert caplog.records == []
