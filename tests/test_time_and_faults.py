@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import math
 import subprocess
 import sys
-import logging
 import threading
 import time
 from collections.abc import Iterator
