@@ -34,7 +34,7 @@ WIDTH = 1366
 EXPLORER_STEPS = (
     "RegisterAgent('s1', agent=A)",
     "TurnCompleted('s1')",
-    "CommitRequested('s1')",
+    "CommitRequested('s1', call_id=1)",
     "TurnCompleted('s1')",
 )
 """Events taken in the explorer before its screenshot: a call in flight, then a new turn."""
