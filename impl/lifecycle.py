@@ -246,6 +246,12 @@ class SessionLifecycle:
         self._waiting += 1
         try:
             self.condition.wait(_bounded(seconds))
+        except BaseException:
+            # A Ctrl-C can land inside Condition.wait between releasing the lock and
+            # taking it back: take it back, so the caller's ``with`` releases a held lock.
+            if not _held_by_this_thread(self.lock):
+                self.lock.acquire()
+            raise
         finally:
             self._waiting -= 1
 
@@ -784,6 +790,12 @@ class SessionLifecycle:
                 self._drain_queue.clear()
                 self._drain_committed.clear()
             self.background_threads.clear()
+
+
+def _held_by_this_thread(lock: object) -> bool:
+    """Whether this thread holds ``lock``, an ``RLock`` (which tells, as Condition asks it)."""
+    is_owned: Callable[[], bool] = getattr(lock, "_is_owned")  # noqa: B009 (not in typeshed)
+    return is_owned()
 
 
 def _bounded(seconds: float | None) -> float | None:
