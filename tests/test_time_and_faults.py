@@ -749,3 +749,39 @@ def test_an_unhashable_id_is_refused_before_anything_is_logged(
     with caplog.at_level(logging.DEBUG), pytest.raises(TypeError, match="hashable"):
         lifecycle.commit(["a"])  # type: ignore[arg-type]
     assert caplog.records == []
+
+
+class ReleasedThenInterrupted(threading.Condition):
+    """A Condition whose wait is interrupted after releasing its lock, before taking
+    it back, as a SIGINT landing between those two steps of ``Condition.wait`` is."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._release_save()  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("api", ["commit", "drain"])
+def test_ctrl_c_between_a_waits_release_and_reacquire_raises_keyboard_interrupt_L3(
+    api: str,
+) -> None:
+    """L3: interrupted inside the wait, a waiting commit or a drain raises the
+    KeyboardInterrupt (not 'cannot release un-acquired lock') and leaves the lock free."""
+    lifecycle = SessionLifecycle()
+    hung = GatedAgent("hung", hold=True)
+    lifecycle.register_agent("s", hung)
+    lifecycle.complete_turn("s")
+    holder = start(lambda: lifecycle.commit("s"))
+    assert hung.entered.wait(WAIT)
+    lifecycle.complete_turn("s")
+    lifecycle.condition = ReleasedThenInterrupted(lifecycle.lock)
+    with pytest.raises(KeyboardInterrupt):
+        if api == "commit":
+            lifecycle.commit("s", wait=True, timeout=WAIT)
+        else:
+            lifecycle.drain(deadline=WAIT)
+    assert lifecycle.lock.acquire(timeout=1.0)
+    lifecycle.lock.release()
+    lifecycle.condition = threading.Condition(lifecycle.lock)
+    hung.release.set()
+    join(holder[0])
+    assert not lifecycle.draining
