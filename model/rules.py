@@ -526,11 +526,15 @@ def _edit_field(session: Session, field: str, value: object) -> Session:
             return session._replace(committed=value)  # reported as malformed by the caller
         return session._replace(committed=value, segments=_trim(session.segments, value))
     # generation
-    if value >= session.generation:
-        segments = session.segments
-        for generation in range(session.generation + 1, value + 1):
-            segments = _extend(segments, generation, session.registered)
-        return session._replace(generation=value, segments=segments)
+    if value == session.generation:
+        return session
+    if value > session.generation:
+        # The new turns share one owner, so they coalesce into one segment (S10).
+        segments = _extend(session.segments, session.generation + 1, session.registered)
+        last = segments[-1]
+        return session._replace(
+            generation=value, segments=(*segments[:-1], last._replace(end=value))
+        )
     cut = tuple(s if s.end <= value else s._replace(end=value) for s in session.segments)
     return session._replace(generation=value, segments=tuple(s for s in cut if s.start <= s.end))
 

@@ -237,3 +237,19 @@ def test_reload_gives_a_fresh_state_and_fresh_locks(lifecycle: ModuleType) -> No
     fresh = importlib.reload(lifecycle)
     assert len(fresh._sessions) == 0 and fresh._lock is not old_lock
     assert fresh._draining is False
+
+
+def test_raising_generation_by_a_million_adds_one_coalesced_segment_S10(
+    lifecycle: ModuleType,
+) -> None:
+    """S10: a test hook write of ``generation`` far ahead completes the turns at once,
+    owned by the registered agent, as one segment (not one step per turn)."""
+    agent = GatedAgent("a")
+    lifecycle.register_agent("s", agent)
+    lifecycle.mark_turn_completed("s")
+    lifecycle._sessions["s"]["generation"] = 10**12
+    segments = [dict(item) for item in lifecycle._sessions["s"]["segments"]]
+    assert lifecycle._sessions["s"]["generation"] == 10**12
+    assert len(segments) == 1
+    assert lifecycle.commit_session_memory("s") is True
+    assert not lifecycle.has_uncommitted_work("s")
