@@ -21,6 +21,7 @@ in README's table and as data in ``memory_lifecycle.specs.conformance``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, MutableSequence
@@ -145,16 +146,18 @@ def _drain_background_commit_threads(
     With ``deadline_fn`` (the seconds left of an overall budget) each join is
     bounded by it too, and joining stops once it is used up.
     """
+    checked = check_seconds("timeout", timeout, optional=True)
+    seconds = math.inf if checked is None else checked
     for thread in _lifecycle.take_background_threads():
         if not thread.is_alive():
             continue
-        budget = timeout
+        budget = seconds
         if deadline_fn is not None:
             remaining = deadline_fn()
             if remaining <= 0:
                 return
-            budget = min(timeout, remaining)
-        thread.join(budget)
+            budget = min(seconds, remaining)
+        thread.join(max(0.0, min(budget, threading.TIMEOUT_MAX)))
 
 
 def _new_entry() -> dict[str, Any]:

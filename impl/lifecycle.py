@@ -235,7 +235,12 @@ class SessionLifecycle:
             if isinstance(effect, QueueForDrain):
                 self._drain_queue.append(effect.session_id)
                 if 0 < self._drain_threads <= self._drain_busy < self.drain_workers:
-                    self._start_drain_workers(1)
+                    try:
+                        self._start_drain_workers(1)
+                    except RuntimeError:
+                        # No thread to be had: the running workers take it in turn;
+                        # the event that queued it has already been applied.
+                        self._say_error("drain: could not start another worker")
             elif not isinstance(effect, WakeWaiters):
                 continue
             if self._waiting:
@@ -721,12 +726,13 @@ class SessionLifecycle:
     def _start_drain_workers(self, count: int) -> None:
         with self.lock:
             for _ in range(count):
-                self._drain_threads += 1
                 threading.Thread(
                     target=self._drain_worker,
-                    name=f"memory-lifecycle drain {self._drain_threads}",
+                    name=f"memory-lifecycle drain {self._drain_threads + 1}",
                     daemon=True,
                 ).start()
+                # Counted once started (a worker ends under this lock, so not before).
+                self._drain_threads += 1
 
     def _drain_worker(self) -> None:
         """Take sessions off the drain queue and commit them until the drain ends."""

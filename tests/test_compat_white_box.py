@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from types import ModuleType
@@ -253,3 +254,21 @@ def test_raising_generation_by_a_million_adds_one_coalesced_segment_S10(
     assert len(segments) == 1
     assert lifecycle.commit_session_memory("s") is True
     assert not lifecycle.has_uncommitted_work("s")
+
+
+@pytest.mark.parametrize(("timeout", "error"), [("x", TypeError), (float("nan"), ValueError)])
+def test_drain_background_commit_threads_refuses_a_bad_timeout_and_keeps_tracking(
+    lifecycle: ModuleType, timeout: object, error: type[Exception]
+) -> None:
+    """Bad input: a timeout that is not a number of seconds is refused before any
+    thread is dropped from tracking."""
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, args=(WAIT,), daemon=True)
+    assert lifecycle._register_background_commit_thread(thread)
+    thread.start()
+    with pytest.raises(error, match="timeout must be a number of seconds"):
+        lifecycle._drain_background_commit_threads(timeout)
+    assert thread in lifecycle._background_commit_threads
+    release.set()
+    lifecycle._drain_background_commit_threads(math.inf)
+    assert not thread.is_alive()
