@@ -281,8 +281,12 @@ class SessionLifecycle:
 
         A test hook, not an API for production code: see ``model.EntryEdited``.
         Raises ValueError (and changes nothing) when the entry would be malformed.
+        Writing ``in_flight = False`` ends the call the mark stood for, so a
+        follow-up owed by a commit that found it running starts (L1).
         """
-        self.apply(EntryEdited(session_id, field_name, value))
+        with self.lock:
+            moved, _kept = self._feed(EntryEdited(session_id, field_name, value))
+        self._start_follow_ups(moved.effects)
 
     # --- registration and turns -------------------------------------------------
 

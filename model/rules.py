@@ -352,6 +352,10 @@ def _discard(session: Session | None, event: Discard, phase: str) -> Ruling:
 
 def _entry_edited(session: Session | None, event: EntryEdited, phase: str) -> Ruling:
     edited = _edit(session, event)
+    cleared = session is not None and session.in_flight is not None
+    if cleared and edited is not None and edited.in_flight is None:
+        # Clearing the mark ends the call it stood for: an owed follow-up starts (L1).
+        return _end_call(edited, event.session_id, phase, retry=True, result=Outcome.DONE)
     return Ruling(edited, WAKE, Outcome.DONE)
 
 

@@ -96,8 +96,9 @@ def test_field_writes_under_the_condition_apply_to_the_state_S7(lifecycle: Modul
 def test_in_flight_mark_blocks_discard_and_commit_until_cleared_S5_S8(
     lifecycle: ModuleType,
 ) -> None:
-    """S5, S8: ``in_flight = True`` with no call running keeps the entry and makes
-    commits busy; writing False undoes it."""
+    """S5, S8, L1: ``in_flight = True`` with no call running keeps the entry and makes
+    commits busy; writing False ends it, and the follow-up owed by the wait that timed
+    out commits the work."""
     agent = Agent()
     lifecycle.register_agent("s", agent)
     lifecycle.mark_turn_completed("s")
@@ -107,8 +108,9 @@ def test_in_flight_mark_blocks_discard_and_commit_until_cleared_S5_S8(
     assert lifecycle.discard_session("s") is False
     lifecycle.mark_turn_completed("s")
     assert lifecycle.commit_session_memory("s", wait=True, timeout=0.05) is False
-    lifecycle._sessions["s"]["in_flight"] = False
-    assert lifecycle.commit_session_memory("s") is True and agent.calls == 1
+    lifecycle._sessions["s"]["in_flight"] = False  # ends the stand-in call: the follow-up
+    lifecycle._drain_background_commit_threads(WAIT)  # the timed-out wait left runs
+    assert agent.calls == 1 and not lifecycle.has_uncommitted_work("s")
     assert lifecycle.discard_session("s") is True
 
 
@@ -272,3 +274,20 @@ def test_drain_background_commit_threads_refuses_a_bad_timeout_and_keeps_trackin
     release.set()
     lifecycle._drain_background_commit_threads(math.inf)
     assert not thread.is_alive()
+
+
+def test_clearing_in_flight_starts_the_follow_up_a_busy_commit_left_L1(
+    lifecycle: ModuleType,
+) -> None:
+    """L1: a commit that finds the test hook's ``in_flight = True`` answers busy; writing
+    False ends that stand-in call, and the follow-up commits the work."""
+    agent = GatedAgent("a")
+    lifecycle.register_agent("s", agent)
+    lifecycle.mark_turn_completed("s")
+    lifecycle._sessions["s"]["in_flight"] = True
+    assert lifecycle.commit_session_memory("s") is False
+    assert agent.calls == 0
+    lifecycle._sessions["s"]["in_flight"] = False
+    lifecycle._drain_background_commit_threads(WAIT)
+    assert agent.calls == 1
+    assert not lifecycle.has_uncommitted_work("s")
