@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+from _bounds import TWO_SESSIONS
 from memory_lifecycle import model
 from memory_lifecycle.model import (
     EMPTY_PROCESS,
@@ -47,18 +48,7 @@ from memory_lifecycle.specs.properties import ALL
 
 ONE = Bounds(sessions=1, agents=2, max_generation=2)
 """One session, every family (probes included)."""
-TWO = Bounds(
-    sessions=2,
-    agents=1,
-    max_generation=1,
-    wait=False,
-    in_call=False,
-    whole=False,
-    agent_cannot_commit=False,
-    edits=False,
-)
-"""Two sessions with every family that adds states or acts across sessions (the
-commit variants and probes left out act on one session, as in ``ONE``)."""
+TWO = TWO_SESSIONS
 
 
 def _plain_reachable(bounds: Bounds) -> set[Process]:

@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from _bounds import TWO_SESSIONS
 from memory_lifecycle import model
 from memory_lifecycle.model import (
     Discard,
@@ -37,16 +38,6 @@ from memory_lifecycle.specs.diagrams.concrete import DIAGRAM_BOUNDS, concrete_gr
 from memory_lifecycle.specs.machine import PROCESS_EDGES, SESSION_EDGES, AbstractEdge
 
 ONE_SESSION = dataclasses.replace(CHECK_BOUNDS, sessions=1)
-TWO_SESSIONS = Bounds(
-    sessions=2,
-    agents=1,
-    max_generation=1,
-    wait=False,
-    in_call=False,
-    whole=False,
-    agent_cannot_commit=False,
-    edits=False,
-)
 SMALL = Bounds(sessions=1, agents=1, max_generation=1)
 
 
