@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..properties import ALL
+from .differential import add_reference_options, reference_checks, run_reference, with_reference
+from .divergences import DivergenceError
 from .report import as_json, as_junit, table
 from .runner import BUDGETS, Report, run_conformance
 from .target import TargetError
@@ -47,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(CHECKS),
         help=f"comma-separated checks to run, of {', '.join(CHECKS)} (default: all)",
     )
+    add_reference_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the stateful search")
     parser.add_argument(
         "--sequence-diagram",
@@ -69,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"conform: unknown property id(s) {unknown}; use S1-S10, L1-L4", file=sys.stderr)
             return 2
     checks = tuple(part.strip() for part in args.checks.split(",") if part.strip())
-    if not checks or any(item not in CHECKS for item in checks):
+    checks, differential = reference_checks(args, checks)
+    if (not checks and not differential) or any(item not in CHECKS for item in checks):
         print(f"conform: --checks takes some of {', '.join(CHECKS)}", file=sys.stderr)
         return 2
 
@@ -77,20 +81,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"conform: {text}", file=sys.stderr, flush=True)
 
     try:
-        report = run_conformance(
+        compared = run_reference(args, budget, progress) if differential else None
+        report = checks and run_conformance(
             args.target, budget=budget, only=only, seed=args.seed, checks=checks, progress=progress
         )
-    except TargetError as error:
+    except (TargetError, DivergenceError) as error:
         print(f"conform: {error}", file=sys.stderr)
         return 2
-    print(as_json(report) if args.json else table(report))
+    if not report:
+        print(with_reference("", compared, args.json))
+        return 0 if compared is None or compared.passed else 1
+    print(with_reference(as_json(report) if args.json else table(report), compared, args.json))
     if args.junit:
         Path(args.junit).write_text(as_junit(report), encoding="utf-8")
     if args.sequence_diagram:
         for written in _write_diagrams(report, Path(args.sequence_diagram)):
             progress(f"sequence diagram written to {written}")
     progress(f"done in {report.duration_s:.1f} s")
-    return 1 if report.violated else 0
+    return 1 if report.violated or (compared is not None and not compared.passed) else 0
 
 
 def _write_diagrams(report: Report, path: Path) -> list[Path]:

@@ -25,18 +25,24 @@ until no step can be removed or simplified.
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from .divergences import DECLARED, Divergence
+from .divergences import DECLARED, Divergence, combined, load_divergences
 from .target import BoundedCall, Target, TargetFactory, join_new_threads, origin_tracking
 
+DIFFERENTIAL = "differential"
+"""The name of this check in ``conform --checks``."""
 SESSIONS = ("s1", "s2")
 """Sessions the sequences use; a falsy id ("") appears now and then too."""
 OBSERVED = ("s1", "s2", "")
@@ -626,6 +632,35 @@ def _drain_schedule(context: StepContext) -> bool:
     return True
 
 
+CALL_NAMES = {
+    "register": "register_agent",
+    "unregister": "unregister_agent",
+    "turn": "mark_turn_completed",
+    "commit": "commit_session_memory",
+    "discard": "discard_session",
+    "drain": "drain_all_on_shutdown",
+}
+
+
+def _results_of(call: str) -> Callable[[StepContext], bool]:
+    """The allowance: only what ``call`` returned differs, in the step or from inside."""
+
+    def masked(seen: Observation) -> list[str]:
+        return [
+            f"{item.text.split(' -> ')[0]} -> *" if item.text.startswith(f"{call}(") else item.text
+            for item in seen.inner
+        ]
+
+    def allows(context: StepContext) -> bool:
+        if not _aspects(context) <= {"result", "inner"}:
+            return False
+        if "result" in _aspects(context) and CALL_NAMES.get(context.op.kind) != call:
+            return False
+        return masked(context.target) == masked(context.reference)
+
+    return allows
+
+
 ALLOWED: dict[str, Callable[[StepContext], bool]] = {
     "anything": lambda context: True,
     "reference_hangs": lambda context: context.reference.hung and not context.target.hung,
@@ -633,6 +668,7 @@ ALLOWED: dict[str, Callable[[StepContext], bool]] = {
     "target_commits_sooner": lambda context: _commits_more(context, swap=True),
     "drain_schedule": _drain_schedule,
     "result_only": lambda context: _aspects(context) == {"result"},
+    **{f"results_of:{call}": _results_of(call) for call in CALL_NAMES.values()},
 }
 """The meaning of each name in ``divergences.ALLOWANCES``."""
 
@@ -764,7 +800,10 @@ def run_sequence(
     history = _History(runs[1])
     outcome = SequenceOutcome()
     stopped: set[str] = set()
-    try:
+    with ExitStack() as cleanup:
+        cleanup.enter_context(origin_tracking())
+        for run in runs:
+            cleanup.callback(run.close)
         for op in ops:
             history.before(op)
             mine, theirs = runs[0].perform(op), runs[1].perform(op)
@@ -782,9 +821,6 @@ def run_sequence(
             if verdict.stop_sequence or mine.hung or theirs.hung:
                 outcome.hung = mine.hung or theirs.hung
                 return outcome
-    finally:
-        for run in runs:
-            run.close()
     return outcome
 
 
@@ -1112,16 +1148,36 @@ def run_differential(
     make_target, make_reference = factories or (target_factory(target), target_factory(reference))
     report = DifferentialReport(target, reference, budget, seed, tuple(divergences))
     capabilities = _capabilities(make_target(), make_reference(), report)
+    say(
+        f"differential comparison with {reference}: {chosen.sequences} sequences of up to "
+        f"{chosen.max_steps} steps (seed {seed})"
+    )
+    muted = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # both implementations log every failing provider call
+    try:
+        _search(report, chosen, seed, capabilities, (make_target, make_reference), say)
+    finally:
+        logging.disable(muted)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def _search(
+    report: DifferentialReport,
+    chosen: DifferentialBudget,
+    seed: int,
+    capabilities: Capabilities,
+    factories: tuple[TargetFactory, TargetFactory],
+    say: Callable[[str], None],
+) -> None:
+    make_target, make_reference = factories
+    divergences = report.divergences
     seen: set[tuple[str, ...]] = set()
 
     def differs(ops: Sequence[Op], signature: tuple[str, ...]) -> SequenceOutcome | None:
         found = run_sequence(ops, make_target, make_reference, divergences)
         return found if found.undeclared and found.signature() == signature else None
 
-    say(
-        f"differential comparison with {reference}: {chosen.sequences} sequences of up to "
-        f"{chosen.max_steps} steps (seed {seed})"
-    )
     with origin_tracking():
         for number in range(chosen.sequences):
             if number and number % 100 == 0:
@@ -1149,5 +1205,60 @@ def run_differential(
             report.findings.append(Finding(final.records, final.undeclared, number, len(ops)))
             if len(report.findings) >= MAX_FINDINGS:
                 break
-    report.duration_s = time.monotonic() - started
-    return report
+
+
+# --- the command line ----------------------------------------------------------
+
+
+def add_reference_options(parser: argparse.ArgumentParser) -> None:
+    """``--reference MODULE`` and ``--divergences FILE`` for ``memory-lifecycle conform``."""
+    parser.add_argument(
+        "--reference",
+        metavar="MODULE",
+        help="also compare TARGET call by call with MODULE, another implementation of the API "
+        "(the check 'differential'); a difference no declared divergence explains fails",
+    )
+    parser.add_argument(
+        "--divergences",
+        metavar="FILE",
+        help="JSON or TOML file of divergences to allow besides the declared ones",
+    )
+
+
+def reference_checks(
+    args: argparse.Namespace, checks: tuple[str, ...]
+) -> tuple[tuple[str, ...], bool]:
+    """The other checks to run, and whether to run the differential comparison.
+
+    With ``--reference`` it always runs, besides the checks ``--checks`` names;
+    ``--checks differential`` runs it alone.
+    """
+    if not args.reference:
+        return checks, False
+    return tuple(item for item in checks if item != DIFFERENTIAL), True
+
+
+def run_reference(
+    args: argparse.Namespace, budget: str, progress: Callable[[str], None]
+) -> DifferentialReport:
+    """The differential comparison the options ask for."""
+    extra = load_divergences(args.divergences) if args.divergences else ()
+    return run_differential(
+        args.target,
+        args.reference,
+        budget=budget,
+        seed=args.seed,
+        divergences=combined(extra),
+        progress=progress,
+    )
+
+
+def with_reference(output: str, compared: DifferentialReport | None, as_json: bool) -> str:
+    """The conformance output with the differential comparison added (JSON: key "reference")."""
+    if compared is None:
+        return output
+    if as_json:
+        document = json.loads(output) if output else {}
+        document["reference"] = compared.as_dict()
+        return json.dumps(document, indent=2)
+    return f"{output}\n\n{compared.format()}" if output else compared.format()

@@ -28,10 +28,9 @@ A file holds a list of records, each with the fields of ``Divergence``::
     [[divergence]]
     id = "turn-returns-nothing"
     property = "S7"
-    when = ["step_turn"]
-    allows = "result_only"
+    allows = "results_of:mark_turn_completed"
     then = "continue"
-    why = "our turns return None; the generation is not used by the host"
+    why = "our turns return None; the host never reads the generation"
 """
 
 from __future__ import annotations
@@ -75,6 +74,18 @@ ALLOWANCES: dict[str, str] = {
     "agree",
     "result_only": "only the return value of the step differs",
 }
+API_CALLS = (
+    "register_agent",
+    "unregister_agent",
+    "mark_turn_completed",
+    "commit_session_memory",
+    "discard_session",
+    "drain_all_on_shutdown",
+)
+for _call in API_CALLS:
+    ALLOWANCES[f"results_of:{_call}"] = (
+        f"only what {_call} returns differs, in the step or from inside a provider call"
+    )
 """Shapes of difference a divergence's ``allows`` may name."""
 
 SCOPES = ("session", "process")
@@ -97,16 +108,6 @@ class Divergence:
 
 DECLARED: tuple[Divergence, ...] = (
     Divergence(
-        id="base-exception-cleans-up",
-        property="S3",
-        when=("base_exception",),
-        allows="anything",
-        then="stop-session",
-        why="the reference leaves the session in flight for good after a provider's "
-        "BaseException; the target ends the call as failed, so later commits and waits "
-        "of that session proceed",
-    ),
-    Divergence(
         id="base-exception-no-wedge-for-waiters",
         property="S3",
         when=("base_exception",),
@@ -125,6 +126,16 @@ DECLARED: tuple[Divergence, ...] = (
         then="stop-sequence",
         why="the reference's drain stops at a provider's BaseException and re-raises it; "
         "the target's drain logs it, keeps that session's work and commits the others",
+    ),
+    Divergence(
+        id="base-exception-cleans-up",
+        property="S3",
+        when=("base_exception",),
+        allows="anything",
+        then="stop-session",
+        why="the reference leaves the session in flight for good after a provider's "
+        "BaseException; the target ends the call as failed, so later commits and waits "
+        "of that session proceed",
     ),
     Divergence(
         id="busy-commit-followed-up",
