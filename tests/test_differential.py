@@ -103,7 +103,7 @@ def test_declared_divergence_is_honoured_and_needed_s3(capsys: pytest.CaptureFix
         _module("base_exception_released"), _module("baseline"), budget="quick", divergences=without
     )
     assert not strict.passed
-    assert any("interrupted" in finding.format("", "") for finding in strict.findings)
+    assert any("interrupted" in finding.format() for finding in strict.findings)
 
 
 def test_user_divergence_file_extends_the_declared_list(
@@ -181,7 +181,7 @@ def test_bad_divergence_file_is_a_usage_error(
 def test_drop_in_against_baseline_only_declared_divergences_s3_l1_l2_l3_s4_s10() -> None:
     """S3, L1, L2, L3, S4, S10: the drop-in differs from published behaviour only as declared."""
     report = run_differential("memory_lifecycle.compat", _module("baseline"), budget="quick")
-    assert report.passed, "\n\n".join(item.format("", "") for item in report.findings)
+    assert report.passed, "\n\n".join(item.format() for item in report.findings)
 
 
 def _op(kind: str, session: str = "s1", agent: str | None = None, **fields: object) -> Op:

@@ -29,6 +29,7 @@ import argparse
 import json
 import logging
 import random
+import shlex
 import threading
 import time
 from collections import Counter
@@ -973,45 +974,31 @@ class Finding:
     """Number of the generated sequence that first showed it."""
     generated_length: int
 
-    def format(self, target: str, reference: str) -> str:
-        """The shrunk sequence as numbered steps, the differing step in full."""
-        last = self.records[-1]
+    def format(self) -> str:
+        """The shrunk sequence as numbered steps, what each side did, and what differs."""
         aspects = ", ".join(sorted({item.aspect for item in self.differences}))
-        lines = [
-            f"undeclared difference at step {len(self.records)} ({last.op.describe()}): {aspects}"
-        ]
+        lines = [f"undeclared difference at step {len(self.records)}: {aspects}"]
         width = len(str(len(self.records)))
+        pad = " " * (width + 4)
         for number, record in enumerate(self.records, start=1):
             lines.append(f"  {number:>{width}}. {record.op.describe()}")
-            pad = " " * (width + 4)
-            same = record.target == record.reference
-            rows = (
-                [("both", record.target)]
-                if same
-                else [
-                    ("target", record.target),
-                    ("reference", record.reference),
-                ]
-            )
             if not record.op.calls_target:
                 continue
-            for label, seen in rows:
-                calls = ", ".join(call.describe() for call in seen.calls) or "none"
-                lines.append(
-                    f"{pad}{label + ':':<11}-> {seen.result}; provider calls: {calls}; "
-                    f"dirty: {seen.dirty_text()}"
-                )
-        for item in self.differences:
-            lines.append(f"  differs: {item.describe()}")
+            if record.target == record.reference:
+                lines.append(f"{pad}both:      {record.target.describe()}")
+            else:
+                lines.append(f"{pad}target:    {record.target.describe()}")
+                lines.append(f"{pad}reference: {record.reference.describe()}")
+        lines.extend(f"  differs: {item.describe()}" for item in self.differences)
         lines.append(
             f"  (sequence {self.sequence}: {self.generated_length} steps as generated, "
             f"shrunk to {len(self.records)})"
         )
-        del target, reference
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "signature": list(_shape(self.records[-1].op)),
             "steps": [
                 {
                     "action": record.op.describe(),
@@ -1078,9 +1065,28 @@ class DifferentialReport:
         if self.passed:
             lines.append("  no undeclared difference")
             return "\n".join(lines)
-        lines.append(f"  {len(self.findings)} undeclared difference(s):")
+        lines.append(
+            f"  {len(self.findings)} undeclared difference(s) (agents sN.A and sN.B commit as "
+            f"scripted; sN.X has no commit_memory_session):"
+        )
         for finding in self.findings:
-            lines.extend(["", finding.format(self.target, self.reference)])
+            lines.extend(["", finding.format()])
+        replay = " ".join(
+            shlex.quote(part)
+            for part in (
+                "memory-lifecycle",
+                "conform",
+                self.target,
+                "--reference",
+                self.reference,
+                "--checks",
+                DIFFERENTIAL,
+                "--seed",
+                str(self.seed),
+                f"--{self.budget}",
+            )
+        )
+        lines.extend(["", f"  replay: {replay}"])
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
