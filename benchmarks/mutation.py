@@ -39,6 +39,7 @@ import copy
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -222,7 +223,8 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
     ) -> Iterator[_Site]:
         for index, statement in enumerate(body):
             here = (*path, (field, index))
-            if _is_docstring(statement) or isinstance(statement, ast.Assert):
+            declaration = isinstance(statement, ast.AnnAssign) and statement.value is None
+            if _is_docstring(statement) or isinstance(statement, ast.Assert) or declaration:
                 continue
             if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
                 yield from statement_sites(statement.body, here, "body", statement.name)
@@ -494,6 +496,8 @@ class Run:
     seconds: float
     findings: tuple[str, ...] = ()
     """What it reported (violated properties, kinds of difference), to compare with the baseline."""
+    output: str = ""
+    """The last lines of its standard output."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -532,19 +536,25 @@ def run_tool(tool: Tool, file: Path, options: argparse.Namespace, hook: Path) ->
         MEMORY_LIFECYCLE_MUTANT_MODULE=options.module,
     )
     started = time.monotonic()
+    process = subprocess.Popen(
+        tool.command(options),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            tool.command(options),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=tool.timeout,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired:
+        stdout, _ = process.communicate(timeout=tool.timeout)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)  # the tool and every process it started
+        process.wait()
+        if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+            raise
         return Run(None, time.monotonic() - started)
-    return Run(done.returncode, time.monotonic() - started, _findings(tool, done.stdout))
+    tail = "\n".join(stdout.splitlines()[-40:])
+    return Run(process.returncode, time.monotonic() - started, _findings(tool, stdout), tail)
 
 
 def verdict(tool: Tool, run: Run, baseline: Run) -> str:
@@ -557,6 +567,8 @@ def verdict(tool: Tool, run: Run, baseline: Run) -> str:
         return "killed" if set(run.findings) - set(baseline.findings) else "survived"
     if run.status == 0:
         return "survived"
+    if tool.name == "check":
+        return "killed" if run.status == 1 and "violated" in run.output else "crashed"
     return "killed" if run.status == 1 else "crashed"
 
 
@@ -696,14 +708,11 @@ def _baseline(
     found: dict[str, Run] = {}
     for tool in tools:
         stored = results.data["baseline"].get(tool.name)
-        if (
-            stored is not None
-            and stored.get("digest") == hashlib.sha256(source.encode()).hexdigest()
-        ):
+        if stored is not None and stored.get("digest") == _digest(source):
             found[tool.name] = Run(stored["status"], stored["seconds"], tuple(stored["findings"]))
             continue
         print(
-            f"mutation: baseline: {tool.label} on the unmutated file ...",
+            f"mutation: baseline: {tool.label} ...",
             file=sys.stderr,
             flush=True,
         )
