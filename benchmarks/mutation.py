@@ -496,8 +496,8 @@ class Run:
     seconds: float
     findings: tuple[str, ...] = ()
     """What it reported (violated properties, kinds of difference), to compare with the baseline."""
-    output: str = ""
-    """The last lines of its standard output."""
+    crashed: bool = False
+    """It ended with an uncaught exception (a traceback on its standard error)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -541,20 +541,20 @@ def run_tool(tool: Tool, file: Path, options: argparse.Namespace, hook: Path) ->
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     try:
-        stdout, _ = process.communicate(timeout=tool.timeout)
+        stdout, stderr = process.communicate(timeout=tool.timeout)
     except BaseException:
         os.killpg(process.pid, signal.SIGKILL)  # the tool and every process it started
         process.wait()
         if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
             raise
         return Run(None, time.monotonic() - started)
-    tail = "\n".join(stdout.splitlines()[-40:])
-    return Run(process.returncode, time.monotonic() - started, _findings(tool, stdout), tail)
+    crashed = "Traceback (most recent call last)" in stderr
+    return Run(process.returncode, time.monotonic() - started, _findings(tool, stdout), crashed)
 
 
 def verdict(tool: Tool, run: Run, baseline: Run) -> str:
@@ -567,9 +567,9 @@ def verdict(tool: Tool, run: Run, baseline: Run) -> str:
         return "killed" if set(run.findings) - set(baseline.findings) else "survived"
     if run.status == 0:
         return "survived"
-    if tool.name == "check":
-        return "killed" if run.status == 1 and "violated" in run.output else "crashed"
-    return "killed" if run.status == 1 else "crashed"
+    if tool.name == "suite":  # pytest reports a test's exception as a failure (status 1)
+        return "killed" if run.status == 1 else "crashed"
+    return "killed" if run.status == 1 and not run.crashed else "crashed"
 
 
 # --- the whole measurement ------------------------------------------------------------
