@@ -226,8 +226,11 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
             declaration = isinstance(statement, ast.AnnAssign) and statement.value is None
             if _is_docstring(statement) or isinstance(statement, ast.Assert) or declaration:
                 continue
-            if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+            if isinstance(statement, ast.FunctionDef):
                 yield from statement_sites(statement.body, here, "body", statement.name)
+                continue
+            if isinstance(statement, ast.ClassDef):
+                yield from _methods(statement, here)
                 continue
             if not isinstance(statement, ast.Pass):
                 yield _Site("drop statement", function, here, _drop_statement)
@@ -255,10 +258,19 @@ def _sites(tree: ast.Module) -> Iterator[_Site]:
                     handler.body, (*here, ("handlers", number)), "body", function
                 )
 
+    def _methods(cls: ast.ClassDef, path: Path_) -> Iterator[_Site]:
+        """Sites in a class's methods; its other statements declare, they do not run rules."""
+        for number, member in enumerate(cls.body):
+            if isinstance(member, ast.FunctionDef):
+                where = (*path, ("body", number))
+                yield from statement_sites(member.body, where, "body", member.name)
+
     for index, statement in enumerate(tree.body):
         here: Path_ = (("body", index),)
-        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+        if isinstance(statement, ast.FunctionDef):
             yield from statement_sites(statement.body, here, "body", statement.name)
+        elif isinstance(statement, ast.ClassDef):
+            yield from _methods(statement, here)
         elif isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
             yield from expression_sites(statement.value, (*here, ("value", None)), "<module>")
 

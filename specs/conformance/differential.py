@@ -172,8 +172,10 @@ def _agent(rng: random.Random, session: str, bad: int = 0) -> str:
     return f"{owner}.{rng.choice(GOOD_AGENTS)}"
 
 
-def _waiting(rng: random.Random) -> tuple[bool, float | None]:
-    if rng.random() < 0.7:
+def _waiting(rng: random.Random, share: float) -> tuple[bool, float | None]:
+    """``wait`` (with chance ``share``) and a timeout; rarely none, since a wait on a
+    session that stays in flight then never ends in the reference."""
+    if rng.random() >= share:
         return False, None
     return True, rng.choices([0.0, 0.02, None], weights=[47, 47, 6])[0]
 
@@ -198,7 +200,7 @@ def generate(rng: random.Random, length: int, capabilities: Capabilities) -> lis
             ops.append(Op("turn", session, agent))
         elif kind == "commit":
             agent = _agent(rng, session, bad=35) if rng.random() < 0.4 else None
-            wait, timeout = _waiting(rng) if rng.random() < 0.25 else (False, None)
+            wait, timeout = _waiting(rng, 0.1)
             ops.append(Op("commit", session, agent, wait, timeout))
         elif kind == "drain":
             ops.append(Op("drain"))
@@ -222,7 +224,7 @@ def _action(rng: random.Random, owner: str, capabilities: Capabilities) -> Actio
         other = next(item for item in SESSIONS if item != owner)
         return Action("commit", other)
     if kind == "commit":
-        wait, timeout = _waiting(rng)
+        wait, timeout = _waiting(rng, 0.3)
         return Action("commit", owner, wait, timeout)
     return Action(kind, owner)
 
