@@ -2,7 +2,7 @@
 
     python benchmarks/mutation.py [--file model/step.py] [--tools check,conform,reference,suite]
                                   [--jobs N] [--only KEY,...] [--limit N] [--list]
-                                  [--reference PATH] [--results FILE] [--fresh]
+                                  [--reference PATH] [--results FILE] [--fresh] [--reuse TOOLS]
 
 Mutants are generated from the AST of ``--file`` (whatever it contains): swapped
 arithmetic, comparison and boolean operators, negated conditions, off-by-one
@@ -27,8 +27,10 @@ crashes counts as killing, and is shown apart; one that times out does not.
 Survivors are triaged in ``benchmarks/mutation_triage.json`` (key ->
 ``equivalent`` or ``blind spot``, with why): equivalent mutants leave the
 denominators, untriaged ones stay in. Results are kept in ``--results`` (by
-default build/mutation-results.json) keyed by the mutant's source, so a re-run
-after a change measures only what changed; ``--fresh`` starts over.
+default build/mutation-results.json) with the mutant's source and a digest of
+every other source, so a re-run measures only what changed since; ``--reuse
+TOOLS`` keeps those tools' results across a change they cannot see, ``--fresh``
+starts over.
 """
 
 from __future__ import annotations
@@ -603,23 +605,38 @@ def _context_digest(file: Path) -> str:
 
 
 class Results:
-    """The measurements so far, kept in a JSON file between runs."""
+    """The measurements so far, kept in a JSON file between runs.
 
-    def __init__(self, path: Path, context: str, fresh: bool) -> None:
+    Each result records the digest of the other sources it was measured with and
+    counts only while they are unchanged, unless its tool is in ``reuse`` (for a
+    change that tool cannot see, such as one to the comparison when re-measuring
+    the reference column alone).
+    """
+
+    def __init__(self, path: Path, context: str, fresh: bool, reuse: set[str]) -> None:
         self.path = path
+        self.context = context
+        self.reuse = reuse
         self.lock = threading.Lock()
-        self.data: dict[str, Any] = {"context": context, "baseline": {}, "mutants": {}}
+        self.data: dict[str, Any] = {"baseline": {}, "mutants": {}}
         if path.is_file() and not fresh:
-            stored = json.loads(path.read_text())
-            if stored.get("context") == context:
-                self.data = stored
+            self.data = json.loads(path.read_text())
+            older = self.data.pop("context", None)
+            results = [*self.data["baseline"].values()]
+            for entry in self.data["mutants"].values():
+                results.extend(entry["tools"].values())
+            for result in results:
+                result.setdefault("context", older)
+
+    def valid(self, tool: str, result: dict[str, Any] | None) -> bool:
+        return result is not None and (result["context"] == self.context or tool in self.reuse)
 
     def get(self, key: str, digest: str, tool: str) -> dict[str, Any] | None:
         entry = self.data["mutants"].get(key)
         if entry is None or entry["digest"] != digest:
             return None
         found: dict[str, Any] | None = entry["tools"].get(tool)
-        return found
+        return found if self.valid(tool, found) else None
 
     def put(self, mutant: Mutant, tool: str, run: Run, outcome: str) -> None:
         with self.lock:
@@ -631,7 +648,7 @@ class Results:
                     "operator": mutant.operator,
                     "tools": {},
                 }
-            entry["tools"][tool] = {**run.as_dict(), "verdict": outcome}
+            entry["tools"][tool] = {**run.as_dict(), "verdict": outcome, "context": self.context}
             self.save()
 
     def save(self) -> None:
@@ -666,6 +683,12 @@ def _parser() -> argparse.ArgumentParser:
         "--results", type=Path, default=ROOT / "build" / "mutation-results.json", help="cache"
     )
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument(
+        "--reuse",
+        default="",
+        metavar="TOOLS",
+        help="keep these tools' cached results although other sources changed",
+    )
     return parser
 
 
@@ -693,7 +716,8 @@ def main() -> int:
             print(f"{mutant.line:4}  {mutant.key}")
         print(f"{len(mutants)} mutants", file=sys.stderr)
         return 0
-    results = Results(options.results, _context_digest(options.file), options.fresh)
+    reuse = {name.strip() for name in options.reuse.split(",") if name.strip()}
+    results = Results(options.results, _context_digest(options.file), options.fresh, reuse)
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         hook = Path(scratch) / "hook"
         hook.mkdir()
@@ -720,7 +744,7 @@ def _baseline(
     found: dict[str, Run] = {}
     for tool in tools:
         stored = results.data["baseline"].get(tool.name)
-        if stored is not None and stored.get("digest") == _digest(source):
+        if results.valid(tool.name, stored) and stored["digest"] == _digest(source):
             found[tool.name] = Run(stored["status"], stored["seconds"], tuple(stored["findings"]))
             continue
         print(
@@ -746,6 +770,7 @@ def _baseline(
         results.data["baseline"][tool.name] = {
             **run.as_dict(),
             "digest": _digest(source),
+            "context": results.context,
         }
         results.save()
     return found

@@ -165,6 +165,12 @@ def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
+def _session(rng: random.Random) -> str:
+    """Mostly the first session, so that its history grows long; the second for isolation."""
+    draw = rng.random()
+    return "" if draw < 0.03 else SESSIONS[0] if draw < 0.73 else SESSIONS[1]
+
+
 def _agent(rng: random.Random, session: str, bad: int = 0) -> str:
     owner = session or SESSIONS[0]
     if bad and rng.randrange(100) < bad:
@@ -190,25 +196,25 @@ def generate(rng: random.Random, length: int, capabilities: Capabilities) -> lis
     ops: list[Op] = []
     for _ in range(length):
         kind = _pick(rng, weights)
-        session = "" if rng.random() < 0.03 else rng.choice(SESSIONS)
+        session = _session(rng)
         if kind == "register":
             ops.append(Op("register", session, _agent(rng, session, bad=8)))
         elif kind in ("unregister", "discard"):
             ops.append(Op(kind, session))
         elif kind == "turn":
-            agent = _agent(rng, session) if rng.random() < 0.35 else None
+            agent = _agent(rng, session) if rng.random() < 0.5 else None
             ops.append(Op("turn", session, agent))
         elif kind == "commit":
-            agent = _agent(rng, session, bad=35) if rng.random() < 0.4 else None
+            agent = _agent(rng, session, bad=25) if rng.random() < 0.4 else None
             wait, timeout = _waiting(rng, 0.1)
             ops.append(Op("commit", session, agent, wait, timeout))
         elif kind == "drain":
             ops.append(Op("drain"))
         elif kind == "mode":
             mode = _pick(rng, {"ok": 5, "fail": 3, "interrupt": 2})
-            ops.append(Op("mode", agent=_agent(rng, rng.choice(SESSIONS)), mode=mode))
+            ops.append(Op("mode", agent=_agent(rng, _session(rng)), mode=mode))
         else:
-            owner = rng.choice(SESSIONS)
+            owner = _session(rng) or SESSIONS[0]
             ops.append(
                 Op("arm", agent=_agent(rng, owner), action=_action(rng, owner, capabilities))
             )
@@ -1199,7 +1205,7 @@ def _search(
             if number and number % 100 == 0:
                 say(f"differential: {number} sequences, {len(report.findings)} difference(s)")
             rng = random.Random(f"{seed}:{number}")
-            ops = generate(rng, rng.randint(1, chosen.max_steps), capabilities)
+            ops = generate(rng, rng.randint(chosen.max_steps // 3, chosen.max_steps), capabilities)
             outcome = run_sequence(ops, make_target, make_reference, divergences)
             report.sequences += 1
             report.steps += len(outcome.records)

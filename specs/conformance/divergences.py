@@ -44,13 +44,16 @@ from typing import Any
 
 CONDITIONS: dict[str, str] = {
     "base_exception": "a provider call of the session raised a BaseException",
-    "busy_commit": "a commit of the session was requested from inside its own provider call",
-    "busy_wait": "a waiting commit of the session was requested from inside its own provider call",
-    "busy_turn": "a turn of the session completed from inside its own provider call",
+    "busy_commit": "a commit of the session was requested, from inside a provider, while a "
+    "provider call of the session was running",
+    "busy_wait": "the same with wait=True",
+    "busy_turn": "a turn of the session completed, from inside a provider, while a provider "
+    "call of the session was running",
     "ownerless_turn": "a turn of the session completed with no agent passed or registered",
     "bad_agent_commit": "a commit of the session passed an agent without commit_memory_session",
     "adoption_merge": "a commit was about to adopt the session's ownerless first segment "
-    "with the agent that owns the next one (read from the reference's _sessions)",
+    "with the agent that owns the next one, or a drain began with an ownerless segment and "
+    "a registered agent (read from the reference's _sessions)",
     "turn_coalesced": "a turn completed while the session's call was running, with the "
     "same owner as the last dirty segment (read from the reference's _sessions)",
     "bad_agent_adopts": "a commit passed an agent without commit_memory_session while the "
