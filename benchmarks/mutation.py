@@ -2,7 +2,8 @@
 
     python benchmarks/mutation.py [--file model/step.py] [--tools check,conform,reference,suite]
                                   [--jobs N] [--only KEY,...] [--limit N] [--list]
-                                  [--reference PATH] [--results FILE] [--fresh] [--reuse TOOLS]
+                                  [--reference PATH] [--results FILE] [--fresh]
+                                  [--reuse TOOLS] [--redo VERDICTS]
 
 Mutants are generated from the AST of ``--file`` (whatever it contains): swapped
 arithmetic, comparison and boolean operators, negated conditions, off-by-one
@@ -495,8 +496,8 @@ class Tool:
 
 TOOLS = {
     "check": Tool("check", "memory-lifecycle check", 120.0),
-    "conform": Tool("conform", "conform memory_lifecycle.compat", 240.0),
-    "reference": Tool("reference", "conform compat --reference ORIGINAL", 180.0),
+    "conform": Tool("conform", "conform memory_lifecycle.compat", 150.0),
+    "reference": Tool("reference", "conform compat --reference ORIGINAL", 120.0),
     "suite": Tool("suite", "the test suite (pytest -x)", 900.0),
 }
 
@@ -617,6 +618,8 @@ class Results:
         self.path = path
         self.context = context
         self.reuse = reuse
+        self.redo: set[str] = set()
+        """Verdicts measured again rather than taken from the file (``timeout``, say)."""
         self.lock = threading.Lock()
         self.data: dict[str, Any] = {"baseline": {}, "mutants": {}}
         if path.is_file() and not fresh:
@@ -629,7 +632,11 @@ class Results:
                 result.setdefault("context", older)
 
     def valid(self, tool: str, result: dict[str, Any] | None) -> bool:
-        return result is not None and (result["context"] == self.context or tool in self.reuse)
+        return (
+            result is not None
+            and (result["context"] == self.context or tool in self.reuse)
+            and result.get("verdict") not in self.redo
+        )
 
     def get(self, key: str, digest: str, tool: str) -> dict[str, Any] | None:
         entry = self.data["mutants"].get(key)
@@ -684,6 +691,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument(
+        "--redo",
+        default="",
+        metavar="VERDICTS",
+        help="measure again the cached results with these verdicts (e.g. timeout)",
+    )
+    parser.add_argument(
         "--reuse",
         default="",
         metavar="TOOLS",
@@ -718,6 +731,7 @@ def main() -> int:
         return 0
     reuse = {name.strip() for name in options.reuse.split(",") if name.strip()}
     results = Results(options.results, _context_digest(options.file), options.fresh, reuse)
+    results.redo = {name.strip() for name in options.redo.split(",") if name.strip()}
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         hook = Path(scratch) / "hook"
         hook.mkdir()

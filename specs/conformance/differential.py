@@ -62,6 +62,8 @@ MAX_FINDINGS = 5
 """Distinct undeclared differences collected before the search stops."""
 SHRINK_RUNS = 300
 """Sequence runs one shrink may spend."""
+SHRINK_SECONDS = 30.0
+"""Seconds one shrink may spend (calls that never return cost a bound each)."""
 
 
 @dataclass(frozen=True)
@@ -933,14 +935,16 @@ def shrink(
     """A shorter, simpler sequence for which ``still_differs`` still finds the difference.
 
     Removes runs of steps (halving their length down to one), then simplifies
-    single steps, until nothing more can go or ``budget`` runs are spent.
+    single steps, until nothing more can go or ``budget`` runs (or
+    ``SHRINK_SECONDS``) are spent.
     """
     current = list(ops)
     runs = 0
+    ends_at = time.monotonic() + SHRINK_SECONDS
 
     def attempt(candidate: list[Op]) -> bool:
         nonlocal current, runs
-        if runs >= budget or not candidate:
+        if runs >= budget or not candidate or time.monotonic() > ends_at:
             return False
         runs += 1
         found = still_differs(candidate)
@@ -950,7 +954,7 @@ def shrink(
         return True
 
     changed = True
-    while changed and runs < budget:
+    while changed and runs < budget and time.monotonic() <= ends_at:
         changed = False
         size = max(1, len(current) // 2)
         while size >= 1:
@@ -1226,8 +1230,8 @@ def _search(
             shrunk = shrink(failing, partial(differs, signature=signature))
             final = differs(shrunk, signature) or outcome
             report.findings.append(Finding(final.records, final.undeclared, number, len(ops)))
-            if len(report.findings) >= MAX_FINDINGS:
-                break
+            if len(report.findings) >= MAX_FINDINGS or final.records[-1].target.hung:
+                break  # a target call that never returns may leave threads stuck: stop here
 
 
 # --- the command line ----------------------------------------------------------
