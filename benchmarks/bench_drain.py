@@ -12,6 +12,14 @@ N sessions each have one completed turn; every provider call takes L seconds
 - ``original drain_all_on_shutdown()``: the original module's own drain (it has
   no deadline), run on a thread and counted when the deadline passes.
 
+Then three fault cases, each on the same workload for every implementation:
+a hung background commit beside 200 healthy sessions; one hung provider beside
+50 flaky ones (each fails its first call); 50 sessions whose users complete
+another turn while the drain commits the first. The original's column runs an
+emulation of its later drain (background threads joined first within the
+budget, then sessions one after another within what is left, in rounds while
+they make progress) on the original module.
+
     python benchmarks/bench_drain.py            # ~1 minute
     python benchmarks/bench_drain.py --quick    # ~15 seconds
 """
@@ -147,6 +155,10 @@ def run_native(workers: int) -> Callable[[Scenario, threading.Event], Outcome]:
     return run
 
 
+def _commit_into(module: ModuleType, session_id: str, budget: float, into: list[bool]) -> None:
+    into.append(module.commit_session_memory(session_id, wait=True, timeout=budget))
+
+
 def sequential_with_budget(module: ModuleType, deadline: float) -> None:
     """Emulated later original drain: one session at a time, each within the budget left."""
     ends_at = time.monotonic() + deadline
@@ -164,15 +176,15 @@ def sequential_with_budget(module: ModuleType, deadline: float) -> None:
             remaining = ends_at - time.monotonic()
             if remaining <= 0:
                 return
+            succeeded: list[bool] = []
             worker = threading.Thread(
-                target=module.commit_session_memory,
-                args=(session_id,),
-                kwargs={"wait": True, "timeout": remaining},
+                target=_commit_into,
+                args=(module, session_id, remaining, succeeded),
                 daemon=True,
             )
             worker.start()
             worker.join(remaining)
-            if not module.has_uncommitted_work(session_id):
+            if succeeded == [True]:
                 progressed = True
         if not progressed:
             return
@@ -212,6 +224,179 @@ def run_original_own(path: Path) -> Callable[[Scenario, threading.Event], Outcom
         )
 
     return run
+
+
+# --- fault cases -------------------------------------------------------------------
+
+
+class FaultAgent:
+    """A provider that hangs until released, fails its first ``failures`` calls, or
+    has its user complete one more turn (``then``) while its first call runs."""
+
+    def __init__(
+        self,
+        *,
+        hang: threading.Event | None = None,
+        failures: int = 0,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        self.hang = hang
+        self.failures = failures
+        self.then = then
+
+    def commit_memory_session(self) -> None:
+        """Hang, fail, or let the user complete a turn; then return after 10 ms."""
+        if self.hang is not None:
+            self.hang.wait()
+        if self.then is not None:
+            then, self.then = self.then, None
+            finished = threading.Thread(target=then, daemon=True)
+            finished.start()
+            finished.join()
+        time.sleep(0.01)
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("flaky provider")
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    """One fault case: how to prepare the sessions and which of them must end clean."""
+
+    name: str
+    deadline: float
+
+
+FAULT_CASES = (
+    FaultCase("hung background commit beside 200 healthy sessions", 2.0),
+    FaultCase("hung provider beside 50 flaky ones", 2.0),
+    FaultCase("50 sessions with a turn completed during the drain", 2.0),
+)
+
+
+def prepare_fault(api: Api, case: FaultCase, release: threading.Event) -> tuple[list[str], Any]:
+    """Dirty sessions for ``case``; returns the ids that must end clean and the stuck id."""
+    if case is FAULT_CASES[0]:
+        api.register_agent("stuck", FaultAgent(hang=release))
+        api.mark_turn_completed("stuck")
+        ids = [f"healthy-{number}" for number in range(200)]
+        agents = [FaultAgent() for _ in ids]
+    elif case is FAULT_CASES[1]:
+        api.register_agent("stuck", FaultAgent(hang=release))
+        api.mark_turn_completed("stuck")
+        ids = [f"flaky-{number}" for number in range(50)]
+        agents = [FaultAgent(failures=1) for _ in ids]
+    else:
+        ids = [f"busy-{number}" for number in range(50)]
+        agents = [
+            FaultAgent(then=lambda sid=session_id: api.mark_turn_completed(sid))
+            for session_id in ids
+        ]
+    for session_id, agent in zip(ids, agents, strict=True):
+        api.register_agent(session_id, agent)
+        api.mark_turn_completed(session_id)
+    return ids, "stuck" if case is not FAULT_CASES[2] else None
+
+
+def start_stuck_background_commit(api: Api, register: Callable[[threading.Thread], bool]) -> None:
+    """The host's fire-and-forget commit of the stuck session, registered for the drain."""
+    thread = threading.Thread(target=lambda: api.commit_session_memory("stuck"), daemon=True)
+    if register(thread):
+        thread.start()
+
+
+def run_fault_compat(case: FaultCase, release: threading.Event) -> Outcome:
+    compat._reset_for_tests()
+    ids, stuck = prepare_fault(compat, case, release)
+    if case is FAULT_CASES[0]:
+        start_stuck_background_commit(compat, compat._register_background_commit_thread)
+    elif stuck:
+        threading.Thread(target=lambda: compat.commit_session_memory("stuck"), daemon=True).start()
+    started = time.monotonic()
+    compat.drain_all_on_shutdown(case.deadline)
+    outcome = Outcome(count_clean(compat, ids), time.monotonic() - started)
+    compat._reset_for_tests()
+    return outcome
+
+
+def run_fault_native(case: FaultCase, release: threading.Event) -> Outcome:
+    lifecycle = memory_lifecycle.SessionLifecycle()
+    api = NativeApi(lifecycle)
+    api.commit_session_memory = lambda session_id: lifecycle.commit(session_id)
+    ids, stuck = prepare_fault(api, case, release)
+    if stuck:
+        lifecycle.commit_in_background(stuck)
+    started = time.monotonic()
+    lifecycle.drain(case.deadline)
+    return Outcome(count_clean(api, ids), time.monotonic() - started)
+
+
+def later_original_drain(module: ModuleType, deadline: float, background: list[Any]) -> None:
+    """Emulated later published drain: join background threads, then sequential rounds."""
+    ends_at = time.monotonic() + deadline
+    for thread in background:
+        remaining = ends_at - time.monotonic()
+        if remaining <= 0:
+            return
+        thread.join(remaining)
+    sequential_with_budget(module, max(0.0, ends_at - time.monotonic()))
+
+
+def run_fault_original(path: Path) -> Callable[[FaultCase, threading.Event], Outcome]:
+    def run(case: FaultCase, release: threading.Event) -> Outcome:
+        module = load_reference(path, "original_for_fault_cases")
+        assert module is not None
+        ids, stuck = prepare_fault(module, case, release)
+        background: list[threading.Thread] = []
+        if stuck:
+            thread = threading.Thread(
+                target=lambda: module.commit_session_memory(stuck), daemon=True
+            )
+            thread.start()
+            background.append(thread)
+        started = time.monotonic()
+        drainer = threading.Thread(
+            target=later_original_drain, args=(module, case.deadline, background), daemon=True
+        )
+        drainer.start()
+        drainer.join(case.deadline + 1.0)
+        elapsed = time.monotonic() - started
+        return Outcome(count_clean(module, ids), None if drainer.is_alive() else elapsed)
+
+    return run
+
+
+def fault_table(reference: Path, repeats: int) -> str:
+    """Run every fault case on every implementation; one Markdown table."""
+    runners: list[tuple[str, Callable[[FaultCase, threading.Event], Outcome]]] = [
+        ("compat", run_fault_compat),
+        ("native", run_fault_native),
+    ]
+    if load_reference(reference) is not None:
+        runners.append(("original (emulated later drain)", run_fault_original(reference)))
+    releases: list[threading.Event] = []
+    rows: list[list[object]] = []
+    for case in FAULT_CASES:
+        progress(f"drain fault case: {case.name}, {repeats} repeat(s)")
+        for name, run in runners:
+            outcomes = []
+            for _ in range(repeats):
+                release = threading.Event()
+                releases.append(release)
+                outcomes.append(run(case, release))
+            total = 200 if case is FAULT_CASES[0] else 50
+            returned = [o.returned_after for o in outcomes if o.returned_after is not None]
+            rows.append(
+                [
+                    case.name,
+                    name,
+                    f"{median([o.committed for o in outcomes]):g} / {total}",
+                    f"{median(returned):.2f} s" if returned else "not by the deadline",
+                ]
+            )
+    for release in releases:
+        release.set()
+    return table(["case (D=2 s)", "drain", "left clean", "returned after"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows,
             )
         )
+    print()
+    print("## Fault cases")
+    print(fault_table(options.reference, repeats))
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -1,4 +1,9 @@
-"""Per-operation cost: the drop-in, the native shell and the original, side by side.
+"""Per-operation cost: the drop-in compiled and pure, the native shell and the original.
+
+All are measured in one process, side by side: the drop-in as installed (compiled
+by mypyc when the build could compile it), the same drop-in loaded afresh from its
+``.py`` sources (pure Python, whatever the install), the native ``SessionLifecycle``
+as installed, and the original hermes-webui module when found.
 
 One workload per session: register an agent, complete two turns, ask
 has_uncommitted_work, commit (the provider returns at once), commit again (nothing
@@ -8,26 +13,33 @@ operation's time is the batch's wall time divided by the calls made, and the
 tables show the median over rounds. A second table runs the whole workload with
 10^2 .. 10^5 other sessions alive, to show that the cost does not grow with them.
 
-    python benchmarks/bench_ops.py            # ~30 seconds
-    python benchmarks/bench_ops.py --quick    # ~10 seconds
+    python benchmarks/bench_ops.py            # ~60 seconds
+    python benchmarks/bench_ops.py --quick    # ~15 seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import memory_lifecycle
 from _common import DEFAULT_REFERENCE, InstantAgent, header, load_reference, median, progress, table
 from memory_lifecycle import compat
+
+PACKAGE = "memory_lifecycle"
 
 Phase = Callable[[list[str], object], None]
 
@@ -47,25 +59,100 @@ class Implementation:
     reset: Callable[[], None]
 
 
-def compat_implementation() -> Implementation:
-    """``memory_lifecycle.compat``, the drop-in module."""
-    return Implementation(
-        "compat",
-        compat.register_agent,
-        compat.mark_turn_completed,
-        compat.has_uncommitted_work,
-        compat.commit_session_memory,
-        compat.unregister_agent,
-        lambda ids: _each(compat.discard_session, ids),
-        compat._reset_for_tests,
+# --- the installed form and the pure source, side by side ------------------------
+
+
+def is_extension(path: str | None) -> bool:
+    """True when ``path`` is a compiled extension module rather than Python source."""
+    return path is not None and path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+def installed_is_compiled() -> bool:
+    """True when the installed shell and model run compiled by mypyc."""
+    return any(
+        is_extension(getattr(sys.modules.get(name), "__file__", None))
+        for name in (f"{PACKAGE}.lifecycle", f"{PACKAGE}.model.step")
     )
 
 
-def native_implementation() -> Implementation:
+def python_source(origin: str) -> str:
+    """The ``.py`` file of a module found at ``origin``: itself, or the one beside it."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if origin.endswith(suffix):
+            return origin[: -len(suffix)] + ".py"
+    return origin
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder):
+    """Finds the package's modules as ``.py`` files even where compiled ones are installed."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != PACKAGE and not fullname.startswith(PACKAGE + "."):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            installed = finder.find_spec(fullname, path, target)
+            if installed is not None:
+                break
+        else:
+            return None
+        if installed.origin is None:
+            return installed
+        return importlib.util.spec_from_file_location(
+            fullname,
+            python_source(installed.origin),
+            submodule_search_locations=installed.submodule_search_locations,
+        )
+
+
+def load_pure_package() -> ModuleType:
+    """A second, pure-Python copy of the drop-in (and the shell and model it imports).
+
+    The installed modules are set aside while the copy imports, then put back, so
+    both run in this process; the copy keeps its own module-level lifecycle.
+    """
+    installed = {
+        name: module for name, module in sys.modules.items() if name.split(".")[0] == PACKAGE
+    }
+    for name in installed:
+        del sys.modules[name]
+    finder = _SourceFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        pure = importlib.import_module(f"{PACKAGE}.compat")
+        pure_lifecycle = sys.modules[f"{PACKAGE}.lifecycle"]
+        if is_extension(pure.__file__) or is_extension(pure_lifecycle.__file__):
+            raise RuntimeError("the pure copy of the drop-in loaded a compiled module")
+    finally:
+        sys.meta_path.remove(finder)
+        for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
+            del sys.modules[name]
+        sys.modules.update(installed)
+    return pure
+
+
+def compat_implementation(module: Any = compat, name: str = "compat") -> Implementation:
+    """A drop-in module: ``memory_lifecycle.compat`` as installed, or a pure copy of it."""
+    return Implementation(
+        name,
+        module.register_agent,
+        module.mark_turn_completed,
+        module.has_uncommitted_work,
+        module.commit_session_memory,
+        module.unregister_agent,
+        lambda ids: _each(module.discard_session, ids),
+        module._reset_for_tests,
+    )
+
+
+def native_implementation(name: str = "native") -> Implementation:
     """The native ``SessionLifecycle`` API on its own instance."""
     lifecycle = memory_lifecycle.SessionLifecycle()
     return Implementation(
-        "native",
+        name,
         lifecycle.register_agent,
         lifecycle.complete_turn,
         lifecycle.has_uncommitted_work,
@@ -86,7 +173,7 @@ def original_implementation(module: Any) -> Implementation:
                 sessions.pop(session_id, None)
 
     return Implementation(
-        "original",
+        ORIGINAL,
         module.register_agent,
         module.mark_turn_completed,
         module.has_uncommitted_work,
@@ -295,6 +382,22 @@ def ns(value: float) -> str:
     return "n/a" if value != value else f"{value:,.0f}"
 
 
+ORIGINAL = "original"
+
+
+def ratio_columns(names: list[str]) -> list[str]:
+    """The implementations shown as a ratio to the original (every other drop-in and shell)."""
+    return [name for name in names if name != ORIGINAL] if ORIGINAL in names else []
+
+
+def with_ratios(row: list[object], per: dict[str, float], names: list[str]) -> list[object]:
+    return [*row, *(ratio(per[name], per[ORIGINAL]) for name in ratio_columns(names))]
+
+
+def ratio_headers(names: list[str]) -> list[str]:
+    return [f"{name} / original" for name in ratio_columns(names)]
+
+
 def report_operations(
     samples: dict[tuple[int, str], dict[str, list[float]]], names: list[str], threads: int
 ) -> str:
@@ -311,15 +414,8 @@ def report_operations(
             }
         else:
             per = {name: medians[name][op] for name in names}
-        row: list[object] = [op, *(ns(per[name]) for name in names)]
-        if "original" in names:
-            row.append(ratio(per["compat"], per["original"]))
-            row.append(ratio(per["native"], per["original"]))
-        rows.append(row)
-    headers = ["operation (ns/call)", *names]
-    if "original" in names:
-        headers += ["compat/original", "native/original"]
-    return table(headers, rows)
+        rows.append(with_ratios([op, *(ns(per[name]) for name in names)], per, names))
+    return table(["operation (ns/call)", *names, *ratio_headers(names)], rows)
 
 
 def report_wall(
@@ -330,14 +426,8 @@ def report_wall(
     rows: list[list[object]] = []
     for threads in thread_counts:
         per = {name: median(samples[(threads, name)][WALL]) for name in names}
-        row: list[object] = [threads, *(ns(per[name]) for name in names)]
-        if "original" in names:
-            row.append(ratio(per["compat"], per["original"]))
-        rows.append(row)
-    headers = ["threads", *(f"{name} ns/call" for name in names)]
-    if "original" in names:
-        headers.append("compat/original")
-    return table(headers, rows)
+        rows.append(with_ratios([threads, *(ns(per[name]) for name in names)], per, names))
+    return table(["threads", *names, *ratio_headers(names)], rows)
 
 
 def report_sweep(
@@ -346,19 +436,13 @@ def report_sweep(
     rows: list[list[object]] = []
     for live in sizes:
         per = {name: median(samples[(live, name)]) for name in names}
-        row: list[object] = [f"{live:,}", *(ns(per[name]) for name in names)]
-        if "original" in names:
-            row.append(ratio(per["compat"], per["original"]))
-        rows.append(row)
-    headers = ["live sessions", *(f"{name} ns/call" for name in names)]
-    if "original" in names:
-        headers.append("compat/original")
-    return table(headers, rows)
+        rows.append(with_ratios([f"{live:,}", *(ns(per[name]) for name in names)], per, names))
+    return table(["live sessions", *names, *ratio_headers(names)], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (~10 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (~15 s)")
     parser.add_argument(
         "--reference",
         type=Path,
@@ -382,7 +466,20 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [100, 1_000, 10_000, 100_000] if not options.quick else [100, 10_000, 100_000]
     live = 1_000
 
-    impls = [compat_implementation(), native_implementation()]
+    compiled = installed_is_compiled()
+    pure = load_pure_package()
+    if compiled:
+        impls = [
+            compat_implementation(compat, "compat compiled"),
+            compat_implementation(pure, "compat pure"),
+            native_implementation("native compiled"),
+        ]
+    else:
+        progress(
+            "the installed modules are pure Python (the build did not compile them): "
+            "only the pure drop-in is measured; reinstall with a C compiler for both"
+        )
+        impls = [compat_implementation(pure, "compat pure"), native_implementation("native pure")]
     original = load_reference(options.reference)
     if original is not None:
         impls.append(original_implementation(original))
@@ -392,7 +489,12 @@ def main(argv: list[str] | None = None) -> int:
     operation_samples = per_operation(impls, thread_counts, rounds, batch, live)
     sweep_samples = live_sweep(impls, sizes, max(3, rounds // 2), batch)
 
-    print(header("bench_ops: per-operation cost, compat vs native vs original"))
+    print(header("bench_ops: per-operation cost, compat compiled and pure vs native vs original"))
+    form = "compiled by mypyc" if compiled else "pure Python"
+    print(
+        f"installed: {form}; 'compat pure' is the drop-in loaded from its .py sources "
+        f"in this process"
+    )
     print(
         f"workload per session: register, 2 turns, has_uncommitted_work, commit, "
         f"no-op commit, unregister; batch {batch} sessions per thread, {rounds} rounds, "

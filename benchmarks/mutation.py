@@ -1,7 +1,7 @@
 """Mutation testing of the model: how many one-line bugs each checker catches.
 
-    python benchmarks/mutation.py [--file model/step.py] [--tools check,conform,reference,suite]
-                                  [--jobs N] [--only KEY,...] [--limit N] [--list]
+    python benchmarks/mutation.py [--file model/rules.py] [--tools check,conform,reference,suite]
+                                  [--jobs N] [--only KEY,...] [--limit N] [--every K] [--list]
                                   [--reference PATH] [--results FILE] [--fresh]
                                   [--reuse TOOLS] [--redo VERDICTS]
 
@@ -19,7 +19,11 @@ reference   ``memory-lifecycle conform memory_lifecycle.compat --reference ORIGI
 suite       the project's tests (``pytest -x``, the fastest, model-facing files first)
 
 The mutated file replaces the module only in those subprocesses (an import hook
-set up through ``sitecustomize``); the working tree is never written. A tool
+set up through ``sitecustomize``); the working tree is never written. The hook
+also loads every module setup.py compiles with mypyc from its source, since a
+compiled module calls the others of its group directly, past any import: the
+shell then runs the mutant too (pure Python, so every tool is slower than on
+the compiled install). A tool
 *kills* a mutant when it reports what it does not report on the unmutated code:
 a non-zero exit for check and the suite, a property violated (or an error) for
 conform, a difference of a new kind for the reference comparison. A tool that
@@ -38,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import hashlib
 import json
 import os
@@ -55,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FILE = ROOT / "model" / "step.py"
+DEFAULT_FILE = ROOT / "model" / "rules.py"
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / "hermes_webui_session_lifecycle.py"
 TRIAGE = Path(__file__).with_name("mutation_triage.json")
 PACKAGE_DIRS = {
@@ -81,6 +84,7 @@ CONFUSABLE = {
     "ADMITTED": "REFUSED_DRAINING",
     "REFUSED_DRAINING": "ADMITTED",
     "STARTED": "BUSY",
+    "SKIPPED": "WAIT",
     "WAIT": "FINISHED",
     "FINISHED": "WAIT",
 }
@@ -378,58 +382,100 @@ def _locate(tree: ast.AST, path: Path_) -> tuple[ast.AST, ast.AST, str, int | No
     return node, parent, field, index
 
 
+def _saved(node: ast.AST) -> dict[str, Any]:
+    """The node's fields, lists copied, to put back after a mutation changed them."""
+    return {
+        name: list(value) if isinstance(value, list) else value
+        for name, value in vars(node).items()
+    }
+
+
 def generate(source: str) -> list[Mutant]:
-    """Every mutant of ``source``, in source order, each with a stable key."""
+    """Every mutant of ``source``, in source order, each with a stable key.
+
+    Each mutation is made on the one parsed tree and undone after the mutant's
+    source is written out (copying the tree for every mutant costs seconds).
+    """
     tree = ast.parse(source)
     unchanged = ast.unparse(tree)
     found: list[Mutant] = []
     seen: dict[str, int] = {}
     sources = {unchanged}
-    for site in _sites(tree):
-        original = _locate(tree, site.path)[0]
-        changed = copy.deepcopy(tree)
-        site.apply(*_locate(changed, site.path))
-        ast.fix_missing_locations(changed)
-        mutated = ast.unparse(changed)
+    for site in list(_sites(tree)):
+        node, parent, field, index = _locate(tree, site.path)
+        before_node, before_parent = _saved(node), _saved(parent)
+        negated_statement = site.operator == "negate" and isinstance(node, (ast.If, ast.While))
+        before = _short(node.test if negated_statement else node)  # type: ignore[attr-defined]
+        line = getattr(node, "lineno", 0)
+        site.apply(node, parent, field, index)
+        mutated = ast.unparse(tree)
+        now = _locate(tree, site.path)[0]
+        after = _short(now.test if negated_statement else now)  # type: ignore[attr-defined]
+        vars(parent).update(before_parent)
+        vars(node).update(before_node)
         if mutated in sources:
             continue
         sources.add(mutated)
-        now = _locate(changed, site.path)[0]
-        if site.operator == "negate" and isinstance(original, (ast.If, ast.While)):
-            original, now = original.test, now.test  # type: ignore[attr-defined]
-        before, after = _short(original), _short(now)
         key = f"{site.function}: {site.operator}: {before} -> {after}"
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
             key = f"{key} #{seen[key]}"
-        line = getattr(original, "lineno", 0)
         found.append(Mutant(key, site.operator, site.function, line, before, after, mutated))
+    if ast.unparse(tree) != unchanged:
+        raise AssertionError("a mutation was not undone")
     return found
 
 
 # --- running the tools on a mutant --------------------------------------------------
 
 HOOK = '''\
-"""Installed by benchmarks/mutation.py: load one module of the package from a mutant file."""
+"""Installed by benchmarks/mutation.py: load modules of the package from given files."""
 import importlib.abc
 import importlib.util
+import json
 import os
 import sys
 
-_FILE = os.environ.get("MEMORY_LIFECYCLE_MUTANT_FILE")
-_MODULE = os.environ.get("MEMORY_LIFECYCLE_MUTANT_MODULE")
+_FILES = json.loads(os.environ.get("MEMORY_LIFECYCLE_SOURCE_FILES") or "{}")
 
 
-class _MutantFinder(importlib.abc.MetaPathFinder):
+class _SourceFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != _MODULE:
-            return None
-        return importlib.util.spec_from_file_location(fullname, _FILE)
+        file = _FILES.get(fullname)
+        return None if file is None else importlib.util.spec_from_file_location(fullname, file)
 
 
-if _FILE and _MODULE:
-    sys.meta_path.insert(0, _MutantFinder())
+if _FILES:
+    sys.meta_path.insert(0, _SourceFinder())
 '''
+
+
+def compiled_modules() -> list[str]:
+    """The modules setup.py compiles with mypyc (its ``COMPILED`` list)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id == "COMPILED"
+        ):
+            value = ast.literal_eval(statement.value)
+            assert isinstance(value, list)
+            return [str(item) for item in value]
+    return []
+
+
+def source_files(module: str, mutant: Path) -> dict[str, str]:
+    """Module name -> file the hook loads: ``mutant`` for ``module``, the source for
+    every other compiled module."""
+    files = {}
+    for name in compiled_modules():
+        package, _, stem = name.rpartition(".")
+        folder = next(key for key, value in PACKAGE_DIRS.items() if value == package)
+        files[name] = str(ROOT / folder / f"{stem}.py")
+    files[module] = str(mutant)
+    return files
+
 
 FIRST_TESTS = (
     "test_model_step.py",
@@ -447,10 +493,12 @@ FIRST_TESTS = (
 """Test files the suite runs first: fast, and the closest to the model."""
 LAST_TESTS = ("test_static.py", "test_benchmarks.py")
 """Test files that read no model behaviour (lint, types, benchmark smoke runs)."""
+LEFT_OUT = ("test_build.py",)
+"""Test files about the installed form, which the hook changes (compiled modules run pure)."""
 
 
 def module_name(file: Path) -> str:
-    """The import name of a source file of the package (``model/step.py`` -> ...model.step)."""
+    """The import name of a source file of the package (``model/rules.py`` -> ...model.rules)."""
     relative = file.resolve().relative_to(ROOT)
     package = PACKAGE_DIRS.get(relative.parts[0])
     if package is None or relative.suffix != ".py":
@@ -485,7 +533,9 @@ class Tool:
                 "--quick",
                 "--json",
             ]
-        tests = sorted(path.name for path in (ROOT / "tests").glob("test_*.py"))
+        tests = sorted(
+            path.name for path in (ROOT / "tests").glob("test_*.py") if path.name not in LEFT_OUT
+        )
         ordered = [
             *[name for name in FIRST_TESTS if name in tests],
             *[name for name in tests if name not in FIRST_TESTS + LAST_TESTS],
@@ -547,8 +597,7 @@ def run_tool(tool: Tool, file: Path, options: argparse.Namespace, hook: Path) ->
             os.pathsep
         ),
         PYTHONDONTWRITEBYTECODE="1",
-        MEMORY_LIFECYCLE_MUTANT_FILE=str(file),
-        MEMORY_LIFECYCLE_MUTANT_MODULE=options.module,
+        MEMORY_LIFECYCLE_SOURCE_FILES=json.dumps(source_files(options.module, file)),
     )
     started = time.monotonic()
     process = subprocess.Popen(
@@ -682,6 +731,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
     parser.add_argument("--only", help="comma-separated substrings of the mutant keys to run")
     parser.add_argument("--limit", type=int, help="run at most this many mutants")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="a sample: every K-th mutant in source order (default: all)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument(
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="the original hermes-webui module"
@@ -722,6 +778,8 @@ def main() -> int:
     if options.only:
         wanted = [part.strip() for part in options.only.split(",")]
         mutants = [m for m in mutants if any(part in m.key for part in wanted)]
+    if options.every > 1:
+        mutants = mutants[:: options.every]
     if options.limit:
         mutants = mutants[: options.limit]
     if options.list:

@@ -5,9 +5,13 @@
 drop-in for the hermes-webui module.
 """
 
+from memory_lifecycle import lifecycle as _shell
 from memory_lifecycle.lifecycle import DrainReport, SessionLifecycle
 from memory_lifecycle.model import Outcome, Session
 
 __version__ = "0.1.0"
 
-__all__ = ["DrainReport", "Outcome", "Session", "SessionLifecycle", "__version__"]
+COMPILED: bool = not _shell.__file__.endswith(".py")
+"""True when the shell and the model run as modules compiled by mypyc (see setup.py)."""
+
+__all__ = ["COMPILED", "DrainReport", "Outcome", "Session", "SessionLifecycle", "__version__"]

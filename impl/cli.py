@@ -1,13 +1,22 @@
-"""The ``memory-lifecycle`` command line: one entry, one module per subcommand."""
+"""The ``memory-lifecycle`` command line: one entry, one module per subcommand.
+
+Every subcommand exits 0 when nothing required is violated, 1 on a violation,
+2 on bad usage, an unusable target or an output it cannot write, and 130 when
+interrupted. The subcommands need the verification tools (the ``verify``
+extra); without them the command says what to install and exits 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .specs.commandline import VERIFY_INSTALL
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": (
@@ -29,21 +38,75 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 """Subcommand name -> (module with ``main(argv) -> int``, one-line help)."""
 
+VERIFY_MODULES = frozenset({"hypothesis", "transitions", "graphviz", "pytest", "_pytest"})
+"""Top-level modules of the ``verify`` extra."""
+
+
+HASH_SEEDED = ("conform", "interleave")
+"""Subcommands that print schedules to replay: run with a fixed string hash seed, so a
+target that iterates a set of strings schedules the same in the replaying process."""
+
+EXIT_STATUSES = """exit status (every subcommand):
+  0    nothing required is violated
+  1    a required property is violated (any property with conform --strict)
+  2    bad usage, a target that cannot be loaded, an output that cannot be written,
+       or the verification tools are not installed
+  130  interrupted (Ctrl-C); what was found so far is printed"""
+
 
 def _parser() -> argparse.ArgumentParser:
     lines = [f"  {name:<12} {text}" for name, (_, text) in SUBCOMMANDS.items()]
     parser = argparse.ArgumentParser(
         prog="memory-lifecycle",
+        usage=f"%(prog)s [-h] [--version] {{{','.join(SUBCOMMANDS)}}} ...",
         description="Formally modeled memory-provider session lifecycle: "
-        "model checker, conformance suite and state diagrams.",
+        "model checker, conformance suite, interleaving explorer and state diagrams.",
         epilog="subcommands:\n"
         + "\n".join(lines)
-        + "\n\nRun 'memory-lifecycle SUBCOMMAND --help' for its options.",
+        + "\n\nRun 'memory-lifecycle SUBCOMMAND --help' for its options.\n\n"
+        + EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("subcommand", nargs="?", metavar="SUBCOMMAND", help=argparse.SUPPRESS)
     return parser
+
+
+def _rerun_hash_seeded(args: list[str]) -> int | None:
+    """Run the command again with ``PYTHONHASHSEED=0`` unless it is set; None when it is."""
+    if os.environ.get("PYTHONHASHSEED") is not None or not sys.executable:
+        return None
+    environment = dict(os.environ, PYTHONHASHSEED="0")
+    command = [sys.executable, "-P", "-m", "memory_lifecycle", *args]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execve(sys.executable, command, environment)
+    try:
+        return subprocess.call(command, env=environment)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _look_in_current_folder() -> None:
+    """Let a dotted TARGET name a module in the current folder, as ``python -m`` does.
+
+    Appended, not prepended: an installed package of the same name wins.
+    """
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
+
+
+def missing_tools_message(name: str, error: ModuleNotFoundError) -> str | None:
+    """What to install when ``error`` is a missing verification tool; else None."""
+    missing = (error.name or "").split(".")[0]
+    if missing not in VERIFY_MODULES:
+        return None
+    return (
+        f"memory-lifecycle {name} needs the verification tools, and {missing!r} is not "
+        f"installed; install them with: {VERIFY_INSTALL}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,16 +126,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if argv is None and name in HASH_SEEDED and "-h" not in rest and "--help" not in rest:
+        rerun = _rerun_hash_seeded(args)
+        if rerun is not None:
+            return rerun
+    _look_in_current_folder()
     module_name = SUBCOMMANDS[name][0]
     try:
         module = importlib.import_module(module_name)
+        status: int = module.main(rest)
     except ModuleNotFoundError as error:
-        if error.name != module_name:
+        message = missing_tools_message(name, error)
+        if message is None:
             raise
-        print(
-            f"memory-lifecycle: subcommand {name!r} is not available in this version",
-            file=sys.stderr,
-        )
+        print(message, file=sys.stderr)
         return 2
-    status: int = module.main(rest)
+    except KeyboardInterrupt:
+        print(f"memory-lifecycle {name}: interrupted", file=sys.stderr)
+        return 130
     return status

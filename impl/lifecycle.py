@@ -1,30 +1,47 @@
-"""The threaded shell: ``SessionLifecycle`` sequences ``model.step_session`` and waits.
+"""The threaded shell: ``SessionLifecycle`` feeds the model's rules and waits.
 
-Every decision is made by the model. The shell holds one lock around each call of
-``step_session``, keeps the resulting immutable ``Session`` values in a dict, and
-carries out the effects: waking waiting committers (through a condition on that
-lock, and only when some are waiting) under the lock, and calling the provider or
-starting a follow-up commit after releasing it. It also owns what the
-model cannot: time (timeouts and the drain deadline), threads (background commits,
-follow-ups, drain workers), and which thread is running which provider call, so a
-provider that commits its own session again gets BUSY instead of waiting on itself.
+Every decision is the model's (``memory_lifecycle.model.rules``). The shell
+holds one lock around each step of the rules, keeps the resulting immutable
+``Session`` values in a dict and the ``Shutdown`` record beside it, and
+carries out the effects: under the lock it wakes waiting threads and queues
+drain work; after releasing it, it calls the provider (then feeds back how the
+call ended) and starts threads (follow-ups, background commits, drain
+workers). What the shell owns is what the model cannot have: the clock (it
+reads it and passes the reading in), the waiting, the threads, fresh call ids,
+and which thread runs which provider call (so a caller inside a call never
+waits: the model answers BUSY).
 
-The ``threading`` and ``time`` modules are looked up at call time, so a
-deterministic scheduler can stand in for them.
+Asynchronous exceptions (a KeyboardInterrupt raised by a signal handler) may
+land at any call or loop back-edge, including inside the code that cleans up
+after another one. A state change is a few stores with no such point in
+between, so it happens whole or not at all. Each provider call has an id
+known before its request is fed; an exception escaping a commit hands
+``(thread, session, call id)`` to a queue with one C-level append (done
+before any later interruption can land) and the queue is settled, now or by
+the next operation of any thread: a call the state still records as running
+is ended as failed, and the effects an interruption may have dropped (a
+wake-up, a follow-up, a drain queue entry) are recovered from the state. An
+abandoned drain is finished the same way. Old session values are kept until
+the lock is released, so an agent's ``__del__`` never runs while it is held.
+
+``threading`` and ``time`` are looked up at call time, so a deterministic
+scheduler can stand in for them.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import NamedTuple
 
 from memory_lifecycle.model import (
-    EMPTY_PROCESS,
+    BackgroundCommitEnded,
     BackgroundCommitRequested,
     CallProvider,
     CommitFailed,
@@ -32,347 +49,512 @@ from memory_lifecycle.model import (
     CommitSucceeded,
     Discard,
     DrainFinished,
+    DrainNext,
+    DrainPoll,
     DrainStarted,
     Effect,
+    EntryEdited,
     Outcome,
     Process,
+    ProcessEvent,
+    ProcessStep,
+    QueueForDrain,
     RegisterAgent,
+    Reset,
     Result,
     Session,
     SessionEvent,
     SessionId,
+    SessionStep,
+    Shutdown,
+    StartDrainWorkers,
     StartFollowUp,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
     WakeWaiters,
-    step,
+    drain_wants,
+    owes_follow_up,
+    step_process,
     step_session,
+)
+from memory_lifecycle.model.state import DRAINING, EMPTY_SHUTDOWN
+
+from .checks import (
+    check_agent,
+    check_count,
+    check_flag,
+    check_seconds,
+    check_session_id,
+    describe,
+    no_commit_method,
 )
 
 logger = logging.getLogger("memory_lifecycle")
 
 DEFAULT_DRAIN_WORKERS = 32
 """Provider calls wait on I/O, so a waiting worker costs a thread and no CPU. With
-32, a drain commits 32 sessions per provider latency (200 sessions at 0.1 s each in
-about 0.7 s), and a hung provider takes only 1/32 of that away from the others."""
+32, a drain commits 32 sessions per provider latency, and each hung provider holds
+one worker only."""
 
-_BUSY = Outcome.BUSY
-_STARTED = Outcome.STARTED
-_COMMITTED = Outcome.COMMITTED
-_build = tuple.__new__
-"""``_build(Event, (field, ...))`` makes an event from all its fields, at half the
-cost of ``Event(...)``; every API call builds one (see ``model.step._build``)."""
 
-_built_events = (
-    RegisterAgent._fields,
-    UnregisterAgent._fields,
-    TurnCompleted._fields,
-    CommitRequested._fields,
-    CommitSucceeded._fields,
-)
-if tuple(map(len, _built_events)) != (2, 1, 3, 4, 3):
-    raise ImportError(
-        "the shell and the drop-in build RegisterAgent, UnregisterAgent, TurnCompleted, "
-        "CommitRequested and CommitSucceeded from 2, 1, 3, 4 and 3 fields; their fields "
-        "changed: update every _build() of them in impl/lifecycle.py and impl/compat.py"
-    )
+class _Unsettled(NamedTuple):
+    """A commit that an exception ended early: its call may still be recorded as running."""
+
+    thread: int
+    session_id: SessionId
+    call_id: int
 
 
 @dataclass
 class DrainReport:
-    """What ``SessionLifecycle.drain`` achieved before its deadline."""
+    """What ``SessionLifecycle.drain`` achieved, read when it returned."""
 
     committed: list[SessionId] = field(default_factory=list)
-    """Sessions left clean by a commit made during the drain."""
+    """Sessions a drain worker committed that have no uncommitted work left."""
     still_dirty: list[SessionId] = field(default_factory=list)
-    """Sessions with uncommitted work when the drain returned."""
+    """Sessions with uncommitted work."""
+    in_flight: list[SessionId] = field(default_factory=list)
+    """Sessions with a provider call still running."""
     deadline_passed: bool = False
-    """True when the drain stopped because its deadline passed."""
+    """True when the drain ended because its deadline passed."""
     background_left: int = 0
-    """Background commit threads still running when the drain returned."""
+    """Background commits admitted and not yet ended."""
+
+
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _module_logger() -> logging.Logger:
+    return logger
 
 
 class SessionLifecycle:
     """The memory-provider session lifecycle, safe to call from many threads.
 
-    ``drain_workers`` bounds how many sessions the shutdown drain commits at once.
+    ``drain_workers`` (a positive int) bounds how many sessions the shutdown
+    drain commits at once. ``clock`` (default ``time.monotonic``) and ``log``
+    (returns the logger to write to) are read at each use, so a host can
+    redirect them.
+
+    Parameters checked at the API boundary are typed ``object``: the checks in
+    ``memory_lifecycle.checks`` refuse a wrong type with a message that names
+    the parameter (a compiled signature would refuse it with a terser one).
     """
 
-    def __init__(self, *, drain_workers: int = DEFAULT_DRAIN_WORKERS) -> None:
-        if not isinstance(drain_workers, int) or drain_workers < 1:
-            raise ValueError(f"drain_workers must be a positive int, got {drain_workers!r}")
-        self.drain_workers = drain_workers
-        self._lock = threading.Lock()
-        self._condition = threading.Condition(self._lock)
-        """Waited on by committers; ``_lock`` alone guards calls that never wait."""
+    def __init__(
+        self,
+        *,
+        drain_workers: object = DEFAULT_DRAIN_WORKERS,
+        clock: Callable[[], float] | None = None,
+        log: Callable[[], logging.Logger] | None = None,
+    ) -> None:
+        self.drain_workers = check_count("drain_workers", drain_workers)
+        self._clock = clock if clock is not None else _monotonic
+        self._log = log if log is not None else _module_logger
+        self.lock = threading.RLock()
+        """Guards the state; holding it blocks every operation of other threads."""
+        self.condition = threading.Condition(self.lock)
+        """Over ``lock``: waiting commits, drain workers and the drain wait on it."""
         self._waiting = 0
-        """Committers waiting on ``_condition``: nobody to wake when 0."""
+        """Threads waiting on ``condition``: nobody to wake when 0."""
         self._sessions: dict[SessionId, Session] = {}
-        self._process = EMPTY_PROCESS
-        self._epoch = 0
-        """Incremented by ``reset``: a provider call started before it ends as stale."""
-        self._calling: dict[SessionId, int] = {}
-        """Session id -> ident of the thread running its provider call."""
+        self._shutdown = EMPTY_SHUTDOWN
+        self._call_ids = itertools.count(1)
+        self._calls_by_thread: dict[int, list[int]] = {}
+        """Thread ident -> ids of the provider calls it is running (nested calls)."""
+        self._drain_queue: collections.deque[SessionId] = collections.deque()
+        self._drain_committed: set[SessionId] = set()
+        self._drain_threads = 0
+        """Drain worker threads running; the pool grows up to ``drain_workers`` (see
+        ``_carry_out_locked``)."""
+        self._drain_busy = 0
+        """Drain workers inside a provider call."""
+        self._unsettled: collections.deque[_Unsettled] = collections.deque()
+        """Commits an exception ended early, to settle (see the module docstring)."""
+        self._drain_abandoned = False
+        """True when an exception ended the leading ``drain`` before it fed DrainFinished."""
+        self._effects_lost = False
+        """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
-        """Running background commit threads; guarded by ``background_lock``."""
+        """Admitted background commit threads not yet ended; guarded by ``background_lock``."""
         self.background_lock = threading.Lock()
 
-    # --- the one place state changes --------------------------------------------
+    # --- the one place state changes (lock held) --------------------------------
 
-    def _apply(self, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
-        """Feed one event to the model; call with the lock held."""
-        session_id = event[0]
+    def _feed(self, event: SessionEvent) -> tuple[SessionStep, Session | None]:
+        """Step one session event and store what the model decides.
+
+        Returns the step and the session's previous state, which the caller
+        binds to a local ``_kept`` that outlives the lock: dropping the last
+        reference to an agent may run its ``__del__``, which may call the
+        lifecycle.
+        """
         sessions = self._sessions
-        try:
-            before = sessions.get(session_id)
-        except TypeError:
-            _check_hashable(session_id)
-            raise
-        after, effects, result = step_session(before, event, self._process.draining)
-        if after is not before:
-            if after is None:
+        session_id = event.session_id
+        before = sessions.get(session_id)
+        moved = step_session(before, event, self._shutdown)
+        after = moved.session
+        if after is None:
+            if before is not None:
                 del sessions[session_id]
-            else:
-                sessions[session_id] = after
-        if self._waiting:
-            for effect in effects:
-                if type(effect) is WakeWaiters:
-                    self._condition.notify_all()
-        return effects, result
+        elif after is not before:
+            sessions[session_id] = after
+        self._shutdown = moved.shutdown
+        if moved.effects:
+            self._carry_out_locked(moved.effects)
+        return moved, before
+
+    def _feed_process(self, event: ProcessEvent) -> tuple[ProcessStep, list[Session]]:
+        """Step one process event and store what the model decides (see ``_feed``)."""
+        sessions = self._sessions
+        moved = step_process(self._shutdown, sessions, event)
+        previous = []
+        for session_id, session in moved.changes:
+            old = sessions.pop(session_id, None)
+            if old is not None:
+                previous.append(old)
+            if session is not None:
+                sessions[session_id] = session
+        self._shutdown = moved.shutdown
+        if moved.effects:
+            self._carry_out_locked(moved.effects)
+        return moved, previous
+
+    def _carry_out_locked(self, effects: Sequence[Effect]) -> None:
+        """The effects carried out under the lock: wake-ups and drain queue entries.
+
+        Work queued while every drain worker is inside a (perhaps hung) provider
+        call gets one more worker, up to ``drain_workers``: how many threads run
+        the drain's queue is the shell's, the queue itself is the model's.
+        """
+        for effect in effects:
+            if isinstance(effect, QueueForDrain):
+                self._drain_queue.append(effect.session_id)
+                if 0 < self._drain_threads <= self._drain_busy < self.drain_workers:
+                    self._start_drain_workers(1)
+            elif not isinstance(effect, WakeWaiters):
+                continue
+            if self._waiting:
+                self.condition.notify_all()
+
+    def _wait(self, seconds: float | None) -> None:
+        """Wait on the condition until woken or ``seconds`` pass; lock held."""
+        self._waiting += 1
+        try:
+            self.condition.wait(_bounded(seconds))
+        finally:
+            self._waiting -= 1
 
     def apply(self, event: SessionEvent) -> Result:
-        """Feed one session event straight to the model (for adapters and tests).
+        """Feed one session event to the model (for adapters and tests).
 
-        Provider-call events are the shell's own: feeding them here skips the call.
+        Provider-call events are the shell's own: feeding them here ends a call
+        its provider has not finished.
         """
-        lock = self._lock
-        lock.acquire()
         try:
-            return self._apply(event)[1]
-        finally:
-            lock.release()
+            with self.lock:
+                moved, _kept = self._feed(event)
+        except BaseException as error:
+            self._effects_lost = True
+            if isinstance(error, TypeError):
+                check_session_id(event.session_id)
+            raise
+        return moved.result
 
-    def _apply_process(self, event: Any) -> Result:
-        with self._condition:
-            self._process, _, result = step(self._process, event)
-            return result
+    def edit(self, session_id: SessionId, field_name: str, value: object) -> None:
+        """Write one field of a session entry, as a host's white-box test does.
+
+        A test hook, not an API for production code: see ``model.EntryEdited``.
+        Raises ValueError (and changes nothing) when the entry would be malformed.
+        """
+        self.apply(EntryEdited(session_id, field_name, value))
 
     # --- registration and turns -------------------------------------------------
 
     def register_agent(self, session_id: SessionId, agent: object) -> None:
         """Make ``agent`` the owner of the session's future turns."""
+        check_session_id(session_id)
         if agent is None:
             raise ValueError("register_agent() needs an agent; use unregister_agent() to clear it")
-        _check_agent(agent)
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._apply(_build(RegisterAgent, (session_id, agent)))
-        finally:
-            lock.release()
+        check_agent(agent)
+        self.apply(RegisterAgent(session_id, agent))
 
     def unregister_agent(self, session_id: SessionId) -> None:
         """Forget the current agent; owners of dirty work are kept."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._apply(_build(UnregisterAgent, (session_id,)))
-        finally:
-            lock.release()
+        self.apply(UnregisterAgent(session_id))
 
     def complete_turn(
-        self, session_id: SessionId, *, agent: object | None = None, ephemeral: bool = False
+        self, session_id: SessionId, *, agent: object | None = None, ephemeral: object = False
     ) -> int:
         """Record a completed turn; return the session's generation."""
-        _check_agent(agent)
-        lock = self._lock
-        lock.acquire()
-        try:
-            result = self._apply(_build(TurnCompleted, (session_id, agent, ephemeral)))[1]
-        finally:
-            lock.release()
-        assert type(result) is int
-        return result
+        check_agent(agent)
+        generation = self.apply(
+            TurnCompleted(session_id, agent, check_flag("ephemeral", ephemeral))
+        )
+        assert isinstance(generation, int)
+        return generation
 
-    # --- queries ---------------------------------------------------------------
+    # --- queries ----------------------------------------------------------------
 
     def has_uncommitted_work(self, session_id: SessionId) -> bool:
         """True when the session has completed turns not yet committed."""
-        lock = self._lock
-        lock.acquire()
         try:
-            session = self._sessions.get(session_id)
+            with self.lock:
+                session = self._sessions.get(session_id)
         except TypeError:
-            _check_hashable(session_id)
+            check_session_id(session_id)
             raise
-        finally:
-            lock.release()
         return session is not None and session.generation > session.committed
 
     def session_state(self, session_id: SessionId) -> Session | None:
         """The session's immutable state, or None when it has no entry."""
-        _check_hashable(session_id)
-        with self._condition:
+        check_session_id(session_id)
+        with self.lock:
             return self._sessions.get(session_id)
 
     def session_ids(self) -> list[SessionId]:
         """Ids of the sessions with an entry."""
-        with self._condition:
+        with self.lock:
             return list(self._sessions)
 
     def dirty_sessions(self) -> list[SessionId]:
         """Ids of the sessions with uncommitted work."""
-        with self._condition:
+        with self.lock:
             return [key for key, value in self._sessions.items() if value.dirty]
 
     def __len__(self) -> int:
         """Number of sessions with an entry."""
-        with self._condition:
+        with self.lock:
             return len(self._sessions)
 
-    # --- commits ---------------------------------------------------------------
+    @property
+    def shutdown(self) -> Shutdown:
+        """The process-wide record: drain phase and counts, background commits."""
+        return self._shutdown
+
+    @property
+    def draining(self) -> bool:
+        """True while a drain runs."""
+        return self._shutdown.phase == DRAINING
+
+    def process_state(self) -> Process:
+        """The whole state as a model ``Process`` (the ids must be orderable)."""
+        with self.lock:
+            pairs = sorted(self._sessions.items(), key=lambda pair: pair[0])  # type: ignore[arg-type,return-value]
+            return Process(tuple(pairs), self._shutdown)
+
+    # --- commits ----------------------------------------------------------------
 
     def commit(
         self,
         session_id: SessionId,
         agent: object | None = None,
         *,
-        wait: bool = False,
-        timeout: float | None = None,
+        wait: object = False,
+        timeout: object = None,
     ) -> Outcome:
         """Commit the earliest dirty segment; return what happened.
 
-        With ``wait`` a running call of the same session is awaited, for at most
-        ``timeout`` seconds (None: no limit; zero or negative: not at all).
-        Without it, a running call gives BUSY and the work is committed by a
-        follow-up when that call ends.
+        With ``wait`` a running call of the same session is awaited, for at
+        most ``timeout`` seconds (None: no limit; zero or negative: not at all),
+        except from inside a provider call, which never waits. Without it, a
+        running call gives BUSY and the work is committed by a follow-up when
+        that call ends.
         """
-        _check_agent(agent)
-        return self._commit(session_id, agent, wait, timeout, False)
+        check_agent(agent)
+        return self.commit_with(
+            session_id, agent, agent_can_commit=True, wait=wait, timeout=timeout
+        )
+
+    def commit_with(
+        self,
+        session_id: SessionId,
+        agent: object | None,
+        agent_can_commit: bool,
+        wait: object = False,
+        timeout: object = None,
+    ) -> Outcome:
+        """``commit`` without the agent check: an agent that cannot commit adopts nothing."""
+        waits = check_flag("wait", wait)
+        seconds = check_seconds("timeout", timeout, optional=True)
+        return self._commit(
+            session_id, agent, agent_can_commit, waits, seconds, follow_up=False, whole=False
+        )
 
     def _commit(
         self,
         session_id: SessionId,
         agent: object | None,
+        agent_can_commit: bool,
         wait: bool,
         timeout: float | None,
+        *,
         follow_up: bool,
+        whole: bool,
     ) -> Outcome:
-        """``commit``, or with ``follow_up`` the lifecycle's own follow-up commit."""
-        deadline = None if timeout is None or not wait else _deadline(timeout)
-        calling = self._calling
-        lock = self._lock
-        lock.acquire()
+        """Request a commit; wait while the model says WAIT; run the call it starts."""
+        if self._unsettled or self._effects_lost or self._drain_abandoned:
+            self.settle()
+        call_id = next(self._call_ids)
+        ident = threading.get_ident()
+        in_call = ident in self._calls_by_thread
+        deadline = None
+        if wait and timeout is not None:
+            deadline = self._clock() + timeout
         try:
-            while True:
-                # Only a waiting commit asks who runs the call: a provider that
-                # commits its own session again must get BUSY, not wait on itself.
-                reentrant = wait and calling.get(session_id) == threading.get_ident()
-                effects, result = self._apply(
-                    _build(CommitRequested, (session_id, agent, wait and not reentrant, follow_up))
-                )
-                if result is not _BUSY or not wait or reentrant:
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    _, result = self._apply(WaitExpired(session_id))
-                    break
-                self._waiting += 1
-                try:
-                    self._condition.wait(_bounded(remaining))
-                finally:
-                    self._waiting -= 1
-            if result is not _STARTED:
-                assert type(result) is Outcome
-                return result
-            call = effects[0]
-            assert type(call) is CallProvider
-            calling[session_id] = threading.get_ident()
-            epoch = self._epoch
-        except TypeError:
-            _check_hashable(session_id)
+            with self.lock:
+                while True:
+                    now = self._clock() if deadline is not None else 0.0
+                    request = CommitRequested(
+                        session_id,
+                        call_id,
+                        agent,
+                        agent_can_commit,
+                        wait,
+                        in_call,
+                        follow_up,
+                        whole,
+                        now,
+                        deadline,
+                    )
+                    moved, _kept = self._feed(request)
+                    if moved.result is not Outcome.WAIT:
+                        break
+                    self._wait(None if deadline is None else deadline - now)
+                if moved.result is not Outcome.STARTED:
+                    assert isinstance(moved.result, Outcome)
+                    return moved.result
+                self._enter_call(ident, call_id)
+            call = moved.effects[0]
+            assert isinstance(call, CallProvider)
+            return self._call_provider(call, ident)
+        except BaseException as error:
+            # A plain tuple: building a _Unsettled would be a call, where a second
+            # interruption could land before the append.
+            self._unsettled.append((ident, session_id, call_id))  # type: ignore[arg-type]
+            self.settle()
+            if isinstance(error, TypeError):
+                check_session_id(session_id)
             raise
-        finally:
-            lock.release()
-        return self._call_provider(call, epoch)
 
-    def _call_provider(self, call: CallProvider, epoch: int) -> Outcome:
+    def _enter_call(self, ident: int, call_id: int) -> None:
+        """Record that thread ``ident`` runs provider call ``call_id``; lock held."""
+        self._calls_by_thread.setdefault(ident, []).append(call_id)
+
+    def _leave_call(self, ident: int, call_id: int) -> None:
+        """Forget that thread ``ident`` runs call ``call_id`` (if it was recorded); lock held."""
+        running = self._calls_by_thread.get(ident)
+        if running is not None and call_id in running:
+            running.remove(call_id)
+            if not running:
+                del self._calls_by_thread[ident]
+
+    def _call_provider(self, call: CallProvider, ident: int) -> Outcome:
         """Run the provider call outside the lock and feed back how it ended.
 
         The state is updated before anything else runs (logging included), so a
         failing log handler cannot leave the session in flight.
         """
-        session_id, agent, captured = call
         try:
-            method = getattr(agent, "commit_memory_session", None)
+            method = getattr(call.agent, "commit_memory_session", None)
             if not callable(method):
-                raise TypeError(_NO_COMMIT_METHOD.format(agent=agent))
+                raise TypeError(no_commit_method(call.agent))
             method()
         except Exception:
-            self._end_call(CommitFailed(session_id, agent, captured, False), epoch)
-            logger.exception(
-                "commit_memory_session() failed for session %r; the work stays dirty", session_id
+            self._end_call(ident, CommitFailed(call.session_id, call.call_id))
+            self._log().exception(
+                "commit_memory_session() failed for session %s; the work stays dirty",
+                describe(call.session_id),
             )
             return Outcome.FAILED
         except BaseException:
-            self._end_call(CommitFailed(session_id, agent, captured, True), epoch)
+            self._end_call(ident, CommitFailed(call.session_id, call.call_id, fatal=True))
             raise
-        self._end_call(_build(CommitSucceeded, (session_id, agent, captured)), epoch)
-        return _COMMITTED
+        self._end_call(ident, CommitSucceeded(call.session_id, call.call_id))
+        return Outcome.COMMITTED
 
-    def _end_call(self, event: CommitSucceeded | CommitFailed, epoch: int) -> None:
-        """Feed back the end of a provider call, even through a Ctrl-C, then start follow-ups.
+    def _end_call(self, ident: int, event: CommitSucceeded | CommitFailed) -> None:
+        """Feed back the end of a provider call, then start the follow-ups it owes."""
+        with self.lock:
+            self._leave_call(ident, event.call_id)
+            moved, _kept = self._feed(event)
+        self._start_follow_ups(moved.effects)
 
-        A call that began before ``reset`` changes nothing. A BaseException raised
-        while waiting for the lock is held back until the state is updated (feeding
-        the event twice is harmless: the second finds the call ended, STALE).
+    def settle(self) -> None:
+        """Finish what exceptions ended early: running calls, a drain, lost effects.
+
+        Called by the operation that was interrupted and by later operations;
+        settling twice is harmless (a call end fed again is STALE).
         """
-        session_id = event[0]
-        interrupted: BaseException | None = None
-        effects: tuple[Effect, ...] = ()
+        with self.lock:
+            self._effects_lost = False
+            self.condition.notify_all()
+            if self._drain_abandoned:
+                self._drain_abandoned = False
+                if self._shutdown.phase == DRAINING:
+                    self._feed_process(DrainFinished())
+            if self._shutdown.phase == DRAINING and not self._drain_queue:
+                self._requeue_wanted()
         while True:
-            try:
-                with self._lock:
-                    if self._calling.get(session_id) == threading.get_ident():
-                        del self._calling[session_id]
-                    if epoch == self._epoch:
-                        effects = self._apply(event)[0]
-                break
-            except BaseException as error:
-                interrupted = error
-        for effect in effects:
-            if type(effect) is StartFollowUp:
+            effects: tuple[Effect, ...] = ()
+            with self.lock:
+                if not self._unsettled:
+                    return
+                unsettled = _Unsettled(*self._unsettled[0])
                 try:
-                    self._start_background(
-                        partial(self._commit, effect.session_id, None, False, None, True),
-                        f"memory-lifecycle follow-up {effect.session_id!r}",
-                    )
+                    effects = self._settle_call(unsettled)
                 except Exception:
-                    logger.exception(
-                        "could not start the follow-up commit of session %r; its work stays "
-                        "dirty for the next boundary or the drain",
-                        effect.session_id,
+                    self._log().exception(
+                        "could not settle the commit of session %s",
+                        describe(unsettled.session_id),
                     )
-        if interrupted is not None:
-            raise interrupted
+                self._unsettled.popleft()
+            self._start_follow_ups(effects)
+
+    def _settle_call(self, unsettled: _Unsettled) -> tuple[Effect, ...]:
+        """End ``unsettled``'s call if still recorded, else recover its effects; lock held."""
+        self._leave_call(unsettled.thread, unsettled.call_id)
+        session_id = unsettled.session_id
+        session = self._sessions.get(session_id)
+        running = None if session is None else session.in_flight
+        if running is not None and running.call_id == unsettled.call_id:
+            moved, _kept = self._feed(CommitFailed(session_id, unsettled.call_id, fatal=True))
+            return moved.effects
+        if owes_follow_up(session, self._shutdown.phase):
+            return (StartFollowUp(session_id),)
+        return ()
+
+    def _start_follow_ups(self, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            if not isinstance(effect, StartFollowUp):
+                continue
+            session_id = effect.session_id
+            work = partial(
+                self._commit, session_id, None, True, False, None, follow_up=True, whole=False
+            )
+            try:
+                self._start_background(work, f"memory-lifecycle follow-up {describe(session_id)}")
+            except Exception:
+                self._log().exception(
+                    "could not start the follow-up commit of session %s; its work stays "
+                    "dirty for the next boundary or the drain",
+                    describe(session_id),
+                )
+
+    # --- background commits -----------------------------------------------------
 
     def commit_in_background(self, session_id: SessionId, agent: object | None = None) -> Outcome:
-        """Start a fire-and-forget boundary commit of all dirty work on a tracked thread.
+        """Commit every dirty segment on a tracked thread (fire-and-forget).
 
-        STARTED, or REFUSED_DRAINING once the drain has begun (it commits the work).
+        STARTED, or REFUSED_DRAINING while a drain runs (the drain commits the work).
         """
-        _check_hashable(session_id)
-        return self._start_background(
-            lambda: self._commit_all(session_id, agent),
-            f"memory-lifecycle commit {session_id!r}",
+        check_session_id(session_id)
+        check_agent(agent)
+        work = partial(
+            self._commit, session_id, agent, True, False, None, follow_up=False, whole=True
         )
-
-    def _commit_all(self, session_id: SessionId, agent: object | None) -> None:
-        """Commit segment after segment while that succeeds and work remains."""
-        while self.commit(session_id, agent, wait=True) is Outcome.COMMITTED:
-            if not self.has_uncommitted_work(session_id):
-                return
+        return self._start_background(work, f"memory-lifecycle commit {describe(session_id)}")
 
     def _start_background(self, work: Callable[[], object], name: str) -> Outcome:
         thread = threading.Thread(target=self._run_background, args=(work,), name=name, daemon=True)
@@ -389,14 +571,16 @@ class SessionLifecycle:
         try:
             work()
         except BaseException:
-            logger.exception("background commit ended with an error")
+            self._log().exception("a background commit ended with an error; its work stays dirty")
         finally:
             self.unregister_background_thread(threading.current_thread())
 
     def register_background_thread(self, thread: threading.Thread) -> bool:
-        """Track a host-started commit thread; False once draining (do not start it)."""
+        """Track a commit thread before starting it; False while draining (do not start it)."""
         with self.background_lock:
-            if self._apply_process(BackgroundCommitRequested()) is not Outcome.ADMITTED:
+            with self.lock:
+                moved, _kept = self._feed_process(BackgroundCommitRequested())
+            if moved.result is not Outcome.ADMITTED:
                 return False
             self.background_threads.add(thread)
             return True
@@ -404,144 +588,182 @@ class SessionLifecycle:
     def unregister_background_thread(self, thread: threading.Thread) -> None:
         """Stop tracking a finished commit thread."""
         with self.background_lock:
+            if thread not in self.background_threads:
+                return
             self.background_threads.discard(thread)
+            with self.lock:
+                self._feed_process(BackgroundCommitEnded())
 
-    # --- retirement and shutdown -------------------------------------------------
+    def take_background_threads(self) -> list[threading.Thread]:
+        """Stop tracking every background thread and return them (to join them)."""
+        with self.background_lock:
+            threads = list(self.background_threads)
+            self.background_threads.clear()
+            with self.lock:
+                for _ in threads:
+                    self._feed_process(BackgroundCommitEnded())
+        return threads
+
+    # --- retirement and shutdown ------------------------------------------------
 
     def discard(self, session_id: SessionId) -> Outcome:
         """Drop a clean, idle session's entry (DISCARDED or ALREADY_ABSENT); else KEPT_*."""
-        with self._condition:
-            _, result = self._apply(Discard(session_id))
+        result = self.apply(Discard(session_id))
         assert isinstance(result, Outcome)
         return result
 
-    @property
-    def draining(self) -> bool:
-        """True once ``drain`` has begun."""
-        return self._process.draining
-
-    def drain(self, deadline: float = 30.0) -> DrainReport:
+    def drain(self, deadline: object = 30.0) -> DrainReport:
         """Commit every dirty session, in parallel, returning within ``deadline`` seconds.
 
-        Background commits are joined first; then up to ``drain_workers`` threads
-        commit sessions, each session's segments in order, for as long as that
-        makes progress. A hung or raising provider holds only its own worker.
+        Up to ``drain_workers`` threads take sessions off one shared queue: a
+        session is queued while it is dirty and idle, again after a failure
+        (up to ``model.DRAIN_ATTEMPTS`` times) and when turns complete during
+        the drain. A hung provider holds one worker. The drain returns early
+        once nothing it could commit is dirty and no call is running. Called
+        inside a provider call it waits for no call (its own could not end).
+        After it returns, the lifecycle serves as before.
         """
-        if deadline != deadline:
-            raise ValueError("drain deadline must be a number of seconds, got NaN")
-        ends_at = time.monotonic() + max(0.0, deadline)
-        self._apply_process(DrainStarted())
-        report = DrainReport()
-        self._join_background(ends_at)
-        committed: set[SessionId] = set()
-        while time.monotonic() < ends_at:
-            dirty = self.dirty_sessions()
-            if not dirty:
-                break
-            progressed = self._drain_round(dirty, ends_at, committed)
-            if not progressed:
-                break
-        report.still_dirty = self.dirty_sessions()
-        still_dirty = set(report.still_dirty)
-        # list() copies in one step: a worker past the deadline may still add to the set.
-        report.committed = [sid for sid in list(committed) if sid not in still_dirty]
-        report.deadline_passed = bool(report.still_dirty) and time.monotonic() >= ends_at
-        with self.background_lock:
-            report.background_left = sum(1 for t in self.background_threads if t.is_alive())
+        seconds = check_seconds("deadline", deadline)
+        assert seconds is not None
+        if self._unsettled or self._effects_lost or self._drain_abandoned:
+            self.settle()
+        ident = threading.get_ident()
+        now = self._clock()
+        started = DrainStarted(
+            now=now,
+            deadline=now + seconds,
+            workers=self.drain_workers,
+            in_call=ident in self._calls_by_thread,
+        )
+        leads = False
+        was_draining = self._shutdown.phase == DRAINING
+        try:
+            with self.lock:
+                moved, _kept = self._feed_process(started)
+                leads = moved.result is Outcome.STARTED
+                if leads:
+                    self._drain_committed.clear()
+            for effect in moved.effects:
+                if isinstance(effect, StartDrainWorkers):
+                    self._start_drain_workers(effect.workers)
+            with self.lock:
+                result = self._await_drain_end()
+                report = self._report(result is Outcome.TIMED_OUT)
+                if leads:
+                    leads = False
+                    self._feed_process(DrainFinished())
+        except BaseException:
+            # Judged by what was true before: an interruption may land after the
+            # drain started but before ``leads`` was set.
+            if leads or not was_draining:
+                self._drain_abandoned = True
+                self.settle()
+            raise
         if report.still_dirty:
-            logger.warning(
-                "drain returned with %d session(s) still dirty: %r",
+            self._log().warning(
+                "drain returned with %d session(s) still dirty: %s",
                 len(report.still_dirty),
-                report.still_dirty,
+                describe(report.still_dirty),
             )
-        self._apply_process(DrainFinished())
         return report
 
-    def _join_background(self, ends_at: float) -> None:
-        with self.background_lock:
-            threads = list(self.background_threads)
-        for thread in threads:
-            remaining = ends_at - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                thread.join(_bounded(remaining))
-            except RuntimeError:
-                # Registered but not started yet (registration comes first): the
-                # drain rounds commit its session, waiting for any call it starts.
-                continue
+    def _await_drain_end(self) -> Outcome:
+        """Wait until the model says the drain has ended; lock held."""
+        while True:
+            now = self._clock()
+            moved, _kept = self._feed_process(DrainPoll(now))
+            if moved.result is not Outcome.WAIT:
+                assert isinstance(moved.result, Outcome)
+                return moved.result
+            self._wait(self._shutdown.deadline - now)
 
-    def _drain_round(
-        self, dirty: list[SessionId], ends_at: float, committed: set[SessionId]
-    ) -> bool:
-        """Commit ``dirty`` sessions on up to ``drain_workers`` threads; True on progress."""
-        queue = list(reversed(dirty))
-        done = threading.Condition(threading.Lock())
-        state = {"active": 0, "progressed": False}
+    def _report(self, deadline_passed: bool) -> DrainReport:
+        """The drain's report, read from the state; lock held."""
+        report = DrainReport(deadline_passed=deadline_passed)
+        for session_id, session in self._sessions.items():
+            if session.dirty:
+                report.still_dirty.append(session_id)
+            if session.in_flight is not None:
+                report.in_flight.append(session_id)
+        still_dirty = set(report.still_dirty)
+        report.committed = [key for key in self._drain_committed if key not in still_dirty]
+        report.background_left = self._shutdown.background_commits
+        return report
 
-        def drain_session(session_id: SessionId) -> None:
-            while time.monotonic() < ends_at:
-                remaining = ends_at - time.monotonic()
-                outcome = self.commit(session_id, wait=True, timeout=remaining)
-                if outcome is not Outcome.COMMITTED:
+    def _start_drain_workers(self, count: int) -> None:
+        with self.lock:
+            for _ in range(count):
+                self._drain_threads += 1
+                threading.Thread(
+                    target=self._drain_worker,
+                    name=f"memory-lifecycle drain {self._drain_threads}",
+                    daemon=True,
+                ).start()
+
+    def _drain_worker(self) -> None:
+        """Take sessions off the drain queue and commit them until the drain ends."""
+        ident = threading.get_ident()
+        try:
+            while True:
+                call = self._next_drain_call(ident)
+                if call is None:
                     return
-                with done:
-                    state["progressed"] = True
-                    committed.add(session_id)
-                if not self.has_uncommitted_work(session_id):
-                    return
+                try:
+                    outcome = self._call_provider(call, ident)
+                except BaseException:
+                    outcome = Outcome.FAILED
+                    self._log().exception(
+                        "drain: the provider of session %s raised a BaseException; "
+                        "its work stays dirty",
+                        describe(call.session_id),
+                    )
+                with self.lock:
+                    self._drain_busy -= 1
+                    if outcome is Outcome.COMMITTED:
+                        self._drain_committed.add(call.session_id)
+        finally:
+            with self.lock:
+                self._drain_threads -= 1
 
-        def worker() -> None:
-            try:
-                while True:
-                    with done:
-                        if not queue:
-                            return
-                        session_id = queue.pop()
-                    try:
-                        drain_session(session_id)
-                    except BaseException:
-                        logger.exception(
-                            "drain: the provider of session %r raised a BaseException; "
-                            "its work stays dirty",
-                            session_id,
-                        )
-            finally:
-                with done:
-                    state["active"] -= 1
-                    done.notify_all()
+    def _next_drain_call(self, ident: int) -> CallProvider | None:
+        """The next provider call the drain starts, or None once it has ended."""
+        with self.lock:
+            while True:
+                now = self._clock()
+                if self._drain_queue:
+                    session_id = self._drain_queue.popleft()
+                    event = DrainNext(session_id, now, next(self._call_ids))
+                    moved, _kept = self._feed_process(event)
+                    if moved.result is Outcome.STARTED:
+                        call = moved.effects[0]
+                        assert isinstance(call, CallProvider)
+                        self._enter_call(ident, call.call_id)
+                        self._drain_busy += 1
+                        return call
+                    if moved.result is Outcome.SKIPPED:
+                        continue
+                    return None
+                moved, _kept = self._feed_process(DrainPoll(now, worker=True))
+                if moved.result is not Outcome.WAIT:
+                    return None
+                if self._shutdown.queued and self._requeue_wanted():
+                    continue
+                self._wait(self._shutdown.deadline - now)
 
-        workers = min(self.drain_workers, len(queue))
-        with done:
-            state["active"] = workers
-        for number in range(workers):
-            threading.Thread(
-                target=worker, name=f"memory-lifecycle drain {number}", daemon=True
-            ).start()
-        with done:
-            while state["active"] > 0:
-                remaining = ends_at - time.monotonic()
-                if remaining <= 0:
-                    break
-                done.wait(_bounded(remaining))
-            return bool(state["progressed"])
+    def _requeue_wanted(self) -> bool:
+        """Queue again what the drain wants, after an interruption lost a queue entry."""
+        wanted = [key for key, session in self._sessions.items() if drain_wants(session)]
+        self._drain_queue.extend(wanted)
+        return bool(wanted)
 
     def reset(self) -> None:
-        """Forget every session and the drain flags (for tests)."""
-        with self._condition:
-            self._epoch += 1
-            self._sessions.clear()
-            self._calling.clear()
-            self._process = EMPTY_PROCESS
-            self._condition.notify_all()
+        """Forget every session and the drain (for tests); running calls end as stale."""
         with self.background_lock:
+            with self.lock:
+                _, _kept = self._feed_process(Reset())
+                self._drain_queue.clear()
+                self._drain_committed.clear()
             self.background_threads.clear()
-
-    def process_state(self) -> Process:
-        """The whole state as a model ``Process`` (ids must be orderable)."""
-        with self._condition:
-            pairs = tuple(sorted(self._sessions.items(), key=lambda pair: pair[0]))  # type: ignore[arg-type,return-value]
-            return self._process._replace(sessions=pairs)
 
 
 def _bounded(seconds: float | None) -> float | None:
@@ -549,36 +771,3 @@ def _bounded(seconds: float | None) -> float | None:
     if seconds is None or seconds < threading.TIMEOUT_MAX:
         return seconds
     return threading.TIMEOUT_MAX
-
-
-def _deadline(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if timeout != timeout:
-        raise ValueError("timeout must be a number of seconds or None, got NaN")
-    return time.monotonic() + timeout
-
-
-_NO_COMMIT_METHOD = (
-    "agent {agent!r} has no callable commit_memory_session(); pass an agent object that has one"
-)
-
-
-def can_commit(agent: object) -> bool:
-    """True when ``agent`` has a callable ``commit_memory_session``."""
-    return callable(getattr(agent, "commit_memory_session", None))
-
-
-def _check_agent(agent: object) -> None:
-    """Refuse an agent that could never commit: it would own work no one can commit."""
-    if agent is not None and not can_commit(agent):
-        raise TypeError(_NO_COMMIT_METHOD.format(agent=agent))
-
-
-def _check_hashable(session_id: object) -> None:
-    try:
-        hash(session_id)
-    except TypeError:
-        raise TypeError(
-            f"session_id must be hashable (a str, say); got {type(session_id).__name__}"
-        ) from None

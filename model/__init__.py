@@ -1,20 +1,36 @@
-"""The pure lifecycle model: immutable state, events, effects and ``step``.
+"""The pure lifecycle model: immutable state, events, effects and the rules.
 
-Standard library only; no clock, threads, logging or I/O. See ``step`` for the
-theory of operation.
+Standard library only; no clock, threads, logging or I/O. The theory of
+operation opens ``rules``; ``state``, ``events`` and ``effects`` hold the data
+it works on. The names below are re-exported for convenience; none of them
+shadows a submodule.
 """
 
-from .effects import CallProvider, Effect, Outcome, Result, StartFollowUp, WakeWaiters
+from .effects import (
+    CallProvider,
+    Effect,
+    Outcome,
+    QueueForDrain,
+    Result,
+    StartDrainWorkers,
+    StartFollowUp,
+    WakeWaiters,
+)
 from .events import (
+    EDITABLE_FIELDS,
     PROCESS_EVENT_TYPES,
     SESSION_EVENT_TYPES,
+    BackgroundCommitEnded,
     BackgroundCommitRequested,
     CommitFailed,
     CommitRequested,
     CommitSucceeded,
     Discard,
     DrainFinished,
+    DrainNext,
+    DrainPoll,
     DrainStarted,
+    EntryEdited,
     Event,
     ProcessEvent,
     RegisterAgent,
@@ -22,27 +38,50 @@ from .events import (
     SessionEvent,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
+)
+from .rules import (
+    DRAIN_ATTEMPTS,
+    SESSION_RULES,
+    ProcessStep,
+    SessionStep,
+    Step,
+    drain_wants,
+    malformed,
+    owes_follow_up,
+    step,
+    step_process,
+    step_session,
 )
 from .state import (
+    DRAINED,
+    DRAINING,
     EMPTY_PROCESS,
     EMPTY_SESSION,
+    EMPTY_SHUTDOWN,
+    RUNNING,
     Agent,
     InFlight,
     Process,
     Segment,
     Session,
     SessionId,
+    Shutdown,
 )
-from .step import SESSION_RULES, SessionStep, Step, step, step_session
 
 __all__ = [
+    "DRAINED",
+    "DRAINING",
+    "DRAIN_ATTEMPTS",
+    "EDITABLE_FIELDS",
     "EMPTY_PROCESS",
     "EMPTY_SESSION",
+    "EMPTY_SHUTDOWN",
     "PROCESS_EVENT_TYPES",
+    "RUNNING",
     "SESSION_EVENT_TYPES",
     "SESSION_RULES",
     "Agent",
+    "BackgroundCommitEnded",
     "BackgroundCommitRequested",
     "CallProvider",
     "CommitFailed",
@@ -50,13 +89,18 @@ __all__ = [
     "CommitSucceeded",
     "Discard",
     "DrainFinished",
+    "DrainNext",
+    "DrainPoll",
     "DrainStarted",
     "Effect",
+    "EntryEdited",
     "Event",
     "InFlight",
     "Outcome",
     "Process",
     "ProcessEvent",
+    "ProcessStep",
+    "QueueForDrain",
     "RegisterAgent",
     "Reset",
     "Result",
@@ -65,12 +109,17 @@ __all__ = [
     "SessionEvent",
     "SessionId",
     "SessionStep",
+    "Shutdown",
+    "StartDrainWorkers",
     "StartFollowUp",
     "Step",
     "TurnCompleted",
     "UnregisterAgent",
-    "WaitExpired",
     "WakeWaiters",
+    "drain_wants",
+    "malformed",
+    "owes_follow_up",
     "step",
+    "step_process",
     "step_session",
 ]

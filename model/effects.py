@@ -1,43 +1,85 @@
 """Effects and results: the outputs of ``step``.
 
-Effects are instructions the shell carries out after releasing its lock. The
-result is what the API call that fed the event reports.
+Effects are instructions the shell carries out: it wakes waiters and queues
+drain work under its lock, and calls providers and starts threads after
+releasing it. The result is what the API call that fed the event reports.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Any, Final
 
+from .record import Record
 from .state import Agent, SessionId
 
 
-class CallProvider(NamedTuple):
-    """Call ``agent.commit_memory_session()``, then report how it ended."""
+class CallProvider(Record):
+    """Call ``agent.commit_memory_session()``, then report how call ``call_id`` ended."""
 
-    session_id: SessionId
-    agent: Agent
-    captured_generation: int
+    _fields = ("session_id", "call_id", "agent", "captured_generation")
+
+    def __init__(
+        self, session_id: SessionId, call_id: int, agent: Agent, captured_generation: int
+    ) -> None:
+        self.session_id: Final = session_id
+        self.call_id: Final = call_id
+        self.agent: Final = agent
+        self.captured_generation: Final = captured_generation
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id, self.call_id, self.agent, self.captured_generation)
 
 
-class StartFollowUp(NamedTuple):
+class StartFollowUp(Record):
     """Commit the session again in the background: work was requested while busy."""
 
-    session_id: SessionId
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
 
 
-class WakeWaiters(NamedTuple):
-    """Something waiting committers care about changed (a call ended, an entry went)."""
+class WakeWaiters(Record):
+    """Something a waiting thread cares about changed (a call ended, an entry went,
+    the drain's work changed)."""
 
 
-Effect = CallProvider | StartFollowUp | WakeWaiters
+class QueueForDrain(Record):
+    """The drain has work for ``session_id``: offer it to a drain worker (``DrainNext``)."""
+
+    _fields = ("session_id",)
+
+    def __init__(self, session_id: SessionId) -> None:
+        self.session_id: Final = session_id
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.session_id,)
+
+
+class StartDrainWorkers(Record):
+    """Start ``workers`` drain workers."""
+
+    _fields = ("workers",)
+
+    def __init__(self, workers: int) -> None:
+        self.workers: Final = workers
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.workers,)
+
+
+Effect = CallProvider | StartFollowUp | WakeWaiters | QueueForDrain | StartDrainWorkers
 
 
 class Outcome(enum.Enum):
     """What an event did, as the API call that fed it reports."""
 
     DONE = "done"
-    """Registration, unregistration and process events: always applied."""
+    """Registration, unregistration, test-hook edits and bookkeeping events: applied."""
     STARTED = "started"
     """A provider call was started (a ``CallProvider`` effect follows)."""
     COMMITTED = "committed"
@@ -47,15 +89,17 @@ class Outcome(enum.Enum):
     NOTHING_TO_COMMIT = "nothing_to_commit"
     """The session is clean: no provider call was made."""
     BUSY = "busy"
-    """Another provider call is running for this session."""
+    """Another provider call is running for this session (or another drain runs)."""
+    WAIT = "wait"
+    """Wait until woken, then ask again: a call is running, or the drain has no work yet."""
     TIMED_OUT = "timed_out"
-    """The caller waited for a running call and its timeout passed."""
+    """The caller waited and its deadline passed (for the drain: it ends, time is up)."""
     NO_AGENT = "no_agent"
     """The dirty segment has no owner and no agent could adopt it."""
     NOT_FOUND = "not_found"
     """The session has no entry."""
     STALE = "stale"
-    """A provider call ended that the state no longer records (after a reset)."""
+    """A provider call ended that is not the session's running call (after a reset or an edit)."""
     DISCARDED = "discarded"
     """The clean, idle entry was removed."""
     ALREADY_ABSENT = "already_absent"
@@ -68,6 +112,10 @@ class Outcome(enum.Enum):
     """A background commit may start."""
     REFUSED_DRAINING = "refused_draining"
     """No background commit may start: the drain commits that work itself."""
+    SKIPPED = "skipped"
+    """The drain has nothing to do for that session now."""
+    FINISHED = "finished"
+    """The drain ends: nothing it could commit is left and no call it waits for runs."""
 
 
 Result = Outcome | int

@@ -1,15 +1,23 @@
-"""The abstraction function from model states to abstract states, and the refinement check.
+"""The abstraction functions, the refinement check, and readable concrete states.
 
 ``session_state`` maps every concrete ``Session | None`` to one state of the
 session machine; ``process_state`` maps a ``Process`` to one state of the
-process machine. ``check_refinement`` takes concrete steps (the model
-checker's reachable graph) and reports every step whose abstract image is not
-what the declared machines allow; ``refinement_property`` is the same check
-as a property the model checker streams every transition through.
+process machine (both are declared in ``specs/machine.py``, beside the
+machines). ``check_refinement`` takes concrete steps (the model checker's
+reachable graph) and reports every step whose abstract image is not what the
+declared machines allow, or whose result the result tables do not allow;
+``refinement_property`` is the same check as a property the model checker
+streams every transition through.
 
-A session's abstract state depends on that session alone: the process
-flags (draining, drained) change what a step does to follow-ups, never which
-abstract state a session is in.
+A session's abstract state depends on that session alone: the shutdown record
+changes what a step does (follow-ups, the drain's queue), never which abstract
+state a session is in.
+
+``EntryEdited``, the drop-in's test hook, writes whatever entry a test asks
+for: the refinement lets it move its own session to any abstract state (it is
+no edge of the lifecycle, so the machines draw none) and checks only that it
+moves no other session. S7 checks the entries it writes (the model checker
+probes it from every reachable state).
 """
 
 from __future__ import annotations
@@ -18,81 +26,38 @@ from collections.abc import Hashable, Iterable
 from typing import NamedTuple, Protocol
 
 from memory_lifecycle import model
-from memory_lifecycle.model import SESSION_EVENT_TYPES, Event, Process, Session, Step
+from memory_lifecycle.model import Event, Process, Session, Shutdown, Step
 
 from .machine import (
-    ABSENT,
     ANY_STATE,
-    CLEAN,
-    COMMITTING,
-    COMMITTING_DIRTY,
-    DIRTY,
-    DRAINED,
-    DRAINING,
-    ORPHANED,
     PROCESS_EDGES,
-    RUNNING,
     SESSION_EDGES,
+    TEST_HOOKS,
     AbstractEdge,
     AbstractMachine,
+    ResultTable,
     build_process_machine,
     build_session_machine,
+    process_state,
+    session_state,
 )
 from .properties import Property, StepFn
 
-
-def session_state(session: Session | None) -> str:
-    """The abstract state of one session (``None``: it has no entry).
-
-    - ``ABSENT``: no entry.
-    - ``COMMITTING``: a provider call is in flight and nothing beyond its
-      captured end is dirty (``generation == captured_generation``).
-    - ``COMMITTING_DIRTY``: a provider call is in flight and turns beyond its
-      captured end completed (``generation > captured_generation``): success
-      will leave them dirty (S2).
-    - ``CLEAN``: idle, ``generation == committed``.
-    - ``ORPHANED``: idle and dirty, and no agent can be resolved for the first
-      dirty segment: it has no owner and no agent is registered. Only a commit
-      that passes an agent, a registration or a turn naming an agent moves it on.
-    - ``DIRTY``: idle and dirty, and the first dirty segment has an owner or
-      the registered agent would adopt it.
-
-    Decisions: the in-flight states come first and are split on the captured
-    end, not on ``committed``, because that is what success will leave dirty.
-    They do not say whether the work after the captured end has an agent; the
-    guards of the edges leaving them do (``rest_agent_known``). ORPHANED looks
-    at the first dirty segment only, because a commit always takes that one.
-    An ownerless first segment with a registered agent is DIRTY: the next
-    commit adopts it for that agent.
-    """
-    if session is None:
-        return ABSENT
-    if session.in_flight is not None:
-        if session.generation > session.in_flight.captured_generation:
-            return COMMITTING_DIRTY
-        return COMMITTING
-    if not session.dirty:
-        return CLEAN
-    first_owner = session.segments[0].owner if session.segments else None
-    if first_owner is None and session.registered is None:
-        return ORPHANED
-    return DIRTY
-
-
-def process_state(process: Process) -> str:
-    """The abstract state of the process.
-
-    ``DRAINED`` once a drain finished, else ``DRAINING`` once one started,
-    else ``RUNNING``. Sessions do not enter into it. ``step`` would also
-    accept ``DrainFinished`` before any ``DrainStarted``; neither the shell nor
-    the checker's world sends that, so the machine declares no such edge and
-    the refinement check would report it.
-    """
-    if process.drained:
-        return DRAINED
-    if process.draining:
-        return DRAINING
-    return RUNNING
+__all__ = [
+    "REFINEMENT_ID",
+    "ConcreteStep",
+    "RefinementChecker",
+    "RefinementReport",
+    "RefinementViolation",
+    "check_refinement",
+    "describe_event",
+    "describe_process",
+    "describe_session",
+    "describe_shutdown",
+    "process_state",
+    "refinement_property",
+    "session_state",
+]
 
 
 # --- refinement -------------------------------------------------------------------
@@ -143,35 +108,45 @@ class RefinementChecker:
 
     A step is allowed when, for the process and for every session, the
     abstract state either stays the same or moves along a declared edge with
-    the event's trigger; and the declared machine, fired from the abstract
-    source with the concrete data (so its guards decide), reaches the same
-    state. A session event may only move its own session (S6).
+    the event's trigger; the declared machine, fired from the abstract source
+    with the concrete data (so its guards decide), reaches the same state; and
+    the step's result is one the result tables allow. An event that names a
+    session (session events, ``DrainNext``) may only move that session (S6);
+    a test hook (``TEST_HOOKS``) may move its own session anywhere.
     """
 
     def __init__(
         self,
         session_edges: Iterable[AbstractEdge] = SESSION_EDGES,
         process_edges: Iterable[AbstractEdge] = PROCESS_EDGES,
+        results: ResultTable | None = None,
     ) -> None:
         self.session_machine = build_session_machine(tuple(session_edges))
         self.process_machine = build_process_machine(tuple(process_edges))
+        self.results = results or ResultTable()
         self._declared_sessions = _declared(self.session_machine)
         self._declared_process = _declared(self.process_machine)
         self._session_verdicts: dict[Hashable, tuple[str, str, str, str] | None] = {}
         self.taken: set[tuple[str, str, str, str]] = set()
         """``(machine, trigger, source, dest)`` of every abstract move seen so far."""
 
-    def check(self, before: Process, event: Event, after: Process) -> RefinementViolation | None:
-        """The first thing wrong with ``before --event--> after``, or None."""
+    def check(
+        self, before: Process, event: Event, after: Process, result: model.Result | None = None
+    ) -> RefinementViolation | None:
+        """The first thing wrong with ``before --event--> after`` (returning ``result``,
+        when given), or None."""
         trigger = type(event).__name__
-        source, dest = process_state(before), process_state(after)
-        predicted = self.process_machine.fire(source, trigger, before, event)
-        found = _judge("process", trigger, source, dest, predicted, self._declared_process)
-        if found is not None:
-            return _violation("process", trigger, found, before, event, after)
-        if source != dest:
-            self.taken.add(("process", trigger, source, dest))
-        target = getattr(event, "session_id", None) if type(event) in SESSION_EVENT_TYPES else None
+        hook = trigger in TEST_HOOKS
+        phase = source = process_state(before)
+        dest = process_state(after)
+        if not hook:
+            predicted = self.process_machine.fire(source, trigger, None, event, before.shutdown)
+            found = _judge("process", trigger, source, dest, predicted, self._declared_process)
+            if found is not None:
+                return _violation("process", trigger, found, before, event, after)
+            if source != dest:
+                self.taken.add(("process", trigger, source, dest))
+        target = getattr(event, "session_id", None)
         ids = {key for key, _ in before.sessions} | {key for key, _ in after.sessions}
         for session_id in sorted(ids, key=repr):
             session_before = before.session(session_id)
@@ -185,21 +160,34 @@ class RefinementChecker:
                         f"session {session_id!r}", trigger, found, before, event, after
                     )
                 continue
-            found = self._check_session(session_before, event, session_after)
+            if hook:
+                continue
+            found = self._check_session(session_before, event, session_after, before.shutdown)
             if found is not None:
                 subject = f"session {session_id!r}"
+                return _violation(subject, trigger, found, before, event, after)
+        if result is not None:
+            session_before = None if target is None else before.session(target)
+            session_after = None if target is None else after.session(target)
+            verdict = self.results.judge(
+                session_before, event, before.shutdown, result, session_after
+            )
+            if verdict is not None:
+                state = phase if target is None else session_state(session_before)
+                subject = "process" if target is None else f"session {target!r}"
+                found = (state, state, state, f"{verdict.property_id}: {verdict.message}")
                 return _violation(subject, trigger, found, before, event, after)
         return None
 
     def _check_session(
-        self, before: Session | None, event: Event, after: Session | None
+        self, before: Session | None, event: Event, after: Session | None, shutdown: Shutdown
     ) -> tuple[str, str, str, str] | None:
-        key = (before, event, after)
+        key = (before, event, after, shutdown)
         if key in self._session_verdicts:
             return self._session_verdicts[key]
         trigger = type(event).__name__
         source, dest = session_state(before), session_state(after)
-        predicted = self.session_machine.fire(source, trigger, before, event)
+        predicted = self.session_machine.fire(source, trigger, before, event, shutdown)
         verdict = _judge("session", trigger, source, dest, predicted, self._declared_sessions)
         self._session_verdicts[key] = verdict
         if verdict is None and source != dest:
@@ -232,8 +220,8 @@ def check_refinement(
     violations: list[RefinementViolation] = []
     causes: set[tuple[str, str, str, str, str]] = set()
     for item in steps:
-        after = step_fn(item.before, item.event).state
-        found = checker.check(item.before, item.event, after)
+        step = step_fn(item.before, item.event)
+        found = checker.check(item.before, item.event, step.state, step.result)
         if found is None:
             continue
         cause = (found.reason, found.trigger, found.source, found.dest, found.predicted)
@@ -270,15 +258,16 @@ def refinement_property(
     checker = RefinementChecker(session_edges, process_edges)
 
     def refines(before: Process, event: Event, step: Step) -> str | None:
-        """Every step moves each abstract state along a declared edge or leaves it."""
-        found = checker.check(before, event, step.state)
+        """Every step moves each abstract state along a declared edge or leaves it,
+        and returns a result the result tables allow."""
+        found = checker.check(before, event, step.state, step.result)
         return None if found is None else found.format()
 
     return Property(
         REFINEMENT_ID,
         "refines the abstract machines",
         "every step of the model is a declared edge of the session and process "
-        "machines, or leaves their states unchanged",
+        "machines, or leaves their states unchanged, with an allowed result",
         on_transition=refines,
     )
 
@@ -365,21 +354,39 @@ def describe_session(session: Session | None, names: _AgentNames | None = None) 
     if session.in_flight is not None:
         flight = session.in_flight
         follow = " follow-up" if flight.follow_up else ""
-        parts.append(f"in_flight={name(flight.agent)}@{flight.captured_generation}{follow}")
+        parts.append(
+            f"in_flight={name(flight.agent)}@{flight.captured_generation}"
+            f" call={flight.call_id}{follow}"
+        )
     if session.follow_up_through:
         parts.append(f"owed={session.follow_up_through}")
+    if session.drain_failures:
+        parts.append(f"drain_failures={session.drain_failures}")
+    return " ".join(parts)
+
+
+def describe_shutdown(shutdown: Shutdown) -> str:
+    """The shutdown record on one line: phase, then what else is set."""
+    parts = [process_state(shutdown)]
+    if shutdown.phase == model.DRAINING:
+        parts.append(
+            f"deadline={shutdown.deadline:g} queued={shutdown.queued} calls={shutdown.calls}"
+        )
+        if not shutdown.waits_for_calls:
+            parts.append("waits for no call")
+    if shutdown.background_commits:
+        parts.append(f"background={shutdown.background_commits}")
     return " ".join(parts)
 
 
 def describe_process(process: Process, names: _AgentNames | None = None) -> str:
-    """The process on one line: flags, then each session."""
+    """The process on one line: the shutdown record, then each session."""
     name = names or _AgentNames()
-    flags = process_state(process)
     sessions = "; ".join(
         f"{session_id!r}: {describe_session(session, name)}"
         for session_id, session in process.sessions
     )
-    return f"{flags} {{{sessions}}}"
+    return f"{describe_shutdown(process.shutdown)} {{{sessions}}}"
 
 
 def describe_event(event: Event, names: _AgentNames | None = None) -> str:

@@ -1,18 +1,24 @@
 """The safety and progress properties S1-S10 and L1-L4, as executable predicates.
 
 Each property is a ``Property`` record: a stable id, a title, a one-line
-statement and up to three pure checks. A check returns ``None`` when the
-property holds and a short message saying what went wrong when it does not.
+statement and pure checks. A check returns ``None`` when the property holds
+and a short message (or a ``ProgressFailure``) saying what went wrong:
 
 - ``on_state(process)`` looks at one reachable state;
-- ``on_transition(before, event, step)`` looks at one transition of ``step``;
+- ``on_transition(before, event, step)`` looks at one transition of ``step``,
+  including its result against the result tables of ``specs/machine.py``;
+- ``after_transition(before, event, step, step_fn)`` drives the state a
+  transition reached forward with a fixed schedule and judges what happens,
+  from the effects the steps return (what the shell would do), not from the
+  model's bookkeeping;
 - ``on_progress(process, step_fn, helper_agent)`` drives one state forward
-  with providers that succeed and reports the events it tried when the goal
-  of the property is not reached (the graph form of the liveness properties).
+  (the graph form of the liveness properties);
+- ``on_probe(before, event, malformed, outcome)`` judges a test-hook edit
+  applied to a reachable state (S7): the step, or the exception it raised.
 
-The checks read only the state, the event and the ``Step``; no ghost
-information is needed. Every check is invariant under renaming agents and
-sessions, which the model checker's symmetry reduction relies on.
+The checks read only the state, the event and what ``step`` returned; no
+ghost information is needed. Every check is invariant under renaming agents,
+sessions and call ids, which the model checker's symmetry reduction relies on.
 """
 
 from __future__ import annotations
@@ -22,22 +28,44 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from memory_lifecycle.model import (
+    DRAIN_ATTEMPTS,
+    DRAINING,
+    BackgroundCommitEnded,
+    BackgroundCommitRequested,
     CallProvider,
     CommitFailed,
     CommitRequested,
     CommitSucceeded,
     Discard,
+    DrainFinished,
+    DrainNext,
+    DrainPoll,
+    DrainStarted,
+    EntryEdited,
     Event,
     Outcome,
     Process,
+    QueueForDrain,
     Reset,
     Session,
     SessionId,
+    StartDrainWorkers,
     StartFollowUp,
     Step,
     TurnCompleted,
+    WakeWaiters,
 )
 from memory_lifecycle.model.state import Agent
+
+from .machine import (
+    PROCESS_RESULTS,
+    SESSION_RESULTS,
+    ResultTable,
+    ResultVerdict,
+    adopter,
+    committable,
+    result_token,
+)
 
 StepFn = Callable[[Process, Event], Step]
 """A step function with the signature of ``model.step``."""
@@ -50,9 +78,31 @@ class ProgressFailure(NamedTuple):
     events: tuple[Event, ...]
 
 
+class StepRaised(Exception):
+    """A step function raised while a check drove a state forward."""
+
+    def __init__(self, events: tuple[Event, ...], error: Exception) -> None:
+        super().__init__(f"step raised {type(error).__name__}: {error}")
+        self.events = events
+        """The events the check fed, the last one the event ``step`` raised on."""
+        self.error = error
+
+
+def drive_step(step_fn: StepFn, state: Process, event: Event, events: list[Event]) -> Step:
+    """``step_fn(state, event)`` for a check that drives a state; ``event`` is appended
+    to ``events``, and an exception becomes ``StepRaised`` carrying them."""
+    events.append(event)
+    try:
+        return step_fn(state, event)
+    except Exception as error:
+        raise StepRaised(tuple(events), error) from error
+
+
 StateCheck = Callable[[Process], str | None]
 TransitionCheck = Callable[[Process, Event, Step], str | None]
+AfterTransitionCheck = Callable[[Process, Event, Step, StepFn], ProgressFailure | None]
 ProgressCheck = Callable[[Process, StepFn, Agent], ProgressFailure | None]
+ProbeCheck = Callable[[Process, Event, bool, Step | Exception], str | None]
 
 
 @dataclass(frozen=True)
@@ -65,11 +115,22 @@ class Property:
     on_state: StateCheck | None = None
     on_transition: TransitionCheck | None = None
     on_progress: ProgressCheck | None = None
+    after_transition: AfterTransitionCheck | None = None
+    on_probe: ProbeCheck | None = None
+    required: bool = True
+    """False for an advisory property (efficiency or hygiene): breaking it loses,
+    corrupts or blocks no work, so it fails a conformance run only under ``--strict``."""
 
     @property
     def why(self) -> str:
         """Why the property matters (the docstrings of its checks)."""
-        checks = (self.on_state, self.on_transition, self.on_progress)
+        checks = (
+            self.on_state,
+            self.on_transition,
+            self.on_progress,
+            self.after_transition,
+            self.on_probe,
+        )
         return " ".join((check.__doc__ or "").strip() for check in checks if check is not None)
 
 
@@ -95,8 +156,74 @@ def _calls(step: Step) -> list[CallProvider]:
     return [effect for effect in step.effects if isinstance(effect, CallProvider)]
 
 
-def _session_events_only(event: Event) -> SessionId | None:
+def _target(event: Event) -> SessionId | None:
+    """The one session an event names (session events and ``DrainNext``), else None."""
     return getattr(event, "session_id", None)
+
+
+def _draining(process: Process) -> bool:
+    return process.shutdown.phase == DRAINING
+
+
+def _ends_running_call(old: Session | None, event: Event) -> bool:
+    """``event`` reports the end of the call ``old`` records as running."""
+    return (
+        isinstance(event, CommitSucceeded | CommitFailed)
+        and old is not None
+        and old.in_flight is not None
+        and old.in_flight.call_id == event.call_id
+    )
+
+
+# --- results: the tables of specs/machine.py, judged once per step ----------------------
+
+_TABLE = ResultTable()
+
+
+class _Judged:
+    """The result verdict of the last step judged (every property asks for the same one)."""
+
+    step: Step | None = None
+    verdict: ResultVerdict | None = None
+
+
+_LAST = _Judged()
+
+
+def judge_result(before: Process, event: Event, step: Step) -> ResultVerdict | None:
+    """Why the result of ``step`` is not one the result tables allow (None if it is)."""
+    if _LAST.step is step:
+        return _LAST.verdict
+    session_id = _target(event)
+    old = None if session_id is None else _session_of(before, session_id)
+    new = None if session_id is None else _session_of(step.state, session_id)
+    verdict = _TABLE.judge(old, event, before.shutdown, step.result, new)
+    _LAST.step, _LAST.verdict = step, verdict
+    return verdict
+
+
+_RESULT_IDS: dict[str, frozenset[str]] = {}
+for _row in (*SESSION_RESULTS, *PROCESS_RESULTS):
+    _RESULT_IDS[_row.trigger] = _RESULT_IDS.get(_row.trigger, frozenset()) | {_row.property_id}
+_UNDECLARED = frozenset({"S6"})
+"""Results of a trigger no table lists are reported under S6 (see ``ResultTable.judge``)."""
+
+
+def _result_of(property_id: str, before: Process, event: Event, step: Step) -> str | None:
+    """The result verdict of this step, when it belongs to ``property_id``."""
+    if property_id not in _RESULT_IDS.get(type(event).__name__, _UNDECLARED):
+        return None
+    verdict = judge_result(before, event, step)
+    if verdict is None or verdict.property_id != property_id:
+        return None
+    return verdict.message
+
+
+def _first(*messages: str | None) -> str | None:
+    for message in messages:
+        if message is not None:
+            return message
+    return None
 
 
 # --- S1 completed-only ----------------------------------------------------------------
@@ -104,7 +231,8 @@ def _session_events_only(event: Event) -> SessionId | None:
 
 def _s1_transition(before: Process, event: Event, step: Step) -> str | None:
     """A provider call for a generation no completed turn created would extract
-    nothing or, worse, mark unseen work as extracted."""
+    nothing or, worse, mark unseen work as extracted; an ephemeral turn completes
+    nothing, and a completed turn exactly one generation."""
     for call in _calls(step):
         session = _session_of(before, call.session_id)
         if session is None:
@@ -115,7 +243,20 @@ def _s1_transition(before: Process, event: Event, step: Step) -> str | None:
                 f"CallProvider captured generation {captured} but the session had "
                 f"committed={session.committed}, generation={session.generation}"
             )
-    return None
+    session_id = _target(event)
+    if session_id is not None:
+        old = _session_of(before, session_id)
+        new = _session_of(step.state, session_id)
+        if isinstance(event, TurnCompleted) and event.ephemeral and new != old:
+            return "an ephemeral turn changed the session"
+        was = 0 if old is None else old.generation
+        now = 0 if new is None else new.generation
+        counts = isinstance(event, TurnCompleted) and not event.ephemeral
+        if counts and now != was + 1:
+            return f"a completed turn moved generation {was} -> {now} (expected {was + 1})"
+        if not counts and now > was:
+            return f"{type(event).__name__} raised generation {was} -> {now}"
+    return _result_of("S1", before, event, step)
 
 
 S1 = Property(
@@ -132,21 +273,23 @@ S1 = Property(
 def _s2_transition(before: Process, event: Event, step: Step) -> str | None:
     """Advancing past the captured end would mark turns that finished during the
     call as extracted although the provider never saw them: silent memory loss."""
-    if not isinstance(event, CommitSucceeded) or step.result is not Outcome.COMMITTED:
-        return None
-    old = _session_of(before, event.session_id)
-    new = _session_of(step.state, event.session_id)
-    if old is None or new is None:
+    old = _session_of(before, event.session_id) if isinstance(event, CommitSucceeded) else None
+    if old is None or not _ends_running_call(old, event):
+        return _result_of("S2", before, event, step)
+    assert old.in_flight is not None
+    captured = old.in_flight.captured_generation
+    new = _session_of(step.state, event.session_id)  # type: ignore[union-attr]
+    if new is None:
         return "a successful commit removed the session entry"
-    expected = max(old.committed, event.captured_generation)
+    expected = max(old.committed, captured)
     if new.committed != expected:
         return (
-            f"success of the call that captured {event.captured_generation} set committed "
+            f"success of the call that captured {captured} set committed "
             f"to {new.committed} (expected {expected}; generation is {old.generation})"
         )
     if new.generation != old.generation:
         return f"a successful commit changed generation {old.generation} -> {new.generation}"
-    return None
+    return _result_of("S2", before, event, step)
 
 
 S2 = Property(
@@ -167,8 +310,8 @@ def _s3_transition(before: Process, event: Event, step: Step) -> str | None:
         return None
     old = _session_of(before, event.session_id)
     new = _session_of(step.state, event.session_id)
-    if old is None:
-        return None
+    if old is None or not _ends_running_call(old, event):
+        return _result_of("S3", before, event, step)
     if new is None:
         return "a failed commit removed the session entry"
     kind = "fatal failure" if event.fatal else "failure"
@@ -179,11 +322,9 @@ def _s3_transition(before: Process, event: Event, step: Step) -> str | None:
         )
     if not _same_segments(old, new):
         return f"{kind} changed the dirty segments or their owners"
-    if step.result is Outcome.FAILED and new.in_flight is not None:
+    if new.in_flight is not None:
         return f"{kind} left the session in flight"
-    if step.result is not Outcome.FAILED and new.in_flight != old.in_flight:
-        return "a stale failure report changed the running call"
-    return None
+    return _result_of("S3", before, event, step)
 
 
 def _same_segments(old: Session, new: Session) -> bool:
@@ -221,31 +362,56 @@ def _s4_state(process: Process) -> str | None:
 
 def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
     """Each agent extracts its own conversation: a call by the wrong agent
-    extracts nothing of it, and a stolen segment is never committed by its owner."""
-    session_id = _session_events_only(event)
+    extracts nothing of it, and a stolen segment is never committed by its owner.
+    A turn belongs to the agent named with it (which becomes the registered one),
+    else to the registered agent."""
+    session_id = _target(event)
     if session_id is None:
-        return None
+        return _result_of("S4", before, event, step)
     old = _session_of(before, session_id)
     new = _session_of(step.state, session_id)
+    if isinstance(event, TurnCompleted) and not event.ephemeral and new is not None:
+        registered = None if old is None else old.registered
+        owner = event.agent if event.agent is not None else registered
+        if new.registered is not owner:
+            return (
+                f"after a turn naming {event.agent!r} the registered agent is "
+                f"{new.registered!r} (expected {owner!r})"
+            )
+        if new.segments and new.segments[-1].owner is not owner:
+            return f"turn {new.generation} is owned by {new.segments[-1].owner!r}, not {owner!r}"
     if old is None:
-        return None
+        return _result_of("S4", before, event, step)
     for call in _calls(step):
         if not old.segments:
             return "CallProvider with no dirty segment"
         first = old.segments[0]
-        if first.owner is not None:
-            expected = first.owner
-        else:
-            explicit = event.agent if isinstance(event, CommitRequested) else None
-            expected = explicit if explicit is not None else old.registered
+        expected = adopter(old, event)
         if call.agent is not expected:
             return (
                 f"CallProvider on {call.agent!r} but the first dirty segment "
                 f"{first.start}..{first.end} belongs to {expected!r}"
             )
-    if new is None:
-        return None
-    adopting = isinstance(event, CommitRequested) and step.result is Outcome.STARTED
+    if new is not None:
+        message = _owners_kept(old, new, event, step)
+        if message is not None:
+            return message
+    if isinstance(event, CommitSucceeded) and _ends_running_call(old, event) and new is not None:
+        assert old.in_flight is not None
+        agent = old.in_flight.agent
+        for generation in range(old.committed + 1, new.committed + 1):
+            found, owner = _owner_of(old, generation)
+            if found and owner is not agent:
+                return (
+                    f"generation {generation} owned by {owner!r} was committed by a call "
+                    f"on {agent!r}"
+                )
+    return _result_of("S4", before, event, step)
+
+
+def _owners_kept(old: Session, new: Session, event: Event, step: Step) -> str | None:
+    """No event changes the owner of a dirty generation, except adoption of an ownerless one."""
+    adopting = bool(_calls(step))
     for generation in range(max(old.committed, new.committed) + 1, old.generation + 1):
         found_old, owner_old = _owner_of(old, generation)
         found_new, owner_new = _owner_of(new, generation)
@@ -257,14 +423,6 @@ def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
             f"{type(event).__name__} changed the owner of dirty generation {generation} "
             f"from {owner_old!r} to {owner_new!r}"
         )
-    if isinstance(event, CommitSucceeded) and step.result is Outcome.COMMITTED:
-        for generation in range(old.committed + 1, new.committed + 1):
-            found, owner = _owner_of(old, generation)
-            if found and owner is not event.agent:
-                return (
-                    f"generation {generation} owned by {owner!r} was committed by a "
-                    f"call on {event.agent!r}"
-                )
     return None
 
 
@@ -272,7 +430,8 @@ S4 = Property(
     "S4",
     "ownership",
     "A generation is committed only by a call on its owner (ownerless: the adopter); "
-    "no event takes an older dirty segment from its owner.",
+    "no event takes an older dirty segment from its owner; a turn is owned by the agent "
+    "named with it, which becomes the registered one.",
     on_state=_s4_state,
     on_transition=_s4_transition,
 )
@@ -283,7 +442,8 @@ S4 = Property(
 
 def _s5_transition(before: Process, event: Event, step: Step) -> str | None:
     """Two concurrent calls for one session race on the provider and on the
-    committed mark; the second must wait or be recorded as a follow-up."""
+    committed mark; the second must wait or be recorded as a follow-up. The end
+    of a call the session no longer runs is stale and changes nothing."""
     calls = _calls(step)
     if len(calls) > 1:
         return f"one step started {len(calls)} provider calls"
@@ -291,19 +451,30 @@ def _s5_transition(before: Process, event: Event, step: Step) -> str | None:
         old = _session_of(before, call.session_id)
         if old is not None and old.in_flight is not None:
             return "a provider call started while another was in flight"
-    if isinstance(event, CommitRequested):
-        old = _session_of(before, event.session_id)
-        new = _session_of(step.state, event.session_id)
+    session_id = _target(event)
+    if session_id is not None:
+        old = _session_of(before, session_id)
+        new = _session_of(step.state, session_id)
         busy = old is not None and old.in_flight is not None
-        if busy and (new is None or old is None or new.in_flight != old.in_flight):
-            return "a commit requested while busy replaced the running call"
-    return None
+        if isinstance(event, CommitRequested) and busy:
+            assert old is not None
+            if new is None or new.in_flight != old.in_flight:
+                return "a commit requested while busy replaced the running call"
+        stale = isinstance(event, CommitSucceeded | CommitFailed) and not _ends_running_call(
+            old, event
+        )
+        if stale:
+            if new != old:
+                return "the end of a call the session does not run changed it"
+            if step.effects:
+                return "a stale call end had effects"
+    return _result_of("S5", before, event, step)
 
 
 S5 = Property(
     "S5",
     "serialised",
-    "At most one provider call is in flight per session.",
+    "At most one provider call is in flight per session; the end of any other call is stale.",
     on_transition=_s5_transition,
 )
 
@@ -313,16 +484,19 @@ S5 = Property(
 
 def _s6_transition(before: Process, event: Event, step: Step) -> str | None:
     """Sessions belong to different conversations: one session's commit, failure
-    or discard must not move another's marks or owners."""
+    or discard must not move another's marks or owners; the drain's end only
+    forgets its attempt counts."""
     if isinstance(event, Reset):
         return None
-    touched = _session_events_only(event)
+    touched = _target(event)
     old = {key: value for key, value in before.sessions if key != touched}
     new = {key: value for key, value in step.state.sessions if key != touched}
+    if isinstance(event, DrainFinished):
+        old = {key: value._replace(drain_failures=0) for key, value in old.items()}
     if old != new:
         changed = sorted(str(key) for key in set(old) | set(new) if old.get(key) != new.get(key))
         return f"{type(event).__name__} changed other sessions: {', '.join(changed)}"
-    return None
+    return _result_of("S6", before, event, step)
 
 
 S6 = Property(
@@ -340,13 +514,16 @@ def _s7_state(process: Process) -> str | None:
     """Every other rule reads these marks; a gap, overlap or backwards count
     makes the lifecycle commit twice or never."""
     for session_id, session in process.sessions:
-        problem = _malformed(session)
+        problem = malformed_entry(session) or _malformed_marks(session)
         if problem is not None:
             return f"{session_id!r}: {problem}"
+        if session.drain_failures and not _draining(process):
+            return f"{session_id!r}: drain_failures={session.drain_failures} outside a drain"
     return None
 
 
-def _malformed(session: Session) -> str | None:
+def malformed_entry(session: Session) -> str | None:
+    """Why the counts and segments of ``session`` are not well-formed, or None."""
     generation, committed = session.generation, session.committed
     if not 0 <= committed <= generation:
         return f"committed={committed}, generation={generation}"
@@ -357,12 +534,20 @@ def _malformed(session: Session) -> str | None:
         expected_start = segment.end + 1
     if expected_start != generation + 1:
         return f"segments {_segments_text(session)} do not cover ({committed}, {generation}]"
+    return None
+
+
+def _malformed_marks(session: Session) -> str | None:
+    """What the lifecycle's own steps keep within the dirty range: debt and capture."""
+    committed, generation = session.committed, session.generation
     debt = session.follow_up_through
     if debt != 0 and not committed < debt <= generation:
         return f"follow_up_through={debt} outside ({committed}, {generation}]"
     running = session.in_flight
     if running is not None and not committed < running.captured_generation <= generation:
         return f"in-flight call captured {running.captured_generation} outside the dirty range"
+    if session.drain_failures < 0:
+        return f"drain_failures={session.drain_failures}"
     return None
 
 
@@ -372,30 +557,66 @@ def _segments_text(session: Session) -> str:
 
 def _s7_transition(before: Process, event: Event, step: Step) -> str | None:
     """A count that goes back would commit the same work twice or skip new work."""
-    if isinstance(event, Reset):
-        return None
-    session_id = _session_events_only(event)
-    if session_id is None:
-        return None
+    session_id = _target(event)
+    if session_id is None or isinstance(event, Reset):
+        return _result_of("S7", before, event, step)
     old = _session_of(before, session_id)
     new = _session_of(step.state, session_id)
-    if old is None or new is None:
-        return None
-    if new.generation < old.generation or new.committed < old.committed:
+    if (
+        old is not None
+        and new is not None
+        and (new.generation < old.generation or new.committed < old.committed)
+    ):
         return (
             f"generation/committed went {old.generation}/{old.committed} -> "
             f"{new.generation}/{new.committed}"
         )
+    return _result_of("S7", before, event, step)
+
+
+def _s7_probe(
+    before: Process, event: Event, malformed: bool, outcome: Step | Exception
+) -> str | None:
+    """The drop-in's test hook writes an entry field; it must refuse (raise
+    ValueError or TypeError, changing nothing) an edit that would leave the
+    entry malformed, and otherwise write a well-formed entry of that session only."""
+    if isinstance(outcome, Exception):
+        if not malformed:
+            return f"{_edit_text(event)} is well-formed but raised {outcome!r}"
+        if not isinstance(outcome, ValueError | TypeError):
+            return f"{_edit_text(event)} raised {type(outcome).__name__}, not ValueError/TypeError"
+        return None
+    if malformed:
+        return f"{_edit_text(event)} would leave the entry malformed, but was accepted"
+    if outcome.result is not Outcome.DONE:
+        return f"{_edit_text(event)} returned {outcome.result!r}, not DONE"
+    session_id = _target(event)
+    keys = {key for key, _ in before.sessions} | {key for key, _ in outcome.state.sessions}
+    for key in sorted(keys - {session_id}, key=str):
+        if _session_of(before, key) != _session_of(outcome.state, key):
+            return f"{_edit_text(event)} changed session {key!r}"
+    written = None if session_id is None else _session_of(outcome.state, session_id)
+    problem = None if written is None else malformed_entry(written)
+    if problem is not None:
+        return f"{_edit_text(event)} wrote a malformed entry: {problem}"
     return None
+
+
+def _edit_text(event: Event) -> str:
+    if isinstance(event, EntryEdited):
+        return f"the edit {event.field}={event.value!r} of {event.session_id!r}"
+    return type(event).__name__
 
 
 S7 = Property(
     "S7",
     "well-formed",
     "0 <= committed <= generation, both monotonic; segments are ordered, contiguous and "
-    "cover exactly (committed, generation]; a follow-up owed lies in that range.",
+    "cover exactly (committed, generation]; a follow-up owed and a running call's capture "
+    "lie in that range; a test hook refuses any edit that would break this.",
     on_state=_s7_state,
     on_transition=_s7_transition,
+    on_probe=_s7_probe,
 )
 
 
@@ -405,7 +626,7 @@ S7 = Property(
 def _s8_transition(before: Process, event: Event, step: Step) -> str | None:
     """Discarding a dirty or busy entry forgets work no provider has extracted."""
     if isinstance(event, Reset):
-        return None
+        return _result_of("S8", before, event, step)
     for session_id, old in before.sessions:
         if _session_of(step.state, session_id) is not None:
             continue
@@ -414,13 +635,13 @@ def _s8_transition(before: Process, event: Event, step: Step) -> str | None:
         if old.generation > old.committed or old.in_flight is not None:
             state = "in flight" if old.in_flight is not None else "dirty"
             return f"discard removed {session_id!r} while it was {state}"
-    return None
+    return _result_of("S8", before, event, step)
 
 
 S8 = Property(
     "S8",
     "discard-safe",
-    "Discard removes only a clean, idle entry; nothing else removes one.",
+    "Discard removes only a clean, idle entry; nothing else but a reset removes one.",
     on_transition=_s8_transition,
 )
 
@@ -435,7 +656,7 @@ def _s9_transition(before: Process, event: Event, step: Step) -> str | None:
         old = _session_of(before, call.session_id)
         if old is None or old.generation <= old.committed:
             return "a commit with nothing dirty called the provider"
-    return None
+    return _result_of("S9", before, event, step)
 
 
 S9 = Property(
@@ -443,6 +664,7 @@ S9 = Property(
     "no-op",
     "A commit with nothing new never calls the provider.",
     on_transition=_s9_transition,
+    required=False,
 )
 
 
@@ -482,7 +704,7 @@ def _s10_transition(before: Process, event: Event, step: Step) -> str | None:
                 f"the call captured {call.captured_generation}, not the end of "
                 f"{call.agent!r}'s run {first.start}..{run_end}"
             )
-    return None
+    return _result_of("S10", before, event, step)
 
 
 def _s10_state(process: Process) -> str | None:
@@ -503,7 +725,72 @@ S10 = Property(
     "Consecutive turns of one owner share one segment, and one call covers it.",
     on_state=_s10_state,
     on_transition=_s10_transition,
+    required=False,
 )
+
+
+# --- schedules that drive a state forward ------------------------------------------------
+
+FOLLOW_UP_CALLS_WHEN_FAILING = 2
+"""Provider calls one boundary may cause against a provider that always fails:
+its own, and one follow-up."""
+
+_DRIVE_LIMIT = 12
+"""Steps a schedule may take before it counts as endless."""
+
+
+class _Drive(NamedTuple):
+    """What a schedule did to one session: the events, calls started, how it ended."""
+
+    state: Process
+    events: tuple[Event, ...]
+    calls: int
+    no_agent: bool
+    """A follow-up found no agent to call (the debt is dropped: allowed)."""
+    endless: bool
+
+
+def _drive(
+    state: Process,
+    session_id: SessionId,
+    step_fn: StepFn,
+    effects: tuple[object, ...],
+    *,
+    succeed: bool,
+) -> _Drive:
+    """Let the lifecycle run by itself: end the running call (success or failure)
+    and carry out each ``StartFollowUp`` the steps return, as the shell does."""
+    pending = StartFollowUp(session_id) in effects
+    events: list[Event] = []
+    calls = 0
+    for _ in range(_DRIVE_LIMIT):
+        current = _session_of(state, session_id)
+        running = None if current is None else current.in_flight
+        event: Event
+        if running is not None:
+            event = (
+                CommitSucceeded(session_id, running.call_id)
+                if succeed
+                else CommitFailed(session_id, running.call_id)
+            )
+        elif pending:
+            event = CommitRequested(session_id, _fresh_call_id(state), follow_up=True)
+            pending = False
+        else:
+            return _Drive(state, tuple(events), calls, False, False)
+        step = drive_step(step_fn, state, event, events)
+        state = step.state
+        calls += len(_calls(step))
+        pending = pending or StartFollowUp(session_id) in step.effects
+        if step.result is Outcome.NO_AGENT:
+            return _Drive(state, tuple(events), calls, True, False)
+    return _Drive(state, tuple(events), calls, False, True)
+
+
+def _fresh_call_id(state: Process) -> int:
+    """A call id no session of ``state`` runs."""
+    running = [s.in_flight.call_id for _, s in state.sessions if s.in_flight is not None]
+    return max(running, default=0) + 1
 
 
 # --- L1 boundary-honoured -------------------------------------------------------------
@@ -511,15 +798,19 @@ S10 = Property(
 
 def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
     """A boundary that found a call running must not be lost: when that call
-    ends and work it asked for is still dirty, a follow-up commit must start."""
-    if not isinstance(event, CommitSucceeded | CommitFailed):
-        return None
-    if step.result not in (Outcome.COMMITTED, Outcome.FAILED) or step.state.draining:
-        return None
+    ends and work it asked for is still dirty, a follow-up commit must start,
+    except during the drain, which commits that work itself (a follow-up started
+    then would race the drain)."""
+    draining = _draining(before) or _draining(step.state)
+    if draining and any(isinstance(effect, StartFollowUp) for effect in step.effects):
+        return f"{type(event).__name__} started a follow-up while draining"
+    if not isinstance(event, CommitSucceeded | CommitFailed) or draining:
+        return _result_of("L1", before, event, step)
     old = _session_of(before, event.session_id)
     new = _session_of(step.state, event.session_id)
-    if old is None or new is None or old.in_flight is None:
-        return None
+    if old is None or new is None or not _ends_running_call(old, event):
+        return _result_of("L1", before, event, step)
+    assert old.in_flight is not None
     retry = isinstance(event, CommitSucceeded) or not (event.fatal or old.in_flight.follow_up)
     if retry and old.follow_up_through > new.committed:
         if StartFollowUp(event.session_id) not in step.effects:
@@ -529,43 +820,49 @@ def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
             )
         if new.follow_up_through != old.follow_up_through:
             return "the follow-up was started but the debt it must discharge was dropped"
-    return None
+    return _result_of("L1", before, event, step)
 
 
-def _l1_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> ProgressFailure | None:
-    """Drive each session owing a follow-up with succeeding providers and
-    follow-up commits only; the owed work must become committed (or the debt be
-    dropped for want of an agent, which the next boundary settles)."""
-    if process.draining:
+def _l1_after(before: Process, event: Event, step: Step, step_fn: StepFn) -> ProgressFailure | None:
+    """A commit answered BUSY or TIMED_OUT was not carried out, and a whole commit
+    takes one segment per call; when providers succeed, the lifecycle must commit
+    the work completed before the request by itself (follow-ups, no new boundary).
+    Against a provider that always fails it must give up after its own call and
+    one follow-up, keeping the work dirty."""
+    if not isinstance(event, CommitRequested) or event.follow_up or _draining(before):
         return None
-    for session_id, session in process.sessions:
-        debt = session.follow_up_through
-        if debt == 0:
-            continue
-        state, events, dropped = process, [], False
-        for _ in range(2 * session.generation + 4):
-            current = _session_of(state, session_id)
-            if current is None or current.committed >= debt or current.follow_up_through == 0:
-                break
-            event: Event
-            if current.in_flight is not None:
-                running = current.in_flight
-                event = CommitSucceeded(session_id, running.agent, running.captured_generation)
-            else:
-                event = CommitRequested(session_id, follow_up=True)
-            events.append(event)
-            outcome = step_fn(state, event)
-            state = outcome.state
-            if outcome.result is Outcome.NO_AGENT:
-                dropped = True
-                break
-        final = _session_of(state, session_id)
-        if dropped or final is None or final.committed >= debt:
-            continue
+    old = _session_of(before, event.session_id)
+    if old is None:
+        return None
+    deferred = step.result in (Outcome.BUSY, Outcome.TIMED_OUT)
+    if deferred or (event.whole and step.result is Outcome.STARTED):
+        done = _drive(step.state, event.session_id, step_fn, step.effects, succeed=True)
+        final = _session_of(done.state, event.session_id)
+        committed = 0 if final is None else final.committed
+        if done.endless or not (done.no_agent or committed >= old.generation):
+            return ProgressFailure(
+                f"{event.session_id!r}: a {'whole ' if event.whole else ''}commit answered "
+                f"{result_token(step.result)} asked for work "
+                f"through {old.generation}, but succeeding providers and the follow-ups the "
+                f"lifecycle starts leave committed at {committed}",
+                done.events,
+            )
+    if step.result not in (Outcome.STARTED, Outcome.BUSY, Outcome.TIMED_OUT):
+        return None
+    failing = _drive(step.state, event.session_id, step_fn, step.effects, succeed=False)
+    calls = len(_calls(step)) + failing.calls
+    final = _session_of(failing.state, event.session_id)
+    if failing.endless or calls > FOLLOW_UP_CALLS_WHEN_FAILING:
         return ProgressFailure(
-            f"{session_id!r}: work through {debt} was requested while busy, but succeeding "
-            f"providers and follow-ups leave committed at {final.committed}",
-            tuple(events),
+            f"{event.session_id!r}: against a provider that always fails, one commit led to "
+            f"{calls}{' and more' if failing.endless else ''} provider calls "
+            f"(at most {FOLLOW_UP_CALLS_WHEN_FAILING}: its own and one follow-up)",
+            failing.events,
+        )
+    if final is None or final.committed != old.committed or final.generation != old.generation:
+        return ProgressFailure(
+            f"{event.session_id!r}: a provider that always fails left the work changed",
+            failing.events,
         )
     return None
 
@@ -573,38 +870,154 @@ def _l1_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
 L1 = Property(
     "L1",
     "boundary-honoured",
-    "Work requested while a call was in flight is committed by a follow-up, without "
-    "another boundary, when providers succeed.",
+    "Work requested while a call was in flight (BUSY, or a wait that expired) is committed "
+    "by a follow-up, without another boundary, when providers succeed; no follow-up starts "
+    "while draining; a provider that always fails is given up on, the work kept dirty.",
     on_transition=_l1_transition,
-    on_progress=_l1_progress,
+    after_transition=_l1_after,
 )
 
 
 # --- L2 drain-bounded -----------------------------------------------------------------
 
 
+def _l2_state(process: Process) -> str | None:
+    """The drain decides its end from two counts; if they disagree with the
+    sessions it returns with work left, or waits for work that is not there."""
+    shutdown = process.shutdown
+    if not _draining(process):
+        if shutdown.queued or shutdown.calls:
+            return f"queued={shutdown.queued}, calls={shutdown.calls} outside a drain"
+        return None
+    wanted = sum(1 for _, session in process.sessions if committable(session))
+    running = sum(1 for _, session in process.sessions if session.in_flight is not None)
+    if (shutdown.queued, shutdown.calls) != (wanted, running):
+        return (
+            f"the drain counts queued={shutdown.queued}, calls={shutdown.calls}, but "
+            f"{wanted} session(s) need a commit and {running} call(s) are in flight"
+        )
+    return None
+
+
+def _l2_transition(before: Process, event: Event, step: Step) -> str | None:
+    """A session the drain must commit is queued the moment it becomes
+    committable: at the start, after a failure (up to DRAIN_ATTEMPTS), when a
+    call ends or a turn completes during the drain; a hung provider then holds
+    one worker only. Background commits are refused while draining."""
+    after = step.state
+    if isinstance(event, DrainStarted):
+        return _first(_drain_started(before, event, step), _result_of("L2", before, event, step))
+    ended = isinstance(event, DrainFinished) and _draining(before)
+    if ended and (_draining(after) or any(s.drain_failures for _, s in after.sessions)):
+        return "the drain's end left it draining or kept attempt counts"
+    if isinstance(event, BackgroundCommitRequested | BackgroundCommitEnded):
+        change = after.shutdown.background_commits - before.shutdown.background_commits
+        expected = 0
+        if isinstance(event, BackgroundCommitRequested) and step.result is Outcome.ADMITTED:
+            expected = 1
+        if isinstance(event, BackgroundCommitEnded) and before.shutdown.background_commits:
+            expected = -1
+        if change != expected:
+            return f"{type(event).__name__} changed the background count by {change}"
+    if _draining(before) and _draining(after):
+        message = _queued_when_committable(before, event, step)
+        if message is not None:
+            return message
+    if isinstance(event, CommitFailed) and _draining(before):
+        old = _session_of(before, event.session_id)
+        new = _session_of(after, event.session_id)
+        counted = (
+            old is None
+            or new is None
+            or new.drain_failures == min(old.drain_failures + 1, DRAIN_ATTEMPTS)
+        )
+        if _ends_running_call(old, event) and not counted:
+            assert old is not None and new is not None
+            return (
+                f"a failed call during the drain moved drain_failures "
+                f"{old.drain_failures} -> {new.drain_failures} (each failure is one attempt, "
+                f"counted up to {DRAIN_ATTEMPTS})"
+            )
+    return _result_of("L2", before, event, step)
+
+
+def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | None:
+    after = step.state.shutdown
+    if _draining(before):
+        joined = before.shutdown._replace(
+            deadline=min(before.shutdown.deadline, event.deadline),
+            waits_for_calls=before.shutdown.waits_for_calls and not event.in_call,
+        )
+        if step.effects or after != joined:
+            return (
+                "a second drain must only join the first, keeping the sooner deadline "
+                "(and waiting for no call when it joins from inside one)"
+            )
+        return None
+    wanted = [key for key, session in before.sessions if committable(session)]
+    queued = [e.session_id for e in step.effects if isinstance(e, QueueForDrain)]
+    if sorted(map(str, queued)) != sorted(map(str, wanted)):
+        return f"the drain started with queue {queued}, but {wanted} need a commit"
+    workers = [e.workers for e in step.effects if isinstance(e, StartDrainWorkers)]
+    expected_workers = max(1, min(event.workers, len(wanted)))
+    if workers != [expected_workers]:
+        return (
+            f"the drain started workers {workers} for {len(wanted)} queued session(s) "
+            f"(expected {expected_workers}: a hung provider must hold one worker only)"
+        )
+    if (after.phase, after.deadline, after.waits_for_calls) != (
+        DRAINING,
+        event.deadline,
+        not event.in_call,
+    ):
+        return (
+            f"the drain started as {after.phase} with deadline {after.deadline} "
+            f"waiting for calls: {after.waits_for_calls}"
+        )
+    return None
+
+
+def _queued_when_committable(before: Process, event: Event, step: Step) -> str | None:
+    """While draining, QueueForDrain names exactly the sessions that became committable."""
+    queued = {e.session_id for e in step.effects if isinstance(e, QueueForDrain)}
+    for session_id in {key for key, _ in before.sessions} | {key for key, _ in step.state.sessions}:
+        became = committable(_session_of(step.state, session_id)) and not committable(
+            _session_of(before, session_id)
+        )
+        if became and session_id not in queued:
+            return f"{type(event).__name__} made {session_id!r} committable but did not queue it"
+        if not became and session_id in queued:
+            return f"{type(event).__name__} queued {session_id!r}, which needs no new commit"
+    return None
+
+
 def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> ProgressFailure | None:
     """Shutdown commits every dirty session; if some state cannot be driven clean
-    even when providers succeed, the drain runs to its deadline and work is lost."""
+    even when providers succeed, the drain runs to its deadline and work is lost.
+    While draining, workers taking the queued sessions and succeeding providers
+    must let the drain finish before its deadline."""
+    if _draining(process):
+        failure = _drain_finishes(process, step_fn)
+        if failure is not None:
+            return failure
     for session_id, session in process.sessions:
         if session.generation <= session.committed and session.in_flight is None:
             continue
-        state, events = process, []
+        state = process
+        events: list[Event] = []
         for _ in range(2 * session.generation + 4):
             current = _session_of(state, session_id)
             if current is None or (current.generation <= current.committed and current.idle):
                 break
             event: Event
             if current.in_flight is not None:
-                running = current.in_flight
-                event = CommitSucceeded(session_id, running.agent, running.captured_generation)
+                event = CommitSucceeded(session_id, current.in_flight.call_id)
             else:
                 first_owner = current.segments[0].owner if current.segments else None
                 needs_adopter = first_owner is None and current.registered is None
-                adopter = helper_agent if needs_adopter else None
-                event = CommitRequested(session_id, agent=adopter)
-            events.append(event)
-            after = step_fn(state, event).state
+                agent = helper_agent if needs_adopter else None
+                event = CommitRequested(session_id, _fresh_call_id(state), agent)
+            after = drive_step(step_fn, state, event, events).state
             if after == state:
                 break
             state = after
@@ -619,16 +1032,75 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
     return None
 
 
+def _drain_finishes(process: Process, step_fn: StepFn) -> ProgressFailure | None:
+    now = process.shutdown.deadline - 1.0
+    state = process
+    events: list[Event] = []
+    for _ in range(_DRIVE_LIMIT):
+        event: Event | None = None
+        for session_id, session in state.sessions:
+            if session.in_flight is not None and session.in_flight.agent is not None:
+                event = CommitSucceeded(session_id, session.in_flight.call_id)
+                break
+            if committable(session):
+                event = DrainNext(session_id, now, _fresh_call_id(state))
+                break
+        if event is None:
+            break
+        state = drive_step(step_fn, state, event, events).state
+    poll = DrainPoll(now)
+    result = drive_step(step_fn, state, poll, events).result
+    if result is not Outcome.FINISHED:
+        return ProgressFailure(
+            f"with providers that succeed and workers taking every queued session, the "
+            f"drain still answers {result!r} before its deadline",
+            tuple(events),
+        )
+    return None
+
+
 L2 = Property(
     "L2",
     "drain-bounded",
-    "From every reachable state, with providers that succeed, a state with nothing dirty "
-    "and nothing in flight is reachable.",
+    "The drain returns by its deadline, earlier only when nothing it could commit is dirty "
+    "and no call it waits for is in flight; every committable session is queued (again after "
+    "a failure, up to DRAIN_ATTEMPTS, and when turns complete during the drain); from every "
+    "state, providers that succeed leave nothing dirty and nothing in flight.",
+    on_state=_l2_state,
+    on_transition=_l2_transition,
     on_progress=_l2_progress,
 )
 
 
 # --- L3 deadlock-free -----------------------------------------------------------------
+
+
+def _l3_transition(before: Process, event: Event, step: Step) -> str | None:
+    """A waiter blocks until it is woken: every end of a call, and every change
+    the drain waits on, must wake waiters, and a started call must carry the id
+    its end will report, or the session stays in flight for good."""
+    calls = _calls(step)
+    for call in calls:
+        new = _session_of(step.state, call.session_id)
+        running = None if new is None else new.in_flight
+        expected = getattr(event, "call_id", None)
+        if running is None or running.call_id != call.call_id or call.call_id != expected:
+            return (
+                f"the call started with id {call.call_id} is recorded as "
+                f"{None if running is None else running.call_id} (requested {expected})"
+            )
+    wakes = WakeWaiters() in step.effects
+    old = _session_of(before, _target(event)) if _target(event) is not None else None
+    if _ends_running_call(old, event) and not wakes:
+        return f"{type(event).__name__} ended the running call without waking waiters"
+    if isinstance(event, DrainFinished) and _draining(before) and not wakes:
+        return "the drain ended without waking its workers"
+    counts = (before.shutdown.queued, before.shutdown.calls)
+    moved = (step.state.shutdown.queued, step.state.shutdown.calls) != counts
+    still = _draining(before) and _draining(step.state) and not isinstance(event, DrainStarted)
+    if still and moved and not wakes:
+        return f"{type(event).__name__} changed the drain's counts without waking it"
+    return _result_of("L3", before, event, step)
 
 
 def _l3_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> ProgressFailure | None:
@@ -638,21 +1110,21 @@ def _l3_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
         running = session.in_flight
         if running is not None:
             ends: tuple[Event, ...] = (
-                CommitSucceeded(session_id, running.agent, running.captured_generation),
-                CommitFailed(session_id, running.agent, running.captured_generation),
-                CommitFailed(session_id, running.agent, running.captured_generation, fatal=True),
+                CommitSucceeded(session_id, running.call_id),
+                CommitFailed(session_id, running.call_id),
+                CommitFailed(session_id, running.call_id, fatal=True),
             )
             for event in ends:
-                after = _session_of(step_fn(process, event).state, session_id)
+                after = _session_of(drive_step(step_fn, process, event, []).state, session_id)
                 if after is not None and after.in_flight is not None:
                     return ProgressFailure(
                         f"{session_id!r}: {type(event).__name__} of the running call "
                         f"left it in flight",
                         (event,),
                     )
-        elif session.follow_up_through:
-            event = CommitRequested(session_id, follow_up=True)
-            if step_fn(process, event).state == process:
+        elif session.follow_up_through > session.committed and not _draining(process):
+            event = CommitRequested(session_id, _fresh_call_id(process), follow_up=True)
+            if drive_step(step_fn, process, event, []).state == process:
                 return ProgressFailure(
                     f"{session_id!r}: a follow-up is owed but running it changes nothing",
                     (event,),
@@ -663,7 +1135,10 @@ def _l3_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
 L3 = Property(
     "L3",
     "deadlock-free",
-    "No reachable state has a running call or owed follow-up that no enabled step can end.",
+    "No reachable state has a running call or owed follow-up that no enabled step can end; "
+    "a waiting commit gets WAIT only while its call runs and time remains, never from inside "
+    "a call, and every end of a call wakes the waiters.",
+    on_transition=_l3_transition,
     on_progress=_l3_progress,
 )
 
@@ -675,17 +1150,15 @@ def _l4_transition(before: Process, event: Event, step: Step) -> str | None:
     """A process that serves sessions for months must not keep every session it
     ever saw, nor the agent objects (and their memory) hanging off them."""
     if not isinstance(event, Discard):
-        return None
+        return _result_of("L4", before, event, step)
     old = _session_of(before, event.session_id)
     if old is None or old.generation > old.committed or old.in_flight is not None:
-        return None
+        return _result_of("L4", before, event, step)
     if old.registered is not None:
-        return None
+        return _result_of("L4", before, event, step)
     if _session_of(step.state, event.session_id) is not None:
         return f"discard of committed, unregistered, idle {event.session_id!r} kept its entry"
-    if step.result is not Outcome.DISCARDED:
-        return f"discard removed the entry but reported {step.result!r}"
-    return None
+    return _result_of("L4", before, event, step)
 
 
 L4 = Property(
@@ -701,3 +1174,7 @@ ALL: tuple[Property, ...] = (S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, L1, L2, L3
 
 BY_ID: dict[str, Property] = {item.id: item for item in ALL}
 """Properties by id."""
+
+STEP_RAISED = "STEP"
+"""Id under which the model checker reports a step function that raised on an event
+of its world (the model answers every event; a test hook's refusal is a probe)."""

@@ -1,5 +1,5 @@
 """L1 and L2 in graph form: exact answers on small reachable graphs, and agreement
-with the per-state schedule the checker uses on large bounds."""
+with the schedules the checker uses on large bounds."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.world import AGENTS, Bounds
 from memory_lifecycle.specs.properties import L1, L2
 
-ONE = Bounds(sessions=1, agents=2, max_generation=3)
-TWO = Bounds(sessions=2, agents=2, max_generation=1)
+LEAN = {"wait": False, "in_call": False, "whole": False, "agent_cannot_commit": False}
+ONE = Bounds(sessions=1, agents=2, max_generation=3, edits=False, **LEAN)
+TWO = Bounds(sessions=2, agents=1, max_generation=1, edits=False, **LEAN)
 
 
 def test_L2_every_reachable_state_can_reach_a_clean_idle_state() -> None:
-    """L2 (graph form): with providers that succeed, nothing is stuck dirty or in flight."""
+    """L2 (graph form): with providers that succeed, nothing is stuck dirty or in flight
+    (without a reset, which would get there trivially)."""
     for bounds in (ONE, TWO):
         graph = reachable_graph(bounds)
         assert len(graph.states) > 1_000
@@ -34,31 +36,43 @@ def test_L1_owed_follow_ups_are_discharged_without_another_boundary() -> None:
 
 def test_L1_graph_form_refuses_several_sessions() -> None:
     with pytest.raises(ValueError, match="sessions=1"):
-        l1_stuck_states(reachable_graph(TWO))
+        l1_stuck_states(
+            reachable_graph(Bounds(sessions=2, agents=1, max_generation=1, drain=False))
+        )
 
 
 @pytest.mark.parametrize(
-    "name", ["never-adopt", "follow-up-dropped", "success-keeps-in-flight", "fatal-stays-in-flight"]
+    "name", ["never-adopt", "success-keeps-in-flight", "fatal-stays-in-flight"]
 )
-def test_L1_L2_schedule_flags_exactly_the_graphs_stuck_states(name: str) -> None:
-    """L1, L2: on broken models the checker's per-state schedule fails in exactly the
+def test_L2_schedule_flags_exactly_the_graphs_stuck_states(name: str) -> None:
+    """L2: on broken models the checker's per-state schedule fails in exactly the
     states the graph shows stuck (no false alarms, nothing missed)."""
     mutant = MUTANTS[name]
     graph = reachable_graph(mutant.bounds, mutant.step)
-    schedule_l2 = {
-        s for s in graph.states if L2.on_progress and L2.on_progress(s, mutant.step, AGENTS[0])
-    }
-    schedule_l1 = {
-        s for s in graph.states if L1.on_progress and L1.on_progress(s, mutant.step, AGENTS[0])
-    }
-    assert schedule_l2 == set(l2_stuck_states(graph))
-    assert schedule_l1 == set(l1_stuck_states(graph))
+    assert L2.on_progress is not None
+    schedule = {s for s in graph.states if L2.on_progress(s, mutant.step, AGENTS[0])}
+    assert schedule == set(l2_stuck_states(graph))
 
 
-def test_L1_L2_broken_models_are_stuck_in_graph_form() -> None:
-    """L1, L2: the graph form itself bites."""
+def test_L1_broken_models_are_stuck_in_graph_form_and_flagged_by_the_schedule() -> None:
+    """L1, L2: the graph form itself bites, and the checker's schedule (what happens after
+    a BUSY commit) flags the same break."""
     adopt = MUTANTS["never-adopt"]
     assert l2_stuck_states(reachable_graph(adopt.bounds, adopt.step))
     dropped = MUTANTS["follow-up-dropped"]
-    assert l1_stuck_states(reachable_graph(dropped.bounds, dropped.step))
+    graph = reachable_graph(dropped.bounds, dropped.step)
+    assert l1_stuck_states(graph)
     assert l2_stuck_states(reachable_graph(dropped.bounds, model.step)) == []
+    assert L1.after_transition is not None
+    flagged = [
+        edge
+        for edge in graph.edges
+        if edge.result is model.Outcome.BUSY
+        and L1.after_transition(
+            edge.before,
+            edge.event,
+            dropped.step(edge.before, edge.event),
+            dropped.step,
+        )
+    ]
+    assert flagged

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from memory_lifecycle.specs.conformance.target import load_module
 from memory_lifecycle.specs.interleave import (
     RandomChooser,
     ReplayChooser,
     Scheduler,
     format_schedule,
-    load_target,
 )
 from memory_lifecycle.specs.interleave.primitives import StandInLock, stand_in_modules
 from memory_lifecycle.specs.interleave.scheduler import RunOutcome
@@ -171,30 +171,35 @@ def test_thread_blocked_outside_the_stand_ins_is_reported_not_hung() -> None:
     real.release()
 
 
-def test_racy_package_loads_with_stand_ins_and_shares_the_model() -> None:
-    """The loader substitutes threading in the module and its sibling, not in the model."""
+def _load(target: Any, scheduler: Scheduler) -> Any:
+    return load_module(target, stand_ins=stand_in_modules(scheduler))
+
+
+def test_racy_package_file_loads_its_sibling_fresh_with_stand_ins() -> None:
+    """The loader loads a package file's sibling (core) fresh, with threading substituted."""
+    scheduler = Scheduler()
+    holder: dict[str, Any] = {}
+    scheduler.run(lambda: holder.update(module=_load(RACY / "sound.py", scheduler)))
+    module = holder["module"]
+    assert isinstance(module._lifecycle._condition.lock, StandInLock)
+    core_globals = type(module._lifecycle).__init__.__globals__
+    assert core_globals["threading"].Lock is type(module._lifecycle._lock)
+
+
+def test_compat_instance_made_at_import_uses_stand_in_locks_and_shares_the_model() -> None:
+    """The drop-in's module-level SessionLifecycle has stand-in locks; the model is shared."""
     from memory_lifecycle.model import Outcome
 
     scheduler = Scheduler()
     holder: dict[str, Any] = {}
-    scheduler.run(lambda: holder.update(module=load_target(RACY / "sound.py", scheduler)))
-    module = holder["module"]
-    assert isinstance(module._lifecycle._condition.lock, StandInLock)
-    core_globals = type(module._lifecycle).__init__.__globals__
-    assert core_globals["Outcome"] is Outcome
-
-
-def test_compat_instance_made_at_import_uses_stand_in_locks() -> None:
-    """The drop-in's module-level SessionLifecycle is built with stand-in locks."""
-    scheduler = Scheduler()
-    holder: dict[str, Any] = {}
-    scheduler.run(lambda: holder.update(module=load_target("memory_lifecycle.compat", scheduler)))
+    scheduler.run(lambda: holder.update(module=_load("memory_lifecycle.compat", scheduler)))
     lifecycle = holder["module"]._lifecycle
-    assert isinstance(lifecycle._lock, StandInLock)
+    assert isinstance(lifecycle.lock, StandInLock)
     import memory_lifecycle.compat as real_compat
 
     assert holder["module"] is not real_compat
-    assert not isinstance(real_compat._lifecycle._lock, StandInLock)
+    assert not isinstance(real_compat._lifecycle.lock, StandInLock)
+    assert type(lifecycle).__init__.__globals__["Outcome"] is Outcome
 
 
 @pytest.mark.skipif(not ORIGINAL.is_file(), reason="the original module is not present")
@@ -202,7 +207,7 @@ def test_original_module_import_time_lock_is_a_stand_in() -> None:
     """The original's module-global lock and Condition, made at import, are stand-ins."""
     scheduler = Scheduler()
     holder: dict[str, Any] = {}
-    scheduler.run(lambda: holder.update(module=load_target(ORIGINAL, scheduler)))
+    scheduler.run(lambda: holder.update(module=_load(ORIGINAL, scheduler)))
     module = holder["module"]
     assert isinstance(module._lock, StandInLock)
     assert module._condition.lock is module._lock

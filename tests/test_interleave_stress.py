@@ -28,11 +28,11 @@ SHORT = ["--threads", "6", "--sessions", "8", "--seconds", "0.4", "--max-ops", "
 def test_stress_on_the_shell_loses_nothing_s5_l3(
     target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """S5 L2 L3: no overlapping provider calls, nothing dirty after the drain, no hung thread."""
+    """S3 S5 L2 L3: no overlapping calls, no wedge, nothing left dirty, no hung thread."""
     status = _stress().main([*SHORT, "--target", target])
     printed = capsys.readouterr().out
     assert status == 0, printed
-    assert "ok: no overlap, no generation lost, no thread hung" in printed
+    assert "ok: no overlap, no wedge, no lock left held, no generation lost" in printed
 
 
 def test_stress_fails_on_the_base_exception_wedge_s3(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,3 +42,24 @@ def test_stress_fails_on_the_base_exception_wedge_s3(capsys: pytest.CaptureFixtu
     printed = capsys.readouterr().out
     assert status == 1
     assert "FAILED generations lost" in printed
+
+
+SIGINT = [*SHORT, "--seconds", "1.5", "--sigint-ms", "1", "--drain-deadline", "0.5"]
+
+
+def test_stress_with_sigint_finds_nothing_in_the_sound_variant_s3_l3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """S3 L3: SIGINT every millisecond in the main thread leaves no wedge and no held lock."""
+    status = _stress().main([*SIGINT, "--target", "racy.sound"])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "interrupted" in printed and "no wedge, no lock left held" in printed
+
+
+def test_stress_with_sigint_finds_the_ctrl_c_wedge_s3(capsys: pytest.CaptureFixture[str]) -> None:
+    """S3: a variant whose provider call starts outside its try is wedged by a real SIGINT."""
+    status = _stress().main([*SIGINT, "--target", "racy.interrupt_wedges_session"])
+    printed = capsys.readouterr().out
+    assert status == 1
+    assert "FAILED S3 wedged" in printed

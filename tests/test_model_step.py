@@ -1,8 +1,10 @@
-"""Unit tests of ``model.step``: every session event in every abstract state.
+"""Unit tests of the model's rules: every event in every abstract state, then each rule.
 
 The table ``EXPECTED`` is the rule book in miniature: for one representative
-session per abstract state, what each event returns. Further tests pin the
-state each rule leaves behind, property by property.
+session per abstract state, what each event returns. Each answer is also
+checked against the result tables of ``specs/machine.py`` (the spec), and
+the state it leaves against S7. Further tests pin the state each rule leaves
+behind, property by property, and the drain's rules.
 """
 
 # ruff: noqa: E501  (the EXPECTED table reads best one state per line)
@@ -10,7 +12,12 @@ from __future__ import annotations
 
 import pytest
 from memory_lifecycle.model import (
+    DRAIN_ATTEMPTS,
+    DRAINED,
+    DRAINING,
     EMPTY_PROCESS,
+    RUNNING,
+    BackgroundCommitEnded,
     BackgroundCommitRequested,
     CallProvider,
     CommitFailed,
@@ -18,62 +25,95 @@ from memory_lifecycle.model import (
     CommitSucceeded,
     Discard,
     DrainFinished,
+    DrainNext,
+    DrainPoll,
     DrainStarted,
+    EntryEdited,
+    Event,
     InFlight,
     Outcome,
     Process,
+    QueueForDrain,
     RegisterAgent,
     Reset,
     Segment,
     Session,
-    SessionEvent,
+    Shutdown,
+    StartDrainWorkers,
     StartFollowUp,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
     WakeWaiters,
     step,
+    step_process,
     step_session,
 )
+from memory_lifecycle.specs.machine import ResultTable
+from memory_lifecycle.specs.properties import malformed_entry
 
 A = "agent-a"
 B = "agent-b"
 SID = "s"
+CALL = 7
+"""The id of the call the in-flight representatives run."""
+OTHER_CALL = 8
+"""An id the session does not run."""
+NEW_CALL = 9
+"""The id a request offers."""
 
 STATES: dict[str, Session | None] = {
     "ABSENT": None,
-    "CLEAN": Session(1, 1, A),
-    "DIRTY": Session(2, 1, A, (Segment(2, 2, A),)),
-    "ORPHANED": Session(1, 0, None, (Segment(1, 1, None),)),
-    "COMMITTING": Session(1, 0, A, (Segment(1, 1, A),), InFlight(A, 1, False)),
-    "COMMITTING_DIRTY": Session(2, 0, A, (Segment(1, 2, A),), InFlight(A, 1, False)),
+    "CLEAN": Session(generation=1, committed=1, registered=A),
+    "DIRTY": Session(generation=2, committed=1, registered=A, segments=(Segment(2, 2, A),)),
+    "ORPHANED": Session(generation=1, committed=0, segments=(Segment(1, 1, None),)),
+    "COMMITTING": Session(
+        generation=1,
+        committed=0,
+        registered=A,
+        segments=(Segment(1, 1, A),),
+        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+    ),
+    "COMMITTING_DIRTY": Session(
+        generation=2,
+        committed=0,
+        registered=A,
+        segments=(Segment(1, 2, A),),
+        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+    ),
 }
 
-EVENTS: dict[str, SessionEvent] = {
+EVENTS: dict[str, Event] = {
     "register B": RegisterAgent(SID, B),
     "unregister": UnregisterAgent(SID),
     "turn": TurnCompleted(SID),
     "turn by B": TurnCompleted(SID, B),
     "ephemeral turn": TurnCompleted(SID, ephemeral=True),
-    "commit": CommitRequested(SID),
-    "commit with B": CommitRequested(SID, B),
-    "commit, waiting": CommitRequested(SID, wait=True),
-    "wait expired": WaitExpired(SID),
-    "provider returned": CommitSucceeded(SID, A, 1),
-    "provider raised": CommitFailed(SID, A, 1),
-    "provider raised BaseException": CommitFailed(SID, A, 1, fatal=True),
+    "commit": CommitRequested(SID, NEW_CALL),
+    "commit with B": CommitRequested(SID, NEW_CALL, B),
+    "commit with B, unable": CommitRequested(SID, NEW_CALL, B, agent_can_commit=False),
+    "whole commit": CommitRequested(SID, NEW_CALL, whole=True),
+    "wait, time left": CommitRequested(SID, NEW_CALL, wait=True, now=0.0, deadline=1.0),
+    "wait, expired": CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0),
+    "wait, unbounded": CommitRequested(SID, NEW_CALL, wait=True),
+    "wait, in a call": CommitRequested(SID, NEW_CALL, wait=True, in_call=True, deadline=1.0),
+    "follow-up": CommitRequested(SID, NEW_CALL, follow_up=True),
+    "provider returned": CommitSucceeded(SID, CALL),
+    "provider raised": CommitFailed(SID, CALL),
+    "BaseException": CommitFailed(SID, CALL, fatal=True),
+    "stale end": CommitSucceeded(SID, OTHER_CALL),
     "discard": Discard(SID),
+    "drain worker": DrainNext(SID, 0.0, NEW_CALL),
 }
 
 Out = Outcome
 EXPECTED: dict[str, tuple[object, ...]] = {
-    # register  unreg   turn turnB eph commit            commit B          waiting           expired      ok           raised       fatal        discard
-    "ABSENT": (Out.DONE, Out.DONE, 1, 1, 0, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.TIMED_OUT, Out.STALE, Out.STALE, Out.STALE, Out.ALREADY_ABSENT),
-    "CLEAN": (Out.DONE, Out.DONE, 2, 2, 1, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.TIMED_OUT, Out.STALE, Out.STALE, Out.STALE, Out.DISCARDED),
-    "DIRTY": (Out.DONE, Out.DONE, 3, 3, 2, Out.STARTED, Out.STARTED, Out.STARTED, Out.TIMED_OUT, Out.STALE, Out.STALE, Out.STALE, Out.KEPT_DIRTY),
-    "ORPHANED": (Out.DONE, Out.DONE, 2, 2, 1, Out.NO_AGENT, Out.STARTED, Out.NO_AGENT, Out.TIMED_OUT, Out.STALE, Out.STALE, Out.STALE, Out.KEPT_DIRTY),
-    "COMMITTING": (Out.DONE, Out.DONE, 2, 2, 1, Out.BUSY, Out.BUSY, Out.BUSY, Out.TIMED_OUT, Out.COMMITTED, Out.FAILED, Out.FAILED, Out.KEPT_IN_FLIGHT),
-    "COMMITTING_DIRTY": (Out.DONE, Out.DONE, 3, 3, 2, Out.BUSY, Out.BUSY, Out.BUSY, Out.TIMED_OUT, Out.COMMITTED, Out.FAILED, Out.FAILED, Out.KEPT_IN_FLIGHT),
+    # register   unreg     turn turnB eph commit             commit B           B unable           whole              wait left          wait expired       wait unbounded     wait in call       follow-up          ok             raised      fatal       stale      discard              drain worker
+    "ABSENT": (Out.DONE, Out.DONE, 1, 1, 0, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.NOT_FOUND, Out.STALE, Out.STALE, Out.STALE, Out.STALE, Out.ALREADY_ABSENT, Out.FINISHED),
+    "CLEAN": (Out.DONE, Out.DONE, 2, 2, 1, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.NOTHING_TO_COMMIT, Out.STALE, Out.STALE, Out.STALE, Out.STALE, Out.DISCARDED, Out.FINISHED),
+    "DIRTY": (Out.DONE, Out.DONE, 3, 3, 2, Out.STARTED, Out.STARTED, Out.STARTED, Out.STARTED, Out.STARTED, Out.STARTED, Out.STARTED, Out.STARTED, Out.NOTHING_TO_COMMIT, Out.STALE, Out.STALE, Out.STALE, Out.STALE, Out.KEPT_DIRTY, Out.FINISHED),
+    "ORPHANED": (Out.DONE, Out.DONE, 2, 2, 1, Out.NO_AGENT, Out.STARTED, Out.NO_AGENT, Out.NO_AGENT, Out.NO_AGENT, Out.NO_AGENT, Out.NO_AGENT, Out.NO_AGENT, Out.NOTHING_TO_COMMIT, Out.STALE, Out.STALE, Out.STALE, Out.STALE, Out.KEPT_DIRTY, Out.FINISHED),
+    "COMMITTING": (Out.DONE, Out.DONE, 2, 2, 1, Out.BUSY, Out.BUSY, Out.BUSY, Out.BUSY, Out.WAIT, Out.TIMED_OUT, Out.WAIT, Out.BUSY, Out.BUSY, Out.COMMITTED, Out.FAILED, Out.FAILED, Out.STALE, Out.KEPT_IN_FLIGHT, Out.FINISHED),
+    "COMMITTING_DIRTY": (Out.DONE, Out.DONE, 3, 3, 2, Out.BUSY, Out.BUSY, Out.BUSY, Out.BUSY, Out.WAIT, Out.TIMED_OUT, Out.WAIT, Out.BUSY, Out.BUSY, Out.COMMITTED, Out.FAILED, Out.FAILED, Out.STALE, Out.KEPT_IN_FLIGHT, Out.FINISHED),
 }  # fmt: skip
 
 CASES = [
@@ -84,56 +124,59 @@ CASES = [
     for index, event_name in enumerate(EVENTS)
 ]
 
+TABLE = ResultTable()
+
+
+def _process(session: Session | None) -> Process:
+    return Process(() if session is None else ((SID, session),))
+
 
 @pytest.mark.parametrize(("state_name", "event_name", "expected"), CASES)
 def test_every_event_in_every_abstract_state_S1_to_S10(
     state_name: str, event_name: str, expected: object
 ) -> None:
-    """S1-S10: each event's result in each abstract state, and S7 well-formedness after it."""
+    """S1-S10: each event's result in each abstract state, allowed by the result tables,
+    and S7 well-formedness after it."""
     before = STATES[state_name]
-    after, effects, result = step_session(before, EVENTS[event_name])
-    assert result == expected
+    event = EVENTS[event_name]
+    moved = step(_process(before), event)
+    after = moved.state.session(SID)
+    assert moved.result == expected
+    verdict = TABLE.judge(before, event, Shutdown(), moved.result, after)
+    assert verdict is None, verdict
     if after is not None:
-        assert_well_formed_S7(after)
-    calls = [effect for effect in effects if isinstance(effect, CallProvider)]
-    assert len(calls) == (1 if result is Outcome.STARTED else 0)
-
-
-def assert_well_formed_S7(session: Session) -> None:
-    """S7: 0 <= committed <= generation; segments ordered, contiguous, covering the dirty range."""
-    assert 0 <= session.committed <= session.generation
-    expected_start = session.committed + 1
-    for segment in session.segments:
-        assert segment.start == expected_start <= segment.end
-        expected_start = segment.end + 1
-    assert expected_start == session.generation + 1
-    assert session.follow_up_through == 0 or (
-        session.committed < session.follow_up_through <= session.generation
-    )
+        assert malformed_entry(after) is None
+    calls = [effect for effect in moved.effects if isinstance(effect, CallProvider)]
+    assert len(calls) == (1 if moved.result is Outcome.STARTED else 0)
+    if calls:
+        assert after is not None and after.in_flight is not None
+        assert calls[0].call_id == after.in_flight.call_id == NEW_CALL
 
 
 def test_registered_only_session_is_never_committed_S1() -> None:
     """S1: a registered session with no completed turn has nothing to commit."""
-    session, _, _ = step_session(None, RegisterAgent(SID, A))
-    _, effects, result = step_session(session, CommitRequested(SID))
-    assert result is Outcome.NOTHING_TO_COMMIT and effects == ()
+    session = step_session(None, RegisterAgent(SID, A)).session
+    moved = step_session(session, CommitRequested(SID, NEW_CALL))
+    assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
 
 
 def test_ephemeral_turn_completes_nothing_S1() -> None:
-    """S1: an ephemeral turn adds no generation and creates no entry."""
-    after, _, result = step_session(None, TurnCompleted(SID, A, ephemeral=True))
-    assert after is None and result == 0
+    """S1: an ephemeral turn adds no generation, creates no entry, registers no agent."""
+    moved = step_session(None, TurnCompleted(SID, A, ephemeral=True))
+    assert moved.session is None and moved.result == 0
     dirty = STATES["DIRTY"]
-    after, _, result = step_session(dirty, TurnCompleted(SID, B, ephemeral=True))
-    assert after is dirty and result == 2
+    moved = step_session(dirty, TurnCompleted(SID, B, ephemeral=True))
+    assert moved.session is dirty and moved.result == 2
 
 
 def test_success_advances_only_to_the_captured_end_S2() -> None:
     """S2: turns completed while the call ran stay dirty after it succeeds."""
-    after, effects, result = step_session(STATES["COMMITTING_DIRTY"], CommitSucceeded(SID, A, 1))
-    assert result is Outcome.COMMITTED
-    assert after == Session(2, 1, A, (Segment(2, 2, A),), None, 0)
-    assert WakeWaiters() in effects
+    moved = step_session(STATES["COMMITTING_DIRTY"], CommitSucceeded(SID, CALL))
+    assert moved.result is Outcome.COMMITTED
+    assert moved.session == Session(
+        generation=2, committed=1, registered=A, segments=(Segment(2, 2, A),)
+    )
+    assert WakeWaiters() in moved.effects
 
 
 @pytest.mark.parametrize("fatal", [False, True], ids=["Exception", "BaseException"])
@@ -141,136 +184,477 @@ def test_failure_keeps_work_and_owner_and_clears_in_flight_S3(fatal: bool) -> No
     """S3: any failure leaves generation, committed and owners unchanged, and not in flight."""
     before = STATES["COMMITTING_DIRTY"]
     assert before is not None
-    after, effects, result = step_session(before, CommitFailed(SID, A, 1, fatal))
-    assert result is Outcome.FAILED and after is not None
+    moved = step_session(before, CommitFailed(SID, CALL, fatal))
+    after = moved.session
+    assert moved.result is Outcome.FAILED and after is not None
     assert after.in_flight is None
     assert (after.generation, after.committed, after.segments) == (
         before.generation,
         before.committed,
         before.segments,
     )
-    assert WakeWaiters() in effects
+    assert WakeWaiters() in moved.effects
 
 
 def test_replacement_agent_cannot_take_an_older_segment_S4() -> None:
     """S4: a newly registered or passed agent commits nothing owned by another."""
-    session, _, _ = step_session(STATES["DIRTY"], RegisterAgent(SID, B))
-    _, effects, result = step_session(session, CommitRequested(SID, B))
-    assert result is Outcome.STARTED
-    assert effects == (CallProvider(SID, A, 2),)
+    session = step_session(STATES["DIRTY"], RegisterAgent(SID, B)).session
+    moved = step_session(session, CommitRequested(SID, NEW_CALL, B))
+    assert moved.result is Outcome.STARTED
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
 
 
 def test_ownerless_segment_is_adopted_and_keeps_its_adopter_S4() -> None:
     """S4: the first agent that tries adopts an ownerless segment, through failure too."""
-    session, effects, _ = step_session(STATES["ORPHANED"], CommitRequested(SID, B))
-    assert effects == (CallProvider(SID, B, 1),)
-    session, _, _ = step_session(session, CommitFailed(SID, B, 1))
+    moved = step_session(STATES["ORPHANED"], CommitRequested(SID, NEW_CALL, B))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, B, 1),)
+    session = step_session(moved.session, CommitFailed(SID, NEW_CALL)).session
     assert session is not None and session.segments == (Segment(1, 1, B),)
-    session, _, _ = step_session(session, RegisterAgent(SID, A))
-    _, effects, _ = step_session(session, CommitRequested(SID, A))
-    assert effects == (CallProvider(SID, B, 1),)
+    session = step_session(session, RegisterAgent(SID, A)).session
+    moved = step_session(session, CommitRequested(SID, NEW_CALL + 1, A))
+    assert moved.effects == (CallProvider(SID, NEW_CALL + 1, B, 1),)
+
+
+def test_agent_that_cannot_commit_adopts_nothing_S4() -> None:
+    """S4: an agent without a commit method adopts no ownerless segment, even with a
+    registered agent (NO_AGENT), and never changes who owns owned work."""
+    ownerless_registered = Session(
+        generation=1, committed=0, registered=A, segments=(Segment(1, 1, None),)
+    )
+    unable = CommitRequested(SID, NEW_CALL, B, agent_can_commit=False)
+    moved = step_session(ownerless_registered, unable)
+    assert moved.result is Outcome.NO_AGENT and moved.session is ownerless_registered
+    moved = step_session(STATES["DIRTY"], unable)
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+
+
+def test_turn_naming_an_agent_registers_it_S4() -> None:
+    """S4: a turn completed under an explicit agent is owned by it, and later turns too."""
+    session = step_session(None, TurnCompleted(SID, B)).session
+    session = step_session(session, TurnCompleted(SID)).session
+    assert session is not None and session.registered == B
+    assert session.segments == (Segment(1, 2, B),)
 
 
 def test_unregister_keeps_dirty_owners_S4() -> None:
     """S4: unregistering clears the future owner only."""
-    session, _, _ = step_session(STATES["DIRTY"], UnregisterAgent(SID))
+    session = step_session(STATES["DIRTY"], UnregisterAgent(SID)).session
     assert session is not None and session.registered is None
-    _, effects, _ = step_session(session, CommitRequested(SID))
-    assert effects == (CallProvider(SID, A, 2),)
+    moved = step_session(session, CommitRequested(SID, NEW_CALL))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
 
 
 def test_second_commit_while_in_flight_starts_nothing_S5() -> None:
-    """S5: no second provider call starts while one is in flight."""
+    """S5: no second provider call starts while one is in flight, and the running call
+    keeps its id."""
     for name in ("COMMITTING", "COMMITTING_DIRTY"):
-        for event in (CommitRequested(SID), CommitRequested(SID, B, wait=True)):
-            _, effects, result = step_session(STATES[name], event)
-            assert result is Outcome.BUSY and effects == ()
+        before = STATES[name]
+        assert before is not None
+        for event in (
+            CommitRequested(SID, NEW_CALL),
+            CommitRequested(SID, NEW_CALL, B, wait=True, in_call=True),
+            CommitRequested(SID, NEW_CALL, whole=True),
+        ):
+            moved = step_session(before, event)
+            assert moved.result is Outcome.BUSY and moved.effects == ()
+            assert moved.session is not None and moved.session.in_flight == before.in_flight
+
+
+def test_end_of_a_call_the_session_does_not_run_is_stale_S5() -> None:
+    """S5: a call end with a foreign id, or after a reset, changes nothing."""
+    for name, session in STATES.items():
+        for event in (CommitSucceeded(SID, OTHER_CALL), CommitFailed(SID, OTHER_CALL, True)):
+            moved = step_session(session, event)
+            assert moved.result is Outcome.STALE, name
+            assert moved.session is session and moved.effects == ()
+    running = step(_process(STATES["COMMITTING"]), Reset()).state
+    running = step(running, TurnCompleted(SID, B)).state
+    moved = step(running, CommitSucceeded(SID, CALL))
+    assert moved.result is Outcome.STALE and moved.state == running
 
 
 def test_event_for_one_session_leaves_the_others_alone_S6() -> None:
     """S6: a step on session "s" returns every other session unchanged."""
-    other = Session(3, 1, B, (Segment(2, 3, B),))
-    state = Process(((SID, Session(1, 0, A, (Segment(1, 1, A),))), ("t", other)))
-    for event in (TurnCompleted(SID), CommitRequested(SID), Discard(SID), RegisterAgent(SID, B)):
+    other = Session(generation=3, committed=1, registered=B, segments=(Segment(2, 3, B),))
+    state = Process(
+        (
+            (SID, Session(generation=1, registered=A, segments=(Segment(1, 1, A),))),
+            ("t", other),
+        )
+    )
+    events: tuple[Event, ...] = (
+        TurnCompleted(SID),
+        CommitRequested(SID, NEW_CALL),
+        Discard(SID),
+        RegisterAgent(SID, B),
+    )
+    for event in events:
         assert step(state, event).state.session("t") is other
+    draining = step(state, DrainStarted(0.0, 1.0, 2)).state
+    taken = step(draining, DrainNext(SID, 0.0, NEW_CALL)).state
+    assert taken.session("t") is other
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("committed_generation", 3),
+        ("committed_generation", 0),
+        ("generation", 0),
+        ("segments", (Segment(1, 1, A),)),
+        ("no_such_field", 1),
+        ("in_flight", "yes"),
+        ("entry", "not a session"),
+    ],
+)
+def test_test_hook_refuses_malformed_edits_and_changes_nothing_S7(
+    field: str, value: object
+) -> None:
+    """S7: the drop-in's test hook raises on an edit that would leave the entry
+    malformed (or is no edit at all); the pure step has no state to change."""
+    dirty = STATES["DIRTY"]
+    with pytest.raises((ValueError, TypeError)):
+        step_session(dirty, EntryEdited(SID, field, value))
+
+
+def test_test_hook_writes_well_formed_entries_S7() -> None:
+    """S7: accepted edits leave a well-formed entry; marking it in flight holds no agent."""
+    dirty = STATES["DIRTY"]
+    for field, value in (
+        ("generation", 4),
+        ("committed_generation", 2),
+        ("agent", B),
+        ("in_flight", True),
+        ("entry", None),
+    ):
+        moved = step_session(dirty, EntryEdited(SID, field, value))
+        assert moved.result is Outcome.DONE
+        if moved.session is not None:
+            assert malformed_entry(moved.session) is None
+    marked = step_session(dirty, EntryEdited(SID, "in_flight", True)).session
+    assert marked is not None and marked.in_flight is not None
+    assert marked.in_flight.agent is None
 
 
 def test_discard_removes_only_clean_idle_entries_S8() -> None:
     """S8: dirty or in-flight entries stay; clean idle ones go."""
     for name, session in STATES.items():
-        after, _, result = step_session(session, Discard(SID))
+        moved = step_session(session, Discard(SID))
         if name in ("CLEAN", "ABSENT"):
-            assert after is None
+            assert moved.session is None
         else:
-            assert after is session and result in (Outcome.KEPT_DIRTY, Outcome.KEPT_IN_FLIGHT)
+            assert moved.session is session
+            assert moved.result in (Outcome.KEPT_DIRTY, Outcome.KEPT_IN_FLIGHT)
 
 
 def test_commit_with_nothing_new_calls_no_provider_S9() -> None:
     """S9: a clean session's commit has no CallProvider effect."""
-    _, effects, result = step_session(STATES["CLEAN"], CommitRequested(SID, A))
-    assert result is Outcome.NOTHING_TO_COMMIT and effects == ()
+    moved = step_session(STATES["CLEAN"], CommitRequested(SID, NEW_CALL, A))
+    assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
 
 
 def test_turns_completed_in_flight_coalesce_into_one_segment_S10() -> None:
     """S10: consecutive turns of one owner, even during a call, form one later call."""
     session = STATES["COMMITTING"]
     for _ in range(3):
-        session, _, _ = step_session(session, TurnCompleted(SID))
+        session = step_session(session, TurnCompleted(SID)).session
     assert session is not None and session.segments == (Segment(1, 4, A),)
-    session, _, _ = step_session(session, CommitSucceeded(SID, A, 1))
+    session = step_session(session, CommitSucceeded(SID, CALL)).session
     assert session is not None and session.segments == (Segment(2, 4, A),)
-    _, effects, _ = step_session(session, CommitRequested(SID))
-    assert effects == (CallProvider(SID, A, 4),)
+    moved = step_session(session, CommitRequested(SID, NEW_CALL))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 4),)
 
 
 def test_owner_change_starts_a_new_segment_S10() -> None:
     """S10: a turn of another owner does not join the previous owner's segment."""
-    session, _, _ = step_session(STATES["DIRTY"], TurnCompleted(SID, B))
+    session = step_session(STATES["DIRTY"], TurnCompleted(SID, B)).session
     assert session is not None
     assert session.segments == (Segment(2, 2, A), Segment(3, 3, B))
     assert session.registered == B
 
 
+def test_adopter_takes_its_own_following_turns_in_the_same_call_S10() -> None:
+    """S10: adopting an ownerless run merges it with the adopter's next segment."""
+    session = step_session(None, TurnCompleted(SID)).session
+    session = step_session(session, TurnCompleted(SID, A)).session
+    session = step_session(session, TurnCompleted(SID, B)).session
+    assert session is not None
+    assert session.segments == (Segment(1, 1, None), Segment(2, 2, A), Segment(3, 3, B))
+    moved = step_session(session, CommitRequested(SID, NEW_CALL, A))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    assert moved.session is not None
+    assert moved.session.segments == (Segment(1, 2, A), Segment(3, 3, B))
+
+
+def test_adopter_does_not_take_another_owners_following_turns_S4() -> None:
+    """S4: adoption never reaches past the ownerless run into another owner's turns."""
+    session = step_session(None, TurnCompleted(SID)).session
+    session = step_session(session, TurnCompleted(SID, A)).session
+    moved = step_session(session, CommitRequested(SID, NEW_CALL, B))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, B, 1),)
+    assert moved.session is not None
+    assert moved.session.segments == (Segment(1, 1, B), Segment(2, 2, A))
+
+
 def test_busy_commit_leaves_a_follow_up_that_starts_when_the_call_ends_L1() -> None:
     """L1: work requested while busy is committed by a follow-up, with no new boundary."""
-    session, _, result = step_session(STATES["COMMITTING_DIRTY"], CommitRequested(SID))
-    assert result is Outcome.BUSY and session is not None
-    assert session.follow_up_through == 2
-    session, effects, _ = step_session(session, CommitSucceeded(SID, A, 1))
-    assert StartFollowUp(SID) in effects
-    session, effects, result = step_session(session, CommitRequested(SID, follow_up=True))
-    assert result is Outcome.STARTED and effects == (CallProvider(SID, A, 2),)
-    session, effects, _ = step_session(session, CommitSucceeded(SID, A, 2))
-    assert session == Session(2, 2, A)
-    assert not any(isinstance(effect, StartFollowUp) for effect in effects)
+    moved = step_session(STATES["COMMITTING_DIRTY"], CommitRequested(SID, NEW_CALL))
+    assert moved.result is Outcome.BUSY
+    session = moved.session
+    assert session is not None and session.follow_up_through == 2
+    moved = step_session(session, CommitSucceeded(SID, CALL))
+    assert StartFollowUp(SID) in moved.effects
+    moved = step_session(moved.session, CommitRequested(SID, NEW_CALL, follow_up=True))
+    assert moved.result is Outcome.STARTED
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    moved = step_session(moved.session, CommitSucceeded(SID, NEW_CALL))
+    assert moved.session == Session(generation=2, committed=2, registered=A)
+    assert not any(isinstance(effect, StartFollowUp) for effect in moved.effects)
 
 
-def test_waiting_commit_leaves_no_follow_up_until_its_wait_expires_L1() -> None:
-    """L1: a waiting caller retries itself; only an expired wait leaves a follow-up."""
-    session, _, _ = step_session(STATES["COMMITTING_DIRTY"], CommitRequested(SID, wait=True))
-    assert session is STATES["COMMITTING_DIRTY"]
-    session, _, result = step_session(session, WaitExpired(SID))
-    assert result is Outcome.TIMED_OUT and session is not None and session.follow_up_through == 2
+def test_waiting_commit_waits_only_while_its_call_runs_and_time_remains_L3() -> None:
+    """L3: WAIT while the call runs and the deadline has not passed (or there is none);
+    no debt is left while waiting; once the deadline passes, TIMED_OUT."""
+    running = STATES["COMMITTING_DIRTY"]
+    for deadline, now in ((1.0, 0.0), (None, 5.0)):
+        request = CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=deadline)
+        moved = step_session(running, request)
+        assert moved.result is Outcome.WAIT and moved.session is running
+    for now in (1.0, 2.0):
+        expired = CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=1.0)
+        assert step_session(running, expired).result is Outcome.TIMED_OUT
+    idle = step_session(STATES["DIRTY"], CommitRequested(SID, NEW_CALL, wait=True, deadline=1.0))
+    assert idle.result is Outcome.STARTED
+
+
+def test_expired_wait_leaves_a_follow_up_L1() -> None:
+    """L1: a wait that expires leaves the work it asked for to a follow-up."""
+    expired = CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0)
+    moved = step_session(STATES["COMMITTING_DIRTY"], expired)
+    assert moved.result is Outcome.TIMED_OUT
+    assert moved.session is not None and moved.session.follow_up_through == 2
+    ended = step_session(moved.session, CommitSucceeded(SID, CALL))
+    assert StartFollowUp(SID) in ended.effects
+
+
+def test_commit_from_inside_a_call_never_waits_L3() -> None:
+    """L3: a caller inside a provider call gets BUSY, never WAIT, and leaves a follow-up."""
+    moved = step_session(
+        STATES["COMMITTING_DIRTY"],
+        CommitRequested(SID, NEW_CALL, wait=True, in_call=True, now=0.0, deadline=None),
+    )
+    assert moved.result is Outcome.BUSY
+    assert moved.session is not None and moved.session.follow_up_through == 2
+
+
+def test_every_end_of_a_call_wakes_the_waiters_L3() -> None:
+    """L3: success, failure and a BaseException all wake threads waiting for the call."""
+    for event in (
+        CommitSucceeded(SID, CALL),
+        CommitFailed(SID, CALL),
+        CommitFailed(SID, CALL, fatal=True),
+    ):
+        assert WakeWaiters() in step_session(STATES["COMMITTING"], event).effects
+
+
+def test_whole_commit_owes_a_follow_up_for_every_later_segment_L1() -> None:
+    """L1: a whole commit (commit_in_background) takes one segment per call and follows
+    up the rest while the calls succeed."""
+    session = Session(
+        generation=2,
+        registered=B,
+        segments=(Segment(1, 1, A), Segment(2, 2, B)),
+    )
+    moved = step_session(session, CommitRequested(SID, NEW_CALL, whole=True))
+    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 1),)
+    assert moved.session is not None and moved.session.follow_up_through == 2
+    moved = step_session(moved.session, CommitSucceeded(SID, NEW_CALL))
+    assert StartFollowUp(SID) in moved.effects
+    moved = step_session(moved.session, CommitRequested(SID, NEW_CALL + 1, follow_up=True))
+    assert moved.effects == (CallProvider(SID, NEW_CALL + 1, B, 2),)
 
 
 def test_follow_up_gives_up_after_its_own_failure_and_on_fatal_errors_L1() -> None:
     """L1 terminates: a failed follow-up or a BaseException drops the debt; work stays dirty."""
-    owed = Session(2, 0, A, (Segment(1, 2, A),), InFlight(A, 2, True), 2)
-    after, effects, _ = step_session(owed, CommitFailed(SID, A, 2))
-    assert after == Session(2, 0, A, (Segment(1, 2, A),), None, 0)
-    assert effects == (WakeWaiters(),)
-    plain = owed._replace(in_flight=InFlight(A, 2, False))
-    after, effects, _ = step_session(plain, CommitFailed(SID, A, 2, fatal=True))
-    assert after is not None and after.follow_up_through == 0 and after.dirty
-    after, effects, _ = step_session(plain, CommitFailed(SID, A, 2))
-    assert StartFollowUp(SID) in effects
+    owed = Session(
+        generation=2,
+        registered=A,
+        segments=(Segment(1, 2, A),),
+        in_flight=InFlight(CALL, A, 2, True),
+        follow_up_through=2,
+    )
+    moved = step_session(owed, CommitFailed(SID, CALL))
+    assert moved.session == owed._replace(in_flight=None, follow_up_through=0)
+    assert moved.effects == (WakeWaiters(),)
+    plain = owed._replace(in_flight=InFlight(CALL, A, 2, False))
+    moved = step_session(plain, CommitFailed(SID, CALL, fatal=True))
+    assert moved.session is not None
+    assert moved.session.follow_up_through == 0 and moved.session.dirty
+    assert StartFollowUp(SID) in step_session(plain, CommitFailed(SID, CALL)).effects
 
 
-def test_no_follow_up_is_started_while_draining_L2() -> None:
-    """L2: the drain commits owed work itself; no follow-up thread is started."""
-    owed = Session(2, 0, A, (Segment(1, 2, A),), InFlight(A, 1, False), 2)
-    _, effects, _ = step_session(owed, CommitSucceeded(SID, A, 1), draining=True)
-    assert not any(isinstance(effect, StartFollowUp) for effect in effects)
+def test_follow_up_whose_debt_was_paid_commits_nothing_newer_L1_S1() -> None:
+    """L1, S1: a follow-up arriving after another commit paid its debt starts no call."""
+    paid = Session(generation=3, committed=2, registered=A, segments=(Segment(3, 3, A),))
+    moved = step_session(paid, CommitRequested(SID, NEW_CALL, follow_up=True))
+    assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
+    assert moved.session is paid
+
+
+def test_no_follow_up_is_started_while_draining_L1() -> None:
+    """L1: during the drain a call that ends with work owed starts no follow-up; the
+    session is queued for the drain instead."""
+    owed = Session(
+        generation=2,
+        registered=A,
+        segments=(Segment(1, 2, A),),
+        in_flight=InFlight(CALL, A, 1, False),
+        follow_up_through=2,
+    )
+    draining = step(_process(owed), DrainStarted(0.0, 1.0, 2)).state
+    moved = step(draining, CommitSucceeded(SID, CALL))
+    assert not any(isinstance(effect, StartFollowUp) for effect in moved.effects)
+    assert QueueForDrain(SID) in moved.effects
+    assert moved.state.shutdown.queued == 1 and moved.state.shutdown.calls == 0
+
+
+def test_drain_queues_every_wanted_session_and_starts_workers_L2() -> None:
+    """L2: the drain's queue holds exactly the idle, dirty sessions an agent can commit;
+    each gets a worker up to the limit; calls in flight are counted."""
+    state = Process(
+        (
+            ("a", STATES["DIRTY"]),  # type: ignore[arg-type]
+            ("b", STATES["ORPHANED"]),  # type: ignore[arg-type]
+            ("c", STATES["COMMITTING"]),  # type: ignore[arg-type]
+            ("d", STATES["CLEAN"]),  # type: ignore[arg-type]
+            ("e", STATES["DIRTY"]),  # type: ignore[arg-type]
+        )
+    )
+    moved = step(state, DrainStarted(0.0, 5.0, workers=8))
+    assert moved.result is Outcome.STARTED
+    assert moved.effects == (QueueForDrain("a"), QueueForDrain("e"), StartDrainWorkers(2))
+    shutdown = moved.state.shutdown
+    assert (shutdown.phase, shutdown.deadline, shutdown.queued, shutdown.calls) == (
+        DRAINING,
+        5.0,
+        2,
+        1,
+    )
+    assert step(state, DrainStarted(0.0, 5.0, workers=1)).effects[-1] == StartDrainWorkers(1)
+    assert step(EMPTY_PROCESS, DrainStarted(0.0, 5.0, 4)).effects == (StartDrainWorkers(1),)
+
+
+def test_drain_worker_takes_a_session_while_time_remains_L2() -> None:
+    """L2: a worker starts a queued session's call before the deadline, skips a session
+    with nothing to commit, stops at the deadline, and after the drain."""
+    draining = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
+    moved = step(draining, DrainNext(SID, 0.5, NEW_CALL))
+    assert moved.result is Outcome.STARTED
+    assert moved.effects[0] == CallProvider(SID, NEW_CALL, A, 2)
+    assert moved.state.shutdown.queued == 0 and moved.state.shutdown.calls == 1
+    assert step(moved.state, DrainNext(SID, 0.5, NEW_CALL + 1)).result is Outcome.SKIPPED
+    late = step(draining, DrainNext(SID, 1.0, NEW_CALL))
+    assert late.result is Outcome.TIMED_OUT and late.effects == () and late.state == draining
+    after = step(step(draining, DrainFinished()).state, DrainNext(SID, 0.5, NEW_CALL))
+    assert after.result is Outcome.FINISHED
+
+
+def test_drain_returns_by_its_deadline_and_earlier_only_when_nothing_is_left_L2() -> None:
+    """L2: WAIT while work is queued or a call runs; FINISHED once nothing is left;
+    TIMED_OUT at the deadline whatever remains."""
+    draining = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
+    assert step(draining, DrainPoll(0.5)).result is Outcome.WAIT
+    assert step(draining, DrainPoll(1.0)).result is Outcome.TIMED_OUT
+    running = step(draining, DrainNext(SID, 0.5, NEW_CALL)).state
+    assert step(running, DrainPoll(0.5)).result is Outcome.WAIT
+    done = step(running, CommitSucceeded(SID, NEW_CALL)).state
+    assert step(done, DrainPoll(0.5)).result is Outcome.FINISHED
+    assert step(EMPTY_PROCESS, DrainPoll(0.5)).result is Outcome.FINISHED
+
+
+def test_drain_started_inside_a_call_waits_for_no_call_L2() -> None:
+    """L2: a drain run from inside a provider call does not wait for calls in flight
+    (its own could never end), only for queued work."""
+    draining = step(_process(STATES["COMMITTING"]), DrainStarted(0.0, 1.0, 2, in_call=True)).state
+    assert not draining.shutdown.waits_for_calls
+    assert step(draining, DrainPoll(0.5)).result is Outcome.FINISHED
+
+
+def test_failed_session_is_retried_up_to_the_attempt_limit_L2() -> None:
+    """L2: each failed call during the drain counts one attempt and queues the session
+    again, until DRAIN_ATTEMPTS failures."""
+    state = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
+    for attempt in range(1, DRAIN_ATTEMPTS + 1):
+        state = step(state, DrainNext(SID, 0.0, NEW_CALL + attempt)).state
+        moved = step(state, CommitFailed(SID, NEW_CALL + attempt))
+        state = moved.state
+        session = state.session(SID)
+        assert session is not None and session.drain_failures == attempt
+        queued = QueueForDrain(SID) in moved.effects
+        assert queued == (attempt < DRAIN_ATTEMPTS)
+    assert step(state, DrainNext(SID, 0.0, 99)).result is Outcome.SKIPPED
+    assert step(state, DrainPoll(0.0)).result is Outcome.FINISHED
+
+
+def test_turn_completed_during_the_drain_is_queued_L2() -> None:
+    """L2: a turn that makes a clean session dirty during the drain queues it."""
+    draining = step(_process(STATES["CLEAN"]), DrainStarted(0.0, 1.0, 2)).state
+    assert draining.shutdown.queued == 0
+    moved = step(draining, TurnCompleted(SID))
+    assert QueueForDrain(SID) in moved.effects and WakeWaiters() in moved.effects
+    assert moved.state.shutdown.queued == 1
+
+
+def test_second_drain_joins_the_first_with_the_sooner_deadline_L2() -> None:
+    """L2: a drain started while one runs is BUSY and can only bring the deadline forward."""
+    draining = step(EMPTY_PROCESS, DrainStarted(0.0, 5.0, 2)).state
+    joined = step(draining, DrainStarted(1.0, 3.0, 2))
+    assert joined.result is Outcome.BUSY and joined.effects == ()
+    assert joined.state.shutdown.deadline == 3.0
+    assert step(joined.state, DrainStarted(1.0, 9.0, 2)).state.shutdown.deadline == 3.0
+
+
+def test_background_commits_are_refused_only_while_draining_L2() -> None:
+    """L2: background commits are admitted and counted before and after the drain,
+    refused while it runs; an ended one is uncounted."""
+    admitted = step(EMPTY_PROCESS, BackgroundCommitRequested())
+    assert admitted.result is Outcome.ADMITTED
+    assert admitted.state.shutdown.background_commits == 1
+    draining = step(admitted.state, DrainStarted(0.0, 1.0, 2)).state
+    refused = step(draining, BackgroundCommitRequested())
+    assert refused.result is Outcome.REFUSED_DRAINING and refused.state == draining
+    ended = step(draining, BackgroundCommitEnded()).state
+    assert ended.shutdown.background_commits == 0
+    drained = step(ended, DrainFinished()).state
+    assert step(drained, BackgroundCommitRequested()).result is Outcome.ADMITTED
+
+
+def test_after_the_drain_the_lifecycle_serves_as_before_L1_L2() -> None:
+    """L1, L2: DrainFinished gives DRAINED, forgets attempt counts, wakes the workers, and
+    follow-ups start again."""
+    failed = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
+    failed = step(failed, DrainNext(SID, 0.0, NEW_CALL)).state
+    failed = step(failed, CommitFailed(SID, NEW_CALL)).state
+    moved = step(failed, DrainFinished())
+    assert moved.result is Outcome.DONE and WakeWaiters() in moved.effects
+    shutdown = moved.state.shutdown
+    assert (shutdown.phase, shutdown.queued, shutdown.calls) == (DRAINED, 0, 0)
+    session = moved.state.session(SID)
+    assert session is not None and session.drain_failures == 0
+    running = step(moved.state, CommitRequested(SID, 1)).state
+    running = step(running, TurnCompleted(SID)).state
+    busy = step(running, CommitRequested(SID, 2)).state
+    assert StartFollowUp(SID) in step(busy, CommitSucceeded(SID, 1)).effects
+    assert step(EMPTY_PROCESS, DrainFinished()).state == EMPTY_PROCESS
+
+
+def test_reset_forgets_every_session_and_the_drain_S8() -> None:
+    """S8: only Reset (besides discard) removes entries; it also ends the drain."""
+    state = step(_process(STATES["COMMITTING"]), DrainStarted(0.0, 1.0, 2)).state
+    state = step(state, BackgroundCommitRequested()).state
+    moved = step(state, Reset())
+    assert moved.result is Outcome.DONE and moved.state == EMPTY_PROCESS
+    assert moved.state.shutdown.phase == RUNNING
 
 
 def test_retired_session_leaves_no_entry_L4() -> None:
@@ -279,8 +663,8 @@ def test_retired_session_leaves_no_entry_L4() -> None:
     for event in (
         RegisterAgent(SID, A),
         TurnCompleted(SID),
-        CommitRequested(SID),
-        CommitSucceeded(SID, A, 1),
+        CommitRequested(SID, 1),
+        CommitSucceeded(SID, 1),
         UnregisterAgent(SID),
         Discard(SID),
     ):
@@ -288,54 +672,10 @@ def test_retired_session_leaves_no_entry_L4() -> None:
     assert state == EMPTY_PROCESS
 
 
-def test_stale_provider_end_after_reset_changes_nothing_S5() -> None:
-    """S5: the end of a call the state no longer records is ignored."""
-    state = step(EMPTY_PROCESS, TurnCompleted(SID, A)).state
-    state = step(state, CommitRequested(SID)).state
-    state = step(state, Reset()).state
-    state = step(state, TurnCompleted(SID, B)).state
-    after, _, result = step(state, CommitSucceeded(SID, A, 1))
-    assert result is Outcome.STALE and after == state
-
-
-def test_process_events_drive_the_drain_flags_L2() -> None:
-    """L2: background commits are admitted until the drain starts, refused after."""
-    assert step(EMPTY_PROCESS, BackgroundCommitRequested()).result is Outcome.ADMITTED
-    draining = step(EMPTY_PROCESS, DrainStarted()).state
-    assert step(draining, BackgroundCommitRequested()).result is Outcome.REFUSED_DRAINING
-    drained = step(draining, DrainFinished()).state
-    assert drained.draining and drained.drained
-
-
-def test_step_session_rejects_process_events_with_a_clear_message() -> None:
-    """A process event passed to step_session names the right function."""
-    with pytest.raises(TypeError, match="process events go to step"):
-        step_session(None, DrainStarted())  # type: ignore[arg-type]
-
-
-def test_adopter_takes_its_own_following_turns_in_the_same_call_S10() -> None:
-    """S10: adopting an ownerless run merges it with the adopter's next segment."""
-    session, _, _ = step_session(None, TurnCompleted(SID))
-    session, _, _ = step_session(session, TurnCompleted(SID, A))
-    session, _, _ = step_session(session, TurnCompleted(SID, B))
-    assert session is not None
-    assert session.segments == (Segment(1, 1, None), Segment(2, 2, A), Segment(3, 3, B))
-    session, effects, _ = step_session(session, CommitRequested(SID, A))
-    assert effects == (CallProvider(SID, A, 2),)
-    assert session is not None and session.segments == (Segment(1, 2, A), Segment(3, 3, B))
-
-
-def test_adopter_does_not_take_another_owners_following_turns_S4() -> None:
-    """S4: adoption never reaches past the ownerless run into another owner's turns."""
-    session, _, _ = step_session(None, TurnCompleted(SID))
-    session, _, _ = step_session(session, TurnCompleted(SID, A))
-    session, effects, _ = step_session(session, CommitRequested(SID, B))
-    assert effects == (CallProvider(SID, B, 1),)
-    assert session is not None and session.segments == (Segment(1, 1, B), Segment(2, 2, A))
-
-
-def test_follow_up_whose_debt_was_paid_commits_nothing_newer_L1_S1() -> None:
-    """L1, S1: a follow-up arriving after another commit paid its debt starts no call."""
-    paid = Session(3, 2, A, (Segment(3, 3, A),), None, 0)
-    after, effects, result = step_session(paid, CommitRequested(SID, follow_up=True))
-    assert result is Outcome.NOTHING_TO_COMMIT and effects == () and after is paid
+def test_step_functions_reject_events_of_the_other_kind_with_a_clear_message() -> None:
+    """A process event passed to step_session, or a session event to step_process,
+    names the right function."""
+    with pytest.raises(TypeError, match="process events go to step_process"):
+        step_session(None, DrainStarted(0.0, 1.0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="session events go to step_session"):
+        step_process(Shutdown(), {}, TurnCompleted(SID))

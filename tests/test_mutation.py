@@ -6,6 +6,7 @@ The measurement itself is a benchmark (it takes hours), not part of the suite.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -88,33 +89,46 @@ def test_every_mutant_of_the_model_compiles() -> None:
 
 
 def test_hook_loads_the_mutant_in_every_subprocess(tmp_path: Path) -> None:
-    """The sitecustomize hook makes the package import the mutant file in place of its module."""
+    """The sitecustomize hook makes the package import the mutant file in place of its
+    module, and the shell run from source, so that it calls the mutant."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(mutation.HOOK)
     mutant = tmp_path / "mutant.py"
     mutant.write_text(mutation.DEFAULT_FILE.read_text() + "\nMUTATED = True\n")
+    module = mutation.module_name(mutation.DEFAULT_FILE)
     env = dict(
         os.environ,
         PYTHONPATH=str(hook),
-        MEMORY_LIFECYCLE_MUTANT_FILE=str(mutant),
-        MEMORY_LIFECYCLE_MUTANT_MODULE=mutation.module_name(mutation.DEFAULT_FILE),
+        MEMORY_LIFECYCLE_SOURCE_FILES=json.dumps(mutation.source_files(module, mutant)),
     )
-    probe = "import sys, memory_lifecycle.compat; print(sys.modules[sys.argv[1]].MUTATED)"
+    probe = (
+        "import sys, memory_lifecycle.compat, memory_lifecycle.lifecycle as shell; "
+        "print(sys.modules[sys.argv[1]].MUTATED, shell.__file__.endswith('.py'))"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", probe, env["MEMORY_LIFECYCLE_MUTANT_MODULE"]],
+        [sys.executable, "-c", probe, module],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert done.stdout.strip() == "True", done.stderr
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_hook_runs_every_compiled_module_from_source() -> None:
+    """The hook's files are the source of every module setup.py compiles."""
+    files = mutation.source_files("memory_lifecycle.model.rules", Path("/mutant.py"))
+    assert "memory_lifecycle.lifecycle" in files and "memory_lifecycle.model.state" in files
+    assert files["memory_lifecycle.model.rules"] == "/mutant.py"
+    others = [Path(file) for name, file in files.items() if name != "memory_lifecycle.model.rules"]
+    assert all(path.is_file() and path.suffix == ".py" for path in others)
 
 
 @pytest.mark.parametrize(
     ("path", "name"),
     [
-        ("model/step.py", "memory_lifecycle.model.step"),
+        ("model/rules.py", "memory_lifecycle.model.rules"),
         ("impl/compat.py", "memory_lifecycle.compat"),
         ("specs/conformance/differential.py", "memory_lifecycle.specs.conformance.differential"),
     ],

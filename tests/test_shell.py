@@ -29,7 +29,7 @@ def idle(lifecycle: SessionLifecycle) -> bool:
 
 def waiting_threads(lifecycle: SessionLifecycle) -> int:
     """How many threads wait on the lifecycle's condition (CPython's own count)."""
-    return len(lifecycle._condition._waiters)  # type: ignore[attr-defined]
+    return len(lifecycle.condition._waiters)  # type: ignore[attr-defined]
 
 
 def test_late_commit_keeps_turns_completed_in_flight_dirty_S2(lifecycle: SessionLifecycle) -> None:

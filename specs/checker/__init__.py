@@ -2,7 +2,9 @@
 
 ``explore(bounds)`` visits every reachable state of a bounded world
 (``world.Bounds``), checks the properties S1-S10 and L1-L4 on every state and
-transition, and reports each violation with its shortest trace.
+transition (results against the result tables of ``specs/machine.py``), probes
+the drop-in's test hook from every state, and reports each violation with its
+shortest trace; a step function that raises is a violation too (``STEP``).
 ``reachable_graph(bounds)`` returns the states and edges themselves.
 """
 

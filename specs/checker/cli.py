@@ -1,7 +1,7 @@
 """``memory-lifecycle check``: explore the model in a bounded world, check every property.
 
-Exit status: 0 when every property holds, 1 on a violation (each shown with
-its shortest counterexample), 2 on a usage error.
+Exit statuses: ``commandline.EXIT_STATUSES`` (1: a property is violated, each
+shown with its shortest counterexample).
 """
 
 from __future__ import annotations
@@ -13,27 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from memory_lifecycle import model
+from memory_lifecycle.specs.commandline import (
+    INTERRUPTED,
+    OK,
+    USAGE,
+    VIOLATED,
+    OutputError,
+    check_output_file,
+    exit_status_help,
+)
+from memory_lifecycle.specs.commandline import Progress as Live
 from memory_lifecycle.specs.properties import ALL, BY_ID, StepFn
 
 from .explore import CheckResult, Progress, explore
 from .mutants import MUTANTS
-from .world import AGENTS, CHECK_BOUNDS, SESSION_IDS, THOROUGH_BOUNDS, Bounds
-
-FAMILIES: dict[str, str] = {
-    "explicit_turn_agent": "turns that name an agent other than the registered one",
-    "ephemeral": "ephemeral turns",
-    "commit_agent": "commits that name an agent to adopt an ownerless segment",
-    "wait": "waiting committers and their timeouts",
-    "unregister": "unregistering agents",
-    "provider_success": "providers that succeed",
-    "provider_failure": "providers that raise an Exception",
-    "provider_fatal": "providers that raise a BaseException",
-    "follow_up": "follow-up commits run by the lifecycle",
-    "discard": "discarding entries",
-    "drain": "shutdown drain",
-    "background": "background commit requests",
-}
-"""Event families a ``--no-FAMILY`` option switches off."""
+from .world import AGENTS, CHECK_BOUNDS, FAMILIES, SESSION_IDS, THOROUGH_BOUNDS, Bounds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,15 +36,37 @@ def _parser() -> argparse.ArgumentParser:
         description="Explore every reachable state of the lifecycle model in a bounded "
         "world (breadth-first, symmetry-reduced) and check the safety properties S1-S10 "
         "and the progress properties L1-L4 on every state and transition.",
+        epilog=exit_status_help(
+            {
+                OK: "every property holds in the bound",
+                VIOLATED: "a required property is violated (any property with --strict); "
+                "its shortest counterexample is printed",
+                USAGE: "bad usage, or an output that cannot be written",
+                INTERRUPTED: "interrupted (Ctrl-C); the states explored so far are printed",
+            }
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--thorough",
         action="store_true",
         help=f"explore the large world ({_bounds_text(THOROUGH_BOUNDS)}; over a million states)",
     )
-    parser.add_argument("--sessions", type=int, help=f"sessions (1-{len(SESSION_IDS)})")
-    parser.add_argument("--agents", type=int, help=f"agent handles (1-{len(AGENTS)})")
-    parser.add_argument("--max-generation", type=int, help="turns each session may complete")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        help=f"sessions (1-{len(SESSION_IDS)}; default: {CHECK_BOUNDS.sessions})",
+    )
+    parser.add_argument(
+        "--agents",
+        type=int,
+        help=f"agent handles (1-{len(AGENTS)}; default: {CHECK_BOUNDS.agents})",
+    )
+    parser.add_argument(
+        "--max-generation",
+        type=int,
+        help=f"turns each session may complete (default: {CHECK_BOUNDS.max_generation})",
+    )
     for name, text in FAMILIES.items():
         parser.add_argument(
             f"--no-{name.replace('_', '-')}",
@@ -90,16 +106,31 @@ def _parser() -> argparse.ArgumentParser:
         "--sequence-diagram",
         metavar="FILE",
         type=Path,
-        help="on a violation, write the first counterexample as a Mermaid sequence diagram",
+        help="write each counterexample as a Mermaid sequence diagram: FILE for one, "
+        "FILE with the property id before the suffix (seq.S2.mmd) for several",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit status 1) on advisory violations (S9, S10) too",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no live progress line (there is none unless stderr is a terminal)",
+    )
+    parser.add_argument("--html", metavar="FILE", help="also write the result as a web page")
     return parser
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _bounds_text(bounds: Bounds) -> str:
     text = (
-        f"{bounds.sessions} sessions, {bounds.agents} agents, "
-        f"{bounds.max_generation} turns per session"
+        f"{_count(bounds.sessions, 'session')}, {_count(bounds.agents, 'agent')}, "
+        f"{_count(bounds.max_generation, 'turn')} per session"
     )
     off = [name for name in FAMILIES if not getattr(bounds, name)]
     return text + (f", without {', '.join(off)}" if off else "")
@@ -120,13 +151,11 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
     return dataclasses.replace(bounds, **changes)  # type: ignore[arg-type]
 
 
-def _report(progress: Progress) -> None:
+def _progress_text(progress: Progress) -> str:
     rate = progress.states / progress.elapsed if progress.elapsed > 0 else 0.0
-    print(
-        f"  ... {progress.states:,} states, {progress.transitions:,} transitions, "
-        f"depth {progress.depth}, {progress.elapsed:.1f} s ({rate:,.0f} states/s)",
-        file=sys.stderr,
-        flush=True,
+    return (
+        f"{progress.states:,} states, {progress.transitions:,} transitions, "
+        f"depth {progress.depth} ({rate:,.0f} states/s)"
     )
 
 
@@ -142,41 +171,87 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown property {', '.join(unknown)}; choose from {', '.join(BY_ID)}")
     properties = [BY_ID[name] for name in args.property] if args.property else list(ALL)
+    if args.sequence_diagram is not None:
+        try:
+            check_output_file(args.sequence_diagram, "--sequence-diagram")
+        except OutputError as error:
+            print(f"memory-lifecycle check: {error}", file=sys.stderr)
+            return USAGE
     step_fn: StepFn = model.step
     if args.mutant:
         mutant = MUTANTS[args.mutant]
         step_fn = mutant.step
         print(f"checking the broken model {args.mutant!r}: {mutant.description}")
     print(f"exploring {_bounds_text(bounds)}; checking {', '.join(p.id for p in properties)}")
-    result = explore(
-        bounds,
-        step_fn,
-        properties,
-        None if args.quiet else _report,
-        symmetry=not args.no_symmetry,
-        stop_at_first=args.stop_at_first,
-        max_states=args.max_states,
-        engine=args.engine,
-    )
-    return _finish(result, properties, args.sequence_diagram)
+    last: list[Progress] = []
+    with Live("check", live=False if args.quiet else None) as live:
+
+        def report(progress: Progress) -> None:
+            last[:] = [progress]
+            live.update(current=_progress_text(progress))
+
+        live.update(current="starting")
+        try:
+            result = explore(
+                bounds,
+                step_fn,
+                properties,
+                report,
+                symmetry=not args.no_symmetry,
+                stop_at_first=args.stop_at_first,
+                max_states=args.max_states,
+                engine=args.engine,
+            )
+        except KeyboardInterrupt:
+            live.close()
+            so_far = _progress_text(last[0]) if last else "fewer states than the first report"
+            print(f"interrupted after {so_far}; no violation reported, the search was incomplete")
+            return INTERRUPTED
+    if args.html:
+        from memory_lifecycle.specs.pages import write_check_page
+
+        target = f"the broken model {args.mutant!r}" if args.mutant else "the model"
+        words = sys.argv[1:] if argv is None else argv
+        write_check_page(args.html, result, properties, step_fn, words, target)
+    return _finish(result, properties, args.sequence_diagram, args.strict)
 
 
-def _finish(result: CheckResult, properties: Sequence[object], diagram: Path | None) -> int:
+def _finish(
+    result: CheckResult, properties: Sequence[object], diagram: Path | None, strict: bool = False
+) -> int:
     reduction = "one per renaming of agents and sessions" if result.symmetry else "no reduction"
     print(f"{result.summary()} ({reduction})")
     if not result.complete:
         print("exploration stopped early: the state space was not covered")
     if result.ok:
         print(f"all {len(properties)} properties hold in this bound")
-        return 0
+        return OK
     for violation in result.violations:
         print()
-        print(violation.trace.format())
+        print(f"[{_kind(violation.property_id)}] {violation.trace.format()}")
     if diagram is not None:
-        from memory_lifecycle.specs.diagrams.sequence import trace_to_mermaid
+        from memory_lifecycle.specs.diagrams.sequence import write_sequence_diagrams
 
-        diagram.write_text(trace_to_mermaid(result.violations[0].trace), encoding="utf-8")
-        print(f"\nsequence diagram of the {result.violations[0].property_id} trace: {diagram}")
-    ids = ", ".join(violation.property_id for violation in result.violations)
+        traces = [violation.trace for violation in result.violations]
+        try:
+            written = write_sequence_diagrams(traces, diagram)
+        except OSError as error:
+            print(f"memory-lifecycle check: cannot write {diagram}: {error}", file=sys.stderr)
+            return USAGE
+        for path in written:
+            print(f"sequence diagram written to {path}", file=sys.stderr)
+    ids = ", ".join(
+        f"{violation.property_id} ({_kind(violation.property_id)})"
+        for violation in result.violations
+    )
     print(f"\nviolated: {ids}")
-    return 1
+    failing = [v for v in result.violations if strict or _kind(v.property_id) == "required"]
+    if not failing:
+        print("only advisory properties are violated: exit status 0 (1 with --strict)")
+        return OK
+    return VIOLATED
+
+
+def _kind(property_id: str) -> str:
+    known = BY_ID.get(property_id)
+    return "advisory" if known is not None and not known.required else "required"

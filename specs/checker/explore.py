@@ -1,9 +1,12 @@
 """Breadth-first exploration of every reachable state of ``step`` in a bounded world.
 
 States are stored once per class of renamings (see ``canonical``), every
-property is checked on every new state and every transition, and each
-violation comes with the shortest trace that reaches it (BFS parent pointers),
-replayed on the original names so it reads as one consistent story.
+property is checked on every new state and every transition, test-hook edits
+are probed from every state, and each violation comes with the shortest trace
+that reaches it (BFS parent pointers), replayed on the original names so it
+reads as one consistent story. A step function that raises is reported as a
+violation (``STEP``) with its trace, not as a crash, and a state outside the
+world's bounds is checked but not explored further, so every exploration ends.
 """
 
 from __future__ import annotations
@@ -15,13 +18,30 @@ from itertools import permutations
 from typing import NamedTuple
 
 from memory_lifecycle import model
-from memory_lifecycle.model import EMPTY_PROCESS, Effect, Event, Process, Result, Step
-from memory_lifecycle.specs.properties import ALL, Property, StepFn
+from memory_lifecycle.model import EMPTY_PROCESS, Effect, EntryEdited, Event, Process, Result, Step
+from memory_lifecycle.specs.properties import (
+    ALL,
+    STEP_RAISED,
+    ProgressFailure,
+    Property,
+    StepFn,
+    StepRaised,
+)
 from memory_lifecycle.specs.trace import Trace, TraceStep
 
-from .canonical import Key, canonical, plain_key, rename_session
+from .canonical import Key, canonical, normal_process, plain_key, rename_session
 from .render import actor_of, event_text, result_text, state_text
-from .world import AGENTS, CHECK_BOUNDS, GRAPH_BOUNDS, Bounds, enabled_events
+from .world import (
+    AGENTS,
+    CHECK_BOUNDS,
+    GRAPH_BOUNDS,
+    Bounds,
+    Probe,
+    edit_probes,
+    enabled_events,
+    offered_agents,
+    within_bounds,
+)
 
 
 class Edge(NamedTuple):
@@ -85,6 +105,12 @@ class CheckResult:
     """False when exploration stopped early (first violation or state limit)."""
     cpu: float = 0.0
     """Processor seconds spent by this process (less than ``elapsed`` on a busy machine)."""
+    engine: str = "product"
+    """The engine that ran: ``product`` or ``sessions``."""
+    probes: int = 0
+    """Test-hook edits probed (applied and judged, not explored)."""
+    beyond_bounds: int = 0
+    """States outside the world's bounds: checked, not explored (0 for the model)."""
 
     @property
     def ok(self) -> bool:
@@ -105,15 +131,111 @@ class CheckResult:
 
     def summary(self) -> str:
         """One line: states, transitions, depth, time and rate."""
-        return (
+        text = (
             f"{self.states:,} distinct states, {self.transitions:,} transitions, "
-            f"depth {self.depth}, {self.elapsed:.2f} s ({self.cpu:.2f} s CPU), "
-            f"{self.states_per_second:,.0f} states/s"
+            f"{self.probes:,} probes, depth {self.depth}, {self.elapsed:.2f} s "
+            f"({self.cpu:.2f} s CPU), {self.states_per_second:,.0f} states/s"
         )
+        if self.beyond_bounds:
+            text += f", {self.beyond_bounds:,} states beyond the bounds (not explored)"
+        return text
 
 
 PROGRESS_EVERY = 50_000
 """States between two progress reports."""
+
+STEP_PROPERTY = Property(
+    STEP_RAISED,
+    "step-total",
+    "The step function answers every event of the world without raising.",
+)
+
+
+def try_step(step_fn: StepFn, state: Process, event: Event) -> Step | Exception:
+    """``step_fn(state, event)``, or the exception it raised."""
+    try:
+        return step_fn(state, event)
+    except Exception as error:  # a broken step function is a finding, not a crash
+        return error
+
+
+def raised_message(event: Event, error: Exception) -> str:
+    """What a violation says about a step that raised."""
+    return f"step raised {type(error).__name__}: {error} on {event_text(event)}"
+
+
+Failure = tuple[Property, tuple[Event, ...]]
+"""A violated property and the witness events after the state or transition."""
+
+
+def _driven(item: Property, drive: Callable[[], ProgressFailure | None]) -> Failure | None:
+    """Run a check that drives the state forward; a step that raises in it is ``STEP``."""
+    try:
+        found = drive()
+    except StepRaised as raised:
+        return (STEP_PROPERTY, raised.events)
+    return None if found is None else (item, found.events)
+
+
+def transition_failures(
+    properties: Sequence[Property], before: Process, event: Event, step: Step, step_fn: StepFn
+) -> list[Failure]:
+    """The properties a transition violates, each with the witness events after it."""
+    failures: list[Failure] = []
+    for item in properties:
+        if item.on_transition is not None and item.on_transition(before, event, step) is not None:
+            failures.append((item, ()))
+        elif (after := item.after_transition) is not None:
+            found = _driven(item, lambda: after(before, event, step, step_fn))
+            if found is not None:
+                failures.append(found)
+    return failures
+
+
+def state_failures(
+    properties: Sequence[Property], state: Process, step_fn: StepFn
+) -> list[Failure]:
+    """The state and progress properties ``state`` violates, with witness events."""
+    failures: list[Failure] = []
+    for item in properties:
+        if item.on_state is not None and item.on_state(state) is not None:
+            failures.append((item, ()))
+        elif (progress := item.on_progress) is not None:
+            found = _driven(item, lambda: progress(state, step_fn, AGENTS[0]))
+            if found is not None:
+                failures.append(found)
+    return failures
+
+
+def probe_failures(
+    properties: Sequence[Property], state: Process, probes: Iterable[Probe], step_fn: StepFn
+) -> list[tuple[Property, Probe]]:
+    """The properties a test-hook edit of ``state`` violates, with the edit."""
+    checks = [item for item in properties if item.on_probe is not None]
+    failures: list[tuple[Property, Probe]] = []
+    if not checks:
+        return failures
+    for probe in probes:
+        outcome = try_step(step_fn, state, probe.event)
+        for item in checks:
+            assert item.on_probe is not None
+            if item.on_probe(state, probe.event, probe.malformed, outcome) is not None:
+                failures.append((item, probe))
+    return failures
+
+
+def state_probes(state: Process, bounds: Bounds, *, symmetric: bool) -> list[Probe]:
+    """The test-hook edits probed from ``state``: of each session the world offers
+    events to (under symmetry, the present ones and the first absent one)."""
+    present = dict(state.sessions)
+    agents = offered_agents(state, bounds, symmetric=symmetric)
+    ids = [key for key in bounds.session_ids if key in present]
+    absent = [key for key in bounds.session_ids if key not in present]
+    ids += absent[:1] if symmetric else absent
+    probes: list[Probe] = []
+    for session_id in ids:
+        probes.extend(edit_probes(session_id, present.get(session_id), agents, bounds))
+    return probes
 
 
 class _Search:
@@ -138,8 +260,9 @@ class _Search:
         self.via: list[Event | None] = []
         self.depth: list[int] = []
         self.transitions = 0
+        self.probes = 0
+        self.beyond = 0
         self.violations: dict[str, Violation] = {}
-        self.helper_agent = AGENTS[0]
 
     def _key(self, process: Process) -> tuple[Key, Process]:
         if self.symmetry:
@@ -158,25 +281,32 @@ class _Search:
         self.parent.append(parent)
         self.via.append(event)
         self.depth.append(0 if parent < 0 else self.depth[parent] + 1)
-        self._check_state(number)
+        for item, extra in state_failures(self._unviolated(), canon, self.step_fn):
+            self._record(item, number, list(extra), transition=False)
+        if not within_bounds(canon, self.bounds):
+            self.beyond += 1
         return number
 
-    def _check_state(self, number: int) -> None:
-        state = self.states[number]
-        for item in self.properties:
-            if item.id in self.violations:
-                continue
-            if item.on_state is not None and item.on_state(state) is not None:
-                self._record(item, number, ())
-            elif item.on_progress is not None:
-                failure = item.on_progress(state, self.step_fn, self.helper_agent)
-                if failure is not None:
-                    self._record(item, number, failure.events)
+    def _unviolated(self) -> list[Property]:
+        return [item for item in self.properties if item.id not in self.violations]
 
-    def _record(self, item: Property, number: int, extra: tuple[Event, ...]) -> None:
+    def _record(
+        self,
+        item: Property,
+        number: int,
+        extra: list[Event],
+        *,
+        transition: bool,
+        probe: Probe | None = None,
+    ) -> None:
+        """Record a violation found at state ``number`` (its state, or a transition
+        from it when ``extra`` starts with that transition's event)."""
+        if item.id in self.violations:
+            return
         states, events = self._path(number)
+        check_after = len(events) if transition else len(events) - 1
         self.violations[item.id] = build_violation(
-            item, states, events + list(extra), len(events) - 1, self.step_fn, self.bounds
+            item, states, events + extra, check_after, self.step_fn, self.bounds, probe
         )
 
     def _path(self, number: int) -> tuple[list[Process], list[Event]]:
@@ -202,30 +332,34 @@ class _Search:
     ) -> CheckResult:
         started, cpu_started = time.perf_counter(), time.process_time()
         self._add(EMPTY_PROCESS, -1, None)
-        transition_checks = [item for item in self.properties if item.on_transition is not None]
         step_fn, bounds, symmetry = self.step_fn, self.bounds, self.symmetry
-        states, violations = self.states, self.violations
+        states = self.states
         head = 0
         complete = True
         next_report = PROGRESS_EVERY
         while head < len(states):
-            if (stop_at_first and violations) or (max_states and len(states) >= max_states):
+            if (stop_at_first and self.violations) or (max_states and len(states) >= max_states):
                 complete = False
                 break
             before = states[head]
+            if not within_bounds(before, bounds):
+                head += 1
+                continue
+            checks = self._unviolated()
+            probes = state_probes(before, bounds, symmetric=symmetry)
+            self.probes += len(probes)
+            for item, probe in probe_failures(checks, before, probes, step_fn):
+                self._record(item, head, [probe.event], transition=True, probe=probe)
             for event in enabled_events(before, bounds, symmetric=symmetry):
-                step = step_fn(before, event)
                 self.transitions += 1
-                for item in transition_checks:
-                    if item.id in violations:
-                        continue
-                    assert item.on_transition is not None
-                    if item.on_transition(before, event, step) is not None:
-                        path, events = self._path(head)
-                        events.append(event)
-                        violations[item.id] = build_violation(
-                            item, path, events, len(events) - 1, step_fn, bounds
-                        )
+                step = try_step(step_fn, before, event)
+                if isinstance(step, Exception):
+                    self._record(STEP_PROPERTY, head, [event], transition=True)
+                    continue
+                for item, extra in transition_failures(
+                    self._unviolated(), before, event, step, step_fn
+                ):
+                    self._record(item, head, [event, *extra], transition=True)
                 after = step.state
                 number = head if after is before else self._add(after, head, event)
                 if on_edge is not None:
@@ -241,7 +375,6 @@ class _Search:
                         time.perf_counter() - started,
                     )
                 )
-        order = {item.id: position for position, item in enumerate(self.properties)}
         return CheckResult(
             bounds=bounds,
             symmetry=symmetry,
@@ -249,10 +382,23 @@ class _Search:
             transitions=self.transitions,
             depth=self.depth[-1],
             elapsed=time.perf_counter() - started,
-            violations=tuple(sorted(violations.values(), key=lambda v: order[v.property_id])),
+            violations=ordered(self.violations, self.properties),
             complete=complete,
             cpu=time.process_time() - cpu_started,
+            engine="product",
+            probes=self.probes,
+            beyond_bounds=self.beyond,
         )
+
+
+def ordered(found: dict[str, Violation], properties: Sequence[Property]) -> tuple[Violation, ...]:
+    """Violations in catalogue order, a raising step first."""
+    order = {STEP_RAISED: -1, **{item.id: place for place, item in enumerate(properties)}}
+    return tuple(sorted(found.values(), key=lambda v: order.get(v.property_id, len(order))))
+
+
+class EngineMismatch(ValueError):
+    """The step function breaks an assumption of the session-compositional engine."""
 
 
 def explore(
@@ -274,11 +420,14 @@ def explore(
     the first violation; ``max_states`` caps the exploration. Each violation
     carries the shortest trace that shows it.
 
-    ``engine``: ``"product"`` steps whole processes (checks S6 directly);
-    ``"sessions"`` steps each session alone and caches (much faster; it relies
-    on S6 and on a session event reading only its own session, which the
-    product engine checks); ``"auto"`` picks ``"sessions"`` for ``model.step``
-    and ``"product"`` for any other step function.
+    ``engine``: ``"product"`` steps whole processes (checks S6 and every count
+    over sessions directly); ``"sessions"`` steps each session alone and caches
+    (much faster; it relies on S6, on a session event reading only its own
+    session and the shutdown phase, and on the drain's counts being sums over
+    sessions, which the product engine checks); ``"auto"`` picks
+    ``"sessions"`` for ``model.step`` and ``"product"`` for any other step
+    function. A step function that breaks those assumptions is explored with
+    the product engine instead (``CheckResult.engine`` says which ran).
     """
     chosen = bounds or CHECK_BOUNDS
     checked = tuple(properties)
@@ -287,15 +436,18 @@ def explore(
     if engine == "sessions":
         from .sessions import explore_sessions
 
-        return explore_sessions(
-            chosen,
-            step_fn,
-            checked,
-            progress,
-            symmetry=symmetry,
-            stop_at_first=stop_at_first,
-            max_states=max_states,
-        )
+        try:
+            return explore_sessions(
+                chosen,
+                step_fn,
+                checked,
+                progress,
+                symmetry=symmetry,
+                stop_at_first=stop_at_first,
+                max_states=max_states,
+            )
+        except EngineMismatch:
+            engine = "product"
     if engine != "product":
         raise ValueError(f"engine must be 'auto', 'product' or 'sessions', got {engine!r}")
     search = _Search(chosen, step_fn, checked, symmetry, progress)
@@ -324,9 +476,10 @@ def build_violation(
     check_after: int,
     step_fn: StepFn,
     bounds: Bounds,
+    probe: Probe | None = None,
 ) -> Violation:
     """Build the trace of a violation found after event ``check_after`` (-1: the
-    initial state).
+    initial state); ``probe`` when that event is a test-hook edit.
 
     ``events[i]`` for ``i < len(path_states)`` is named as in the canonical state
     ``path_states[i]`` it leaves; later events (a liveness witness) are named as in
@@ -341,9 +494,12 @@ def build_violation(
         if position < len(path_states):
             sessions, agents = _renaming_to(raw, path_states[position], bounds)
         raw_events.append(_rename_event(event, sessions, agents))
-        raw = step_fn(raw, raw_events[-1]).state
-    helper = AGENTS[0]
-    message, steps = _replay(item, path_states[0], raw_events, check_after, step_fn, helper)
+        step = try_step(step_fn, raw, raw_events[-1])
+        if isinstance(step, Exception):
+            break
+        raw = step.state
+    malformed = None if probe is None else probe.malformed
+    message, steps = _replay(item, path_states[0], raw_events, check_after, step_fn, malformed)
     return Violation(item.id, message, Trace(item.id, message, steps), check_after + 1)
 
 
@@ -353,18 +509,31 @@ def _replay(
     events: list[Event],
     check_after: int,
     step_fn: StepFn,
-    helper_agent: object,
+    malformed: bool | None,
 ) -> tuple[str, tuple[TraceStep, ...]]:
-    """Run ``events`` from the initial state; say what the property finds."""
+    """Run ``events`` from the initial state; say what the property finds.
+
+    ``malformed`` is set when event ``check_after`` is a probed edit (and says
+    whether it must be refused).
+    """
     state = initial
     message = None
     if check_after < 0:
         done = Step(state, (), model.Outcome.DONE)
-        message = _message_at(item, None, None, done, step_fn, helper_agent)
+        message = _message_at(item, None, None, done, step_fn)
     steps: list[TraceStep] = []
     for position, event in enumerate(events):
         before = state
-        step = step_fn(state, event)
+        step = try_step(step_fn, state, event)
+        if position == check_after and malformed is not None and item.on_probe is not None:
+            message = item.on_probe(before, event, malformed, step)
+        if isinstance(step, Exception):
+            steps.append(
+                TraceStep(actor_of(event), event_text(event), _raised_text(step), state_text(state))
+            )
+            if message is None:
+                message = raised_message(event, step)
+            break
         state = step.state
         steps.append(
             TraceStep(
@@ -374,11 +543,15 @@ def _replay(
                 state_text(state),
             )
         )
-        if position == check_after:
-            message = _message_at(item, before, event, step, step_fn, helper_agent)
+        if position == check_after and message is None:
+            message = _message_at(item, before, event, step, step_fn)
     if message is None:
         message = "the property does not hold in the state this trace reaches"
     return message, tuple(steps)
+
+
+def _raised_text(error: Exception) -> str:
+    return f"raised {type(error).__name__}: {error}"
 
 
 def _message_at(
@@ -387,20 +560,30 @@ def _message_at(
     event: Event | None,
     step: Step,
     step_fn: StepFn,
-    helper_agent: object,
 ) -> str | None:
-    if item.on_transition is not None and before is not None and event is not None:
-        found = item.on_transition(before, event, step)
-        if found is not None:
-            return found
+    if before is not None and event is not None:
+        if item.on_transition is not None:
+            found = item.on_transition(before, event, step)
+            if found is not None:
+                return found
+        if item.after_transition is not None:
+            try:
+                failure = item.after_transition(before, event, step, step_fn)
+            except StepRaised as raised:
+                return str(raised)
+            if failure is not None:
+                return failure.message
     if item.on_state is not None:
         found = item.on_state(step.state)
         if found is not None:
             return found
     if item.on_progress is not None:
-        failure = item.on_progress(step.state, step_fn, helper_agent)
-        if failure is not None:
-            return failure.message
+        try:
+            progress = item.on_progress(step.state, step_fn, AGENTS[0])
+        except StepRaised as raised:
+            return str(raised)
+        if progress is not None:
+            return progress.message
     return None
 
 
@@ -409,16 +592,18 @@ def _renaming_to(
 ) -> tuple[dict[object, object], dict[object, object]]:
     """Maps from ``target``'s names to ``raw``'s, where ``target`` is a renaming of ``raw``.
 
-    Found by trying every renaming (only ever done for the few states of a trace).
+    Found by trying every renaming (only ever done for the few states of a trace);
+    states are compared in normal form (``canonical.normal_process``).
     """
     raw_ids = [key for key, _ in raw.sessions]
     target_ids = [key for key, _ in target.sessions]
     all_agents = list(bounds.agent_handles)
+    goal = normal_process(target)
     for order in permutations(raw_ids):
         session_map = dict(zip(order, target_ids, strict=True))
         for agent_order in permutations(all_agents):
             agent_map: dict[object, object] = dict(zip(all_agents, agent_order, strict=True))
-            if _renamed(raw, session_map, agent_map) == target:
+            if normal_process(_renamed(raw, session_map, agent_map)) == goal:
                 to_raw_sessions: dict[object, object] = {t: r for r, t in session_map.items()}
                 spare_raw = [key for key in bounds.session_ids if key not in raw_ids]
                 for key in bounds.session_ids:
@@ -433,7 +618,7 @@ def _renamed(
 ) -> Process:
     pairs = [(sessions[key], rename_session(value, agents)) for key, value in process.sessions]
     pairs.sort(key=lambda pair: str(pair[0]))
-    return Process(tuple(pairs), process.draining, process.drained)
+    return process._replace(sessions=tuple(pairs))
 
 
 def _rename_event(
@@ -446,7 +631,9 @@ def _rename_event(
     agent = getattr(event, "agent", None)
     if agent is not None:
         changes["agent"] = agents.get(agent, agent)
+    if isinstance(event, EntryEdited) and event.field == "agent" and event.value in agents:
+        changes["value"] = agents[event.value]
     if not changes:
         return event
-    renamed: Event = event._replace(**changes)  # type: ignore[arg-type]
+    renamed: Event = event._replace(**changes)
     return renamed

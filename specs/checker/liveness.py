@@ -1,10 +1,12 @@
 """L1 and L2 decided exactly on a reachable graph (small bounds).
 
-The checker decides L1/L2 per state by driving it with one schedule (providers
-succeed; commit, adopting when needed); that shows a clean state *is*
-reachable whenever the schedule gets there. These functions answer the
-graph question itself, over every path: which reachable states can reach no
-goal state along the allowed edges. Tests use them to confirm the schedule.
+The checker decides L1/L2 by driving states with one schedule (providers
+succeed; commit, adopting when needed; follow-ups as the lifecycle starts
+them); that shows a goal state *is* reachable whenever the schedule gets
+there. These functions answer the graph question itself, over every path:
+which reachable states can reach no goal state along the allowed edges
+(never a reset, which would reach the empty state from anywhere). Tests use
+them to confirm the schedule.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from memory_lifecycle.model import (
     Event,
     Outcome,
     Process,
+    Reset,
 )
 
 from .explore import Edge, ReachableGraph
 
 
 def _succeeding(event: Event) -> bool:
-    """Every event except a provider failure: the world where providers succeed."""
-    return not isinstance(event, CommitFailed)
+    """Every event except a provider failure and a reset: the world where providers succeed."""
+    return not isinstance(event, CommitFailed | Reset)
 
 
 def _follow_up_only(event: Event) -> bool:

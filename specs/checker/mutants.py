@@ -2,7 +2,7 @@
 
 They show that the checker bites: each must be caught, with the property it
 breaks named and the shortest trace shown. ``memory-lifecycle check --mutant
-NAME`` runs one of them.
+NAME`` runs one of them. Each comes with a small world that shows its break.
 """
 
 from __future__ import annotations
@@ -11,29 +11,57 @@ from dataclasses import dataclass, field
 
 from memory_lifecycle import model
 from memory_lifecycle.model import (
+    DRAINING,
+    BackgroundCommitRequested,
     CallProvider,
     CommitFailed,
     CommitRequested,
     CommitSucceeded,
     Discard,
+    DrainFinished,
+    DrainNext,
+    DrainPoll,
+    DrainStarted,
+    Effect,
+    EntryEdited,
     Event,
     InFlight,
     Outcome,
     Process,
+    QueueForDrain,
     RegisterAgent,
     Segment,
     Session,
     SessionId,
+    StartDrainWorkers,
     StartFollowUp,
     Step,
     TurnCompleted,
+    WakeWaiters,
 )
-from memory_lifecycle.specs.properties import StepFn
+from memory_lifecycle.specs.properties import STEP_RAISED, StepFn
 
 from .world import Bounds
 
 SMALL_WORLD = Bounds(sessions=1, agents=2, max_generation=2)
 """The world most breaks show in: one session, two agents, two turns."""
+
+QUIET = {
+    "edits": False,
+    "reset": False,
+    "background": False,
+    "stale_ends": False,
+    "whole": False,
+    "in_call": False,
+    "agent_cannot_commit": False,
+    "drain": False,
+}
+"""Families most session breaks do not need (a smaller world, the same shortest trace)."""
+
+
+def _world(sessions: int = 1, agents: int = 2, turns: int = 2, **families: bool) -> Bounds:
+    flags = {**QUIET, **families}
+    return Bounds(sessions=sessions, agents=agents, max_generation=turns, **flags)
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,13 @@ def _session(process: Process, event: Event) -> Session | None:
     return process.session(getattr(event, "session_id", None))
 
 
+def _without(effects: tuple[Effect, ...], kind: type) -> tuple[Effect, ...]:
+    return tuple(effect for effect in effects if not isinstance(effect, kind))
+
+
+# --- sessions ----------------------------------------------------------------------
+
+
 def success_to_generation(state: Process, event: Event) -> Step:
     """Success advances committed to the current generation, not the captured end."""
     out = model.step(state, event)
@@ -67,7 +102,7 @@ def success_to_generation(state: Process, event: Event) -> Step:
         session = _session(out.state, event)
         assert session is not None
         cleared = session._replace(committed=session.generation, segments=(), follow_up_through=0)
-        effects = tuple(e for e in out.effects if not isinstance(e, StartFollowUp))
+        effects = _without(out.effects, StartFollowUp)
         return Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
 
@@ -92,7 +127,7 @@ def registered_commits(state: Process, event: Event) -> Step:
         agent = session.registered
         if agent is not None and agent is not session.in_flight.agent:
             running = session.in_flight._replace(agent=agent)
-            call = CallProvider(event.session_id, agent, running.captured_generation)
+            call = CallProvider(event.session_id, event.call_id, agent, running.captured_generation)
             return Step(
                 _put(out.state, event.session_id, session._replace(in_flight=running)),
                 (call,),
@@ -110,11 +145,22 @@ def no_in_flight_guard(state: Process, event: Event) -> Step:
     return model.step(state, event)
 
 
+def register_everywhere(state: Process, event: Event) -> Step:
+    """Registering an agent for one session registers it for every session."""
+    out = model.step(state, event)
+    if isinstance(event, RegisterAgent):
+        pairs = tuple(
+            (key, value._replace(registered=event.agent)) for key, value in out.state.sessions
+        )
+        return Step(out.state._replace(sessions=pairs), out.effects, out.result)
+    return out
+
+
 def discard_dirty(state: Process, event: Event) -> Step:
     """Discard removes an idle entry even when work is still dirty."""
     before = _session(state, event)
     if isinstance(event, Discard) and before is not None and before.in_flight is None:
-        return Step(_put(state, event.session_id, None), (), Outcome.DISCARDED)
+        return Step(_put(state, event.session_id, None), (WakeWaiters(),), Outcome.DISCARDED)
     return model.step(state, event)
 
 
@@ -124,7 +170,7 @@ def follow_up_dropped(state: Process, event: Event) -> Step:
     if isinstance(event, CommitSucceeded | CommitFailed):
         session = _session(out.state, event)
         if session is not None and session.follow_up_through:
-            effects = tuple(e for e in out.effects if not isinstance(e, StartFollowUp))
+            effects = _without(out.effects, StartFollowUp)
             cleared = session._replace(follow_up_through=0)
             return Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
@@ -165,23 +211,11 @@ def call_when_clean(state: Process, event: Event) -> Step:
     agent = None if before is None else before.registered
     clean = before is not None and before.generation and before.generation <= before.committed
     if isinstance(event, CommitRequested) and clean and before and before.idle and agent:
-        running = InFlight(agent, before.generation, event.follow_up)
+        running = InFlight(event.call_id, agent, before.generation, event.follow_up)
         changed = _put(state, event.session_id, before._replace(in_flight=running))
-        return Step(
-            changed, (CallProvider(event.session_id, agent, before.generation),), Outcome.STARTED
-        )
+        call = CallProvider(event.session_id, event.call_id, agent, before.generation)
+        return Step(changed, (call,), Outcome.STARTED)
     return model.step(state, event)
-
-
-def register_everywhere(state: Process, event: Event) -> Step:
-    """Registering an agent for one session registers it for every session."""
-    out = model.step(state, event)
-    if isinstance(event, RegisterAgent):
-        pairs = tuple(
-            (key, value._replace(registered=event.agent)) for key, value in out.state.sessions
-        )
-        return Step(out.state._replace(sessions=pairs), out.effects, out.result)
-    return out
 
 
 def register_takes_segments(state: Process, event: Event) -> Step:
@@ -198,6 +232,18 @@ def register_takes_segments(state: Process, event: Event) -> Step:
                 out.effects,
                 out.result,
             )
+    return out
+
+
+def turn_agent_not_registered(state: Process, event: Event) -> Step:
+    """A turn that names an agent owns its generation but does not register the agent."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    if isinstance(event, TurnCompleted) and event.agent is not None and not event.ephemeral:
+        session = _session(out.state, event)
+        assert session is not None
+        kept = session._replace(registered=None if before is None else before.registered)
+        return Step(_put(out.state, event.session_id, kept), out.effects, out.result)
     return out
 
 
@@ -246,43 +292,277 @@ def adoption_not_merged(state: Process, event: Event) -> Step:
         first = before.segments[0]
         agent = after.segments[0].owner
         segments = (Segment(first.start, first.end, agent), *before.segments[1:])
-        running = InFlight(agent, first.end, event.follow_up)
+        running = InFlight(event.call_id, agent, first.end, event.follow_up)
         return Step(
             _put(out.state, event.session_id, after._replace(segments=segments, in_flight=running)),
-            (CallProvider(event.session_id, agent, first.end),),
+            (CallProvider(event.session_id, event.call_id, agent, first.end),),
             out.result,
         )
     return out
 
 
+def adoption_reads_too_far(state: Process, event: Event) -> Step:
+    """Adopting an ownerless run reads one segment too far: IndexError with three segments."""
+    before = _session(state, event)
+    if (
+        isinstance(event, CommitRequested)
+        and before is not None
+        and before.idle
+        and len(before.segments) >= 3
+        and before.segments[0].owner is None
+    ):
+        _ = before.segments[len(before.segments)]
+    return model.step(state, event)
+
+
+def ephemeral_counted(state: Process, event: Event) -> Step:
+    """An ephemeral turn is counted as a completed turn."""
+    if isinstance(event, TurnCompleted) and event.ephemeral:
+        return model.step(state, event._replace(ephemeral=False))
+    return model.step(state, event)
+
+
+def foreign_end_accepted(state: Process, event: Event) -> Step:
+    """The end of any call, whatever its id, ends the session's running call."""
+    before = _session(state, event)
+    if isinstance(event, CommitSucceeded | CommitFailed) and before and before.in_flight:
+        return model.step(state, event._replace(call_id=before.in_flight.call_id))
+    return model.step(state, event)
+
+
+def kept_results_swapped(state: Process, event: Event) -> Step:
+    """Discard of a dirty entry reports KEPT_IN_FLIGHT, of a busy one KEPT_DIRTY."""
+    out = model.step(state, event)
+    swap = {Outcome.KEPT_DIRTY: Outcome.KEPT_IN_FLIGHT, Outcome.KEPT_IN_FLIGHT: Outcome.KEPT_DIRTY}
+    if isinstance(event, Discard) and isinstance(out.result, Outcome) and out.result in swap:
+        return out._replace(result=swap[out.result])
+    return out
+
+
+def edit_accepts_malformed(state: Process, event: Event) -> Step:
+    """The test hook swallows an edit it cannot make and reports it done."""
+    try:
+        return model.step(state, event)
+    except ValueError:
+        if isinstance(event, EntryEdited):
+            return Step(state, (), Outcome.DONE)
+        raise
+
+
+# --- waiting and follow-ups -----------------------------------------------------------
+
+
+def in_call_ignored(state: Process, event: Event) -> Step:
+    """A commit from inside a provider call waits like any other (a wait cycle)."""
+    if isinstance(event, CommitRequested) and event.in_call:
+        return model.step(state, event._replace(in_call=False))
+    return model.step(state, event)
+
+
+def wait_ignores_deadline(state: Process, event: Event) -> Step:
+    """A waiting commit keeps waiting after its deadline passed."""
+    if isinstance(event, CommitRequested) and event.wait:
+        return model.step(state, event._replace(deadline=None))
+    return model.step(state, event)
+
+
+def expired_wait_leaves_nothing(state: Process, event: Event) -> Step:
+    """A wait that expires reports TIMED_OUT but leaves no follow-up behind."""
+    out = model.step(state, event)
+    if isinstance(event, CommitRequested) and out.result is Outcome.TIMED_OUT:
+        return Step(state, out.effects, out.result)
+    return out
+
+
+def failed_follow_up_retries(state: Process, event: Event) -> Step:
+    """A failed follow-up is retried by another follow-up, for ever against a failing provider."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    running = None if before is None else before.in_flight
+    if (
+        isinstance(event, CommitFailed)
+        and out.result is Outcome.FAILED
+        and running is not None
+        and running.follow_up
+        and before is not None
+        and before.follow_up_through > before.committed
+        and out.state.shutdown.phase != DRAINING
+    ):
+        session = _session(out.state, event)
+        assert session is not None
+        kept = session._replace(follow_up_through=before.follow_up_through)
+        effects = (*out.effects, StartFollowUp(event.session_id))
+        return Step(_put(out.state, event.session_id, kept), effects, out.result)
+    return out
+
+
+def whole_commit_first_segment_only(state: Process, event: Event) -> Step:
+    """A whole commit (commit_in_background) commits the first segment and forgets the rest."""
+    if isinstance(event, CommitRequested) and event.whole:
+        return model.step(state, event._replace(whole=False))
+    return model.step(state, event)
+
+
+def end_without_wake(state: Process, event: Event) -> Step:
+    """A failed call ends without waking the threads waiting for it."""
+    out = model.step(state, event)
+    if isinstance(event, CommitFailed) and out.result is Outcome.FAILED:
+        return out._replace(effects=_without(out.effects, WakeWaiters))
+    return out
+
+
+def follow_up_while_draining(state: Process, event: Event) -> Step:
+    """A call that ends during the drain with work owed starts a follow-up anyway."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    if (
+        isinstance(event, CommitSucceeded)
+        and out.result is Outcome.COMMITTED
+        and state.shutdown.phase == DRAINING
+        and before is not None
+        and before.follow_up_through > max(before.committed, 0)
+    ):
+        session = _session(out.state, event)
+        if session is not None and session.dirty:
+            return out._replace(effects=(*out.effects, StartFollowUp(event.session_id)))
+    return out
+
+
+# --- the drain ----------------------------------------------------------------------
+
+
+def drain_no_requeue_after_failure(state: Process, event: Event) -> Step:
+    """A session whose call failed during the drain is not queued again."""
+    out = model.step(state, event)
+    if isinstance(event, CommitFailed) and QueueForDrain(event.session_id) in out.effects:
+        shutdown = out.state.shutdown._replace(queued=out.state.shutdown.queued - 1)
+        effects = _without(out.effects, QueueForDrain)
+        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
+    return out
+
+
+def drain_failures_not_counted(state: Process, event: Event) -> Step:
+    """A failed call during the drain is not counted, so the drain retries it for ever."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    if isinstance(event, CommitFailed) and out.result is Outcome.FAILED and before is not None:
+        session = _session(out.state, event)
+        assert session is not None
+        kept = session._replace(drain_failures=before.drain_failures)
+        return out._replace(state=_put(out.state, event.session_id, kept))
+    return out
+
+
+def drain_poll_ignores_calls(state: Process, event: Event) -> Step:
+    """The drain returns while calls it waits for are still in flight."""
+    out = model.step(state, event)
+    shutdown = state.shutdown
+    if isinstance(event, DrainPoll) and out.result is Outcome.WAIT and shutdown.queued == 0:
+        return out._replace(result=Outcome.FINISHED)
+    return out
+
+
+def drain_next_ignores_deadline(state: Process, event: Event) -> Step:
+    """A drain worker starts calls after the drain's deadline."""
+    if isinstance(event, DrainNext) and state.shutdown.phase == DRAINING:
+        return model.step(state, event._replace(now=min(event.now, state.shutdown.deadline - 1)))
+    return model.step(state, event)
+
+
+def drain_start_skips_queue(state: Process, event: Event) -> Step:
+    """The drain starts without queueing the sessions dirty at its start."""
+    out = model.step(state, event)
+    if isinstance(event, DrainStarted) and out.result is Outcome.STARTED:
+        effects = _without(out.effects, QueueForDrain)
+        shutdown = out.state.shutdown._replace(queued=0)
+        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
+    return out
+
+
+def drain_single_worker(state: Process, event: Event) -> Step:
+    """The drain starts one worker whatever it has queued: a hung provider stalls it all."""
+    out = model.step(state, event)
+    if isinstance(event, DrainStarted) and out.result is Outcome.STARTED:
+        effects = (*_without(out.effects, StartDrainWorkers), StartDrainWorkers(1))
+        return out._replace(effects=effects)
+    return out
+
+
+def drain_never_ends(state: Process, event: Event) -> Step:
+    """The drain's end leaves the lifecycle draining: background commits refused for good."""
+    out = model.step(state, event)
+    if isinstance(event, DrainFinished) and state.shutdown.phase == DRAINING:
+        return out._replace(state=out.state._replace(shutdown=state.shutdown))
+    return out
+
+
+def background_admitted_while_draining(state: Process, event: Event) -> Step:
+    """A background commit is admitted while the drain runs."""
+    if isinstance(event, BackgroundCommitRequested) and state.shutdown.phase == DRAINING:
+        shutdown = state.shutdown
+        admitted = shutdown._replace(background_commits=shutdown.background_commits + 1)
+        return Step(state._replace(shutdown=admitted), (), Outcome.ADMITTED)
+    return model.step(state, event)
+
+
+def _drain_world(sessions: int = 1, agents: int = 1, turns: int = 1, **families: bool) -> Bounds:
+    return _world(sessions, agents, turns, drain=True, **families)
+
+
+def _mutant(step: StepFn, catches: str, bounds: Bounds | None = None) -> Mutant:
+    return Mutant(step.__doc__ or "", step, catches, bounds or SMALL_WORLD)
+
+
 MUTANTS: dict[str, Mutant] = {
-    "success-to-generation": Mutant(
-        success_to_generation.__doc__ or "", success_to_generation, "S2"
+    "success-to-generation": _mutant(success_to_generation, "S2", _world()),
+    "failure-clears-work": _mutant(failure_clears_work, "S3", _world(agents=1, turns=1)),
+    "registered-commits": _mutant(registered_commits, "S4", _world()),
+    "no-in-flight-guard": _mutant(no_in_flight_guard, "S5", _world(agents=1, turns=1)),
+    "register-everywhere": _mutant(
+        register_everywhere, "S6", _world(sessions=2, agents=1, turns=1)
     ),
-    "failure-clears-work": Mutant(failure_clears_work.__doc__ or "", failure_clears_work, "S3"),
-    "registered-commits": Mutant(registered_commits.__doc__ or "", registered_commits, "S4"),
-    "no-in-flight-guard": Mutant(no_in_flight_guard.__doc__ or "", no_in_flight_guard, "S5"),
-    "register-everywhere": Mutant(
-        register_everywhere.__doc__ or "",
-        register_everywhere,
-        "S6",
-        Bounds(sessions=2, agents=1, max_generation=1),
+    "discard-dirty": _mutant(discard_dirty, "S8", _world(agents=1, turns=1)),
+    "call-when-clean": _mutant(call_when_clean, "S9", _world(agents=1, turns=1)),
+    "no-coalescing": _mutant(no_coalescing, "S10", _world(agents=1)),
+    "adoption-not-merged": _mutant(adoption_not_merged, "S10", _world()),
+    "fatal-stays-in-flight": _mutant(fatal_stays_in_flight, "S3", _world(agents=1, turns=1)),
+    "register-takes-segments": _mutant(register_takes_segments, "S4", _world()),
+    "turn-agent-not-registered": _mutant(
+        turn_agent_not_registered, "S4", _world(agents=1, turns=1)
     ),
-    "discard-dirty": Mutant(discard_dirty.__doc__ or "", discard_dirty, "S8"),
-    "call-when-clean": Mutant(call_when_clean.__doc__ or "", call_when_clean, "S9"),
-    "no-coalescing": Mutant(no_coalescing.__doc__ or "", no_coalescing, "S10"),
-    "adoption-not-merged": Mutant(adoption_not_merged.__doc__ or "", adoption_not_merged, "S10"),
-    "fatal-stays-in-flight": Mutant(
-        fatal_stays_in_flight.__doc__ or "", fatal_stays_in_flight, "S3"
+    "follow-up-dropped": _mutant(follow_up_dropped, "L1", _world(agents=1)),
+    "never-adopt": _mutant(never_adopt, "L2", _world(agents=1, turns=1)),
+    "success-keeps-in-flight": _mutant(success_keeps_in_flight, "L3", _world(agents=1, turns=1)),
+    "discard-keeps-entry": _mutant(discard_keeps_entry, "L4", _world(agents=1, turns=1)),
+    "adoption-reads-too-far": _mutant(adoption_reads_too_far, STEP_RAISED, _world(turns=3)),
+    "ephemeral-counted": _mutant(
+        ephemeral_counted, "S1", _world(agents=1, turns=1, ephemeral=True)
     ),
-    "register-takes-segments": Mutant(
-        register_takes_segments.__doc__ or "", register_takes_segments, "S4"
+    "foreign-end-accepted": _mutant(
+        foreign_end_accepted, "S5", _world(agents=1, turns=1, stale_ends=True)
     ),
-    "follow-up-dropped": Mutant(follow_up_dropped.__doc__ or "", follow_up_dropped, "L1"),
-    "never-adopt": Mutant(never_adopt.__doc__ or "", never_adopt, "L2"),
-    "success-keeps-in-flight": Mutant(
-        success_keeps_in_flight.__doc__ or "", success_keeps_in_flight, "L3"
+    "kept-results-swapped": _mutant(kept_results_swapped, "S8", _world(agents=1, turns=1)),
+    "edit-accepts-malformed": _mutant(
+        edit_accepts_malformed, "S7", _world(agents=1, turns=1, edits=True)
     ),
-    "discard-keeps-entry": Mutant(discard_keeps_entry.__doc__ or "", discard_keeps_entry, "L4"),
+    "in-call-ignored": _mutant(in_call_ignored, "L3", _world(agents=1, turns=1, in_call=True)),
+    "wait-ignores-deadline": _mutant(wait_ignores_deadline, "L3", _world(agents=1, turns=1)),
+    "expired-wait-leaves-nothing": _mutant(expired_wait_leaves_nothing, "L1", _world(agents=1)),
+    "failed-follow-up-retries": _mutant(failed_follow_up_retries, "L1", _world(agents=1)),
+    "whole-commit-first-segment-only": _mutant(
+        whole_commit_first_segment_only, "L1", _world(turns=2, whole=True)
+    ),
+    "end-without-wake": _mutant(end_without_wake, "L3", _world(agents=1, turns=1)),
+    "follow-up-while-draining": _mutant(follow_up_while_draining, "L1", _drain_world(turns=2)),
+    "drain-no-requeue-after-failure": _mutant(drain_no_requeue_after_failure, "L2", _drain_world()),
+    "drain-failures-not-counted": _mutant(drain_failures_not_counted, "L2", _drain_world()),
+    "drain-poll-ignores-calls": _mutant(drain_poll_ignores_calls, "L2", _drain_world()),
+    "drain-next-ignores-deadline": _mutant(drain_next_ignores_deadline, "L2", _drain_world()),
+    "drain-start-skips-queue": _mutant(drain_start_skips_queue, "L2", _drain_world()),
+    "drain-single-worker": _mutant(drain_single_worker, "L2", _drain_world(sessions=2)),
+    "drain-never-ends": _mutant(drain_never_ends, "L2", _drain_world()),
+    "background-admitted-while-draining": _mutant(
+        background_admitted_while_draining, "L2", _drain_world(background=True)
+    ),
 }
 """Every broken step function by name."""

@@ -3,27 +3,47 @@
 Agents and sessions are small fixed handles. The model compares agents with
 ``is``, so every state and event uses the same ``AGENTS`` objects; session ids
 are the strings in ``SESSION_IDS`` (ordered, as ``Process`` requires).
+
+Time is abstract: a drain started at ``BEFORE`` has the deadline ``DEADLINE``,
+and a clock reading is either ``BEFORE`` (time left) or ``DEADLINE`` (the
+deadline has passed). Call ids are abstract too: every request offers the id
+``FRESH_CALL_ID`` (the model records it only if a call starts, and a session
+runs one call at a time), and a call end names either the running call or a
+*foreign* id, which stands for every call the session no longer runs (a late
+end after a reset, a failure or a test's edit).
+
+Test-hook edits (``EntryEdited``) are *probes*: the checker applies each to
+every reachable state to see that it raises exactly when the entry would be
+malformed (S7), but never explores the states they write.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from memory_lifecycle.model import (
+    DRAINING,
+    BackgroundCommitEnded,
     BackgroundCommitRequested,
     CommitFailed,
     CommitRequested,
     CommitSucceeded,
     Discard,
     DrainFinished,
+    DrainNext,
+    DrainPoll,
     DrainStarted,
+    EntryEdited,
     Event,
     Process,
     RegisterAgent,
+    Reset,
+    Segment,
     Session,
+    Shutdown,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
 )
 
 
@@ -45,6 +65,15 @@ AGENTS: tuple[Handle, ...] = tuple(Handle(name) for name in "ABCDEF")
 SESSION_IDS: tuple[str, ...] = ("s1", "s2", "s3", "s4")
 """Every session id the checker may use, in canonical order."""
 
+BEFORE = 0.0
+"""A clock reading with time left before ``DEADLINE``."""
+DEADLINE = 1.0
+"""The deadline of every drain and timed wait; a reading of ``DEADLINE`` means it passed."""
+FRESH_CALL_ID = 1
+"""The id every request offers for the provider call it may start."""
+DRAIN_WORKERS = 2
+"""The ``workers`` a drain is started with."""
+
 
 @dataclass(frozen=True)
 class Bounds:
@@ -52,30 +81,32 @@ class Bounds:
 
     ``sessions``/``agents``: how many handles of each kind exist.
     ``max_generation``: turns a session may complete (its entry may be
-    discarded and recreated). The flags switch event families on or off.
+    discarded or reset and recreated); ephemeral turns are offered under the
+    same bound, so a model that counts them stays finite. The flags switch
+    event families on or off (``FAMILIES`` says what each one adds).
     """
 
     sessions: int = 2
     agents: int = 2
     max_generation: int = 3
     explicit_turn_agent: bool = True
-    """TurnCompleted may name an agent other than the registered one."""
     ephemeral: bool = True
     commit_agent: bool = True
-    """CommitRequested may name an agent (to adopt an ownerless segment)."""
+    agent_cannot_commit: bool = True
     wait: bool = True
-    """Waiting committers: CommitRequested(wait=True) and WaitExpired."""
+    in_call: bool = True
+    whole: bool = True
     unregister: bool = True
     provider_success: bool = True
     provider_failure: bool = True
     provider_fatal: bool = True
-    """A BaseException escaping the provider (CommitFailed(fatal=True))."""
+    stale_ends: bool = True
     follow_up: bool = True
-    """The shell runs an owed follow-up: CommitRequested(follow_up=True)."""
     discard: bool = True
     drain: bool = True
     background: bool = True
-    """BackgroundCommitRequested (admitted, or refused while draining)."""
+    reset: bool = True
+    edits: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.sessions <= len(SESSION_IDS):
@@ -96,104 +127,192 @@ class Bounds:
         return SESSION_IDS[: self.sessions]
 
 
-DEFAULT_BOUNDS = Bounds()
-"""The default world: two sessions, two agents, three turns each, every event family
-(1,788,120 distinct states up to renaming)."""
+FAMILIES: dict[str, str] = {
+    "explicit_turn_agent": "turns that name an agent (which registers it)",
+    "ephemeral": "ephemeral turns",
+    "commit_agent": "commits that name an agent to adopt an ownerless segment",
+    "agent_cannot_commit": "commits naming an agent that cannot commit",
+    "wait": "waiting commits, with time left, expired, or unbounded",
+    "in_call": "commits and drains requested from inside a provider call",
+    "whole": "whole commits (commit_in_background)",
+    "unregister": "unregistering agents",
+    "provider_success": "providers that succeed",
+    "provider_failure": "providers that raise an Exception",
+    "provider_fatal": "providers that raise a BaseException",
+    "stale_ends": "call ends naming a call the session does not run",
+    "follow_up": "follow-up commits run by the lifecycle",
+    "discard": "discarding entries",
+    "drain": "the shutdown drain: start, workers taking sessions, polls, end",
+    "background": "background commits admitted and ended",
+    "reset": "reset (forget everything)",
+    "edits": "test-hook edits of an entry (probed, not followed)",
+}
+"""Every event family flag of ``Bounds``, and what it adds to the world."""
 
-CHECK_BOUNDS = Bounds(sessions=2, agents=3, max_generation=2)
-"""What ``memory-lifecycle check`` explores by default: two sessions, three agents,
-two turns each, every event family (117,198 distinct states; seconds)."""
+
+DEFAULT_BOUNDS = Bounds()
+"""Two sessions, two agents, three turns each, every event family (about eleven
+million states: longer than ``THOROUGH_BOUNDS``)."""
+
+CHECK_BOUNDS = Bounds(sessions=2, agents=2, max_generation=2)
+"""What ``memory-lifecycle check`` explores by default: two sessions, two agents,
+two turns each, every event family (seconds)."""
 
 GRAPH_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3)
 """What ``reachable_graph()`` explores by default: one session, two agents, three
-turns (2,337 states, 36,472 edges), small enough to hold every edge."""
+turns, small enough to hold every edge."""
 
-THOROUGH_BOUNDS = DEFAULT_BOUNDS
-"""What ``check --thorough`` explores: over a million distinct states."""
-
-
-def enabled_events(state: Process, bounds: Bounds, *, symmetric: bool = False) -> list[Event]:
-    """Every event allowed in ``state`` within ``bounds``.
-
-    With ``symmetric``, interchangeable handles are represented once: of the
-    sessions without an entry only the first is offered, and of the agents no
-    state mentions only the first. Under symmetry reduction that loses nothing
-    (the other choices lead to renamings of the same states).
-    """
-    present = {key: value for key, value in state.sessions}
-    agents: tuple[Handle, ...] = bounds.agent_handles
-    if symmetric:
-        used = _agents_in(state)
-        fresh = [agent for agent in agents if agent not in used]
-        agents = tuple(agent for agent in agents if agent in used) + tuple(fresh[:1])
-    session_ids = list(bounds.session_ids)
-    if symmetric:
-        absent = [key for key in session_ids if key not in present]
-        session_ids = [key for key in session_ids if key in present] + absent[:1]
-    events: list[Event] = []
-    for session_id in session_ids:
-        session = present.get(session_id)
-        events.extend(session_events(session_id, session, agents, bounds))
-    events.extend(process_events(state, bounds))
-    return events
+THOROUGH_BOUNDS = Bounds(sessions=2, agents=2, max_generation=3, in_call=False, background=False)
+"""What ``check --thorough`` explores: two sessions, two agents, three turns each
+(merges across segment boundaries need three turns), in minutes. It leaves out
+the two families whose behaviour does not depend on turns, requests and drains
+from inside a provider call and background commits (the default bound has
+them): each would double the states."""
 
 
-def process_events(state: Process, bounds: Bounds) -> list[Event]:
-    """The process events allowed in ``state``: background commit, drain start and end."""
-    events: list[Event] = []
-    if bounds.background:
-        events.append(BackgroundCommitRequested())
-    if bounds.drain:
-        if not state.draining:
-            events.append(DrainStarted())
-        elif not state.drained:
-            events.append(DrainFinished())
-    return events
+# --- events ----------------------------------------------------------------------
+
+
+def foreign_call_id(session: Session | None) -> int:
+    """An id that is not the session's running call."""
+    if session is None or session.in_flight is None:
+        return FRESH_CALL_ID
+    return session.in_flight.call_id + 1
 
 
 def session_events(
-    session_id: str, session: Session | None, agents: tuple[object, ...], bounds: Bounds
+    session_id: str,
+    session: Session | None,
+    agents: tuple[object, ...],
+    bounds: Bounds,
+    shutdown: Shutdown,
 ) -> list[Event]:
-    """The events of one session allowed in its state, naming only ``agents``."""
+    """The events of one session allowed in its state, naming only ``agents``.
+
+    They read nothing but this session and the shutdown record's phase, so the
+    session-compositional engine can expand each session alone.
+    """
     events: list[Event] = [RegisterAgent(session_id, agent) for agent in agents]
     generation = 0 if session is None else session.generation
     if generation < bounds.max_generation:
         events.append(TurnCompleted(session_id))
         if bounds.explicit_turn_agent:
             events.extend(TurnCompleted(session_id, agent) for agent in agents)
-    if bounds.ephemeral:
-        events.append(TurnCompleted(session_id, None, True))
-    if session is None:
-        events.append(CommitRequested(session_id))
-        return events
-    if bounds.unregister and session.registered is not None:
+        if bounds.ephemeral:
+            events.append(TurnCompleted(session_id, None, True))
+    if session is not None and bounds.unregister and session.registered is not None:
         events.append(UnregisterAgent(session_id))
-    commit_agents: tuple[object | None, ...] = (None,)
-    if bounds.commit_agent:
-        commit_agents += agents
-    waits = (False, True) if bounds.wait else (False,)
-    events.extend(
-        CommitRequested(session_id, agent, wait) for agent in commit_agents for wait in waits
-    )
-    running = session.in_flight
-    if running is not None:
-        agent, captured = running.agent, running.captured_generation
-        if bounds.wait:
-            events.append(WaitExpired(session_id))
+    events.extend(_commit_requests(session_id, session, agents, bounds))
+    running = session.in_flight if session is not None else None
+    if running is not None and running.agent is not None:
         if bounds.provider_success:
-            events.append(CommitSucceeded(session_id, agent, captured))
+            events.append(CommitSucceeded(session_id, running.call_id))
         if bounds.provider_failure:
-            events.append(CommitFailed(session_id, agent, captured))
+            events.append(CommitFailed(session_id, running.call_id))
         if bounds.provider_fatal:
-            events.append(CommitFailed(session_id, agent, captured, fatal=True))
-    elif bounds.follow_up and session.follow_up_through:
-        events.append(CommitRequested(session_id, follow_up=True))
-    if bounds.discard:
+            events.append(CommitFailed(session_id, running.call_id, fatal=True))
+    if bounds.stale_ends:
+        foreign = foreign_call_id(session)
+        events.append(CommitSucceeded(session_id, foreign))
+        events.append(CommitFailed(session_id, foreign))
+    if session is not None and bounds.discard:
         events.append(Discard(session_id))
+    if bounds.drain:
+        events.append(DrainNext(session_id, BEFORE, FRESH_CALL_ID))
+        if shutdown.phase == DRAINING:
+            events.append(DrainNext(session_id, DEADLINE, FRESH_CALL_ID))
     return events
 
 
-def _agents_in(state: Process) -> set[object]:
+def _commit_requests(
+    session_id: str, session: Session | None, agents: tuple[object, ...], bounds: Bounds
+) -> list[Event]:
+    call = FRESH_CALL_ID
+    adopters: tuple[object | None, ...] = (None, *agents) if bounds.commit_agent else (None,)
+    events: list[Event] = [CommitRequested(session_id, call, agent) for agent in adopters]
+    if bounds.agent_cannot_commit:
+        events.extend(
+            CommitRequested(session_id, call, agent, agent_can_commit=False) for agent in agents
+        )
+    if bounds.whole:
+        events.extend(CommitRequested(session_id, call, agent, whole=True) for agent in adopters)
+    if bounds.wait:
+        events.append(CommitRequested(session_id, call, wait=True, now=BEFORE, deadline=DEADLINE))
+        events.append(CommitRequested(session_id, call, wait=True, now=DEADLINE, deadline=DEADLINE))
+        events.append(CommitRequested(session_id, call, wait=True))
+    if bounds.in_call:
+        events.append(CommitRequested(session_id, call, in_call=True))
+        if bounds.wait:
+            events.append(
+                CommitRequested(
+                    session_id, call, wait=True, in_call=True, now=BEFORE, deadline=DEADLINE
+                )
+            )
+    if bounds.follow_up and session is not None:
+        events.append(CommitRequested(session_id, call, follow_up=True))
+    return events
+
+
+def process_events(shutdown: Shutdown, bounds: Bounds) -> list[Event]:
+    """The process events allowed with ``shutdown``: background commits, the drain, reset.
+
+    They read only the shutdown record (``DrainNext`` names a session and is
+    offered with that session's events).
+    """
+    events: list[Event] = []
+    if bounds.background:
+        if shutdown.background_commits < 1:
+            events.append(BackgroundCommitRequested())
+        else:
+            events.append(BackgroundCommitEnded())
+    if bounds.drain:
+        events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS))
+        if bounds.in_call:
+            events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS, in_call=True))
+        events.append(DrainPoll(BEFORE))
+        if shutdown.phase == DRAINING:
+            events.append(DrainPoll(BEFORE, worker=True))
+            events.append(DrainPoll(DEADLINE))
+            events.append(DrainFinished())
+    if bounds.reset:
+        events.append(Reset())
+    return events
+
+
+def enabled_events(state: Process, bounds: Bounds, *, symmetric: bool = False) -> list[Event]:
+    """Every event the world offers in ``state`` (probes not included).
+
+    With ``symmetric``, interchangeable handles are represented once: of the
+    sessions without an entry only the first is offered, and of the agents no
+    state mentions only the first. Under symmetry reduction that loses nothing
+    (the other choices lead to renamings of the same states).
+    """
+    present = dict(state.sessions)
+    agents = offered_agents(state, bounds, symmetric=symmetric)
+    session_ids = list(bounds.session_ids)
+    if symmetric:
+        absent = [key for key in session_ids if key not in present]
+        session_ids = [key for key in session_ids if key in present] + absent[:1]
+    events: list[Event] = []
+    for session_id in session_ids:
+        events.extend(
+            session_events(session_id, present.get(session_id), agents, bounds, state.shutdown)
+        )
+    events.extend(process_events(state.shutdown, bounds))
+    return events
+
+
+def offered_agents(state: Process, bounds: Bounds, *, symmetric: bool) -> tuple[Handle, ...]:
+    """The agents events may name: all, or under symmetry the used ones and one fresh."""
+    agents = bounds.agent_handles
+    if not symmetric:
+        return agents
+    used = agents_in(state)
+    fresh = [agent for agent in agents if agent not in used]
+    return tuple(agent for agent in agents if agent in used) + tuple(fresh[:1])
+
+
+def agents_in(state: Process) -> set[object]:
     """Every agent handle the state mentions."""
     used: set[object] = set()
     for _, session in state.sessions:
@@ -202,6 +321,74 @@ def _agents_in(state: Process) -> set[object]:
         for segment in session.segments:
             if segment.owner is not None:
                 used.add(segment.owner)
-        if session.in_flight is not None:
+        if session.in_flight is not None and session.in_flight.agent is not None:
             used.add(session.in_flight.agent)
     return used
+
+
+# --- probes: test-hook edits -----------------------------------------------------
+
+
+class Probe(NamedTuple):
+    """An edit applied to a state to check the answer, never explored further."""
+
+    event: EntryEdited
+    malformed: bool
+    """True when the entry it would write is not well-formed: the edit must raise."""
+
+
+def edit_probes(
+    session_id: str, session: Session | None, agents: tuple[object, ...], bounds: Bounds
+) -> list[Probe]:
+    """Test-hook edits of one entry: well-formed ones and ones that must be refused."""
+    if not bounds.edits:
+        return []
+    generation = 0 if session is None else session.generation
+    committed = 0 if session is None else session.committed
+    edit = EntryEdited
+
+    def ok(field: str, value: object) -> Probe:
+        return Probe(edit(session_id, field, value), False)
+
+    def bad(field: str, value: object) -> Probe:
+        return Probe(edit(session_id, field, value), True)
+
+    probes = [
+        ok("in_flight", True),
+        ok("in_flight", False),
+        ok("agent", None),
+        *(ok("agent", agent) for agent in agents[:1]),
+        ok("generation", generation + 1),
+        ok("committed_generation", generation),
+        ok("entry", None),
+        ok("entry", Session()),
+        bad("committed_generation", generation + 1),
+        bad("no_such_field", 1),
+        bad("in_flight", "yes"),
+        bad("entry", "not a session"),
+        bad("segments", (Segment(committed + 2, committed + 2, None),)),
+    ]
+    if committed > 0:
+        probes.append(bad("committed_generation", committed - 1))
+        probes.append(bad("generation", committed - 1))
+    return probes
+
+
+def within_bounds(state: Process, bounds: Bounds) -> bool:
+    """True when every counter of ``state`` lies within the world's bounds.
+
+    The model never leaves them; a broken step function may (counting an
+    ephemeral turn, say). The checker then reports the transition that left
+    and does not explore beyond it, so exploration always ends.
+    """
+    limit = bounds.max_generation
+    for _, session in state.sessions:
+        if session.generation > limit or session.committed > limit:
+            return False
+        if session.follow_up_through > limit or len(session.segments) > limit:
+            return False
+    shutdown = state.shutdown
+    counts = (shutdown.queued, shutdown.calls)
+    return all(0 <= count <= bounds.sessions for count in counts) and (
+        0 <= shutdown.background_commits <= 1
+    )

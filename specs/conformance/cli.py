@@ -1,11 +1,14 @@
 """``memory-lifecycle conform TARGET``: check an implementation of the lifecycle API.
 
-TARGET is an importable module path or a ``.py`` file with the hermes-webui
-lifecycle functions (or a ``conformance_adapter()``; see ``conformance.target``).
-Prints a table of every property with its status and evidence, and for each
-violation the shortest counterexample and the command that replays it. Exit
-status: 0 when nothing is violated, 1 on a violation, 2 for bad usage or a
-target that cannot be loaded.
+TARGET is ``compat`` (the drop-in), ``native`` (``SessionLifecycle`` through
+its adapter), an importable module path or a ``.py`` file with the
+hermes-webui lifecycle functions (or a ``conformance_adapter()``; see
+``conformance.target``). Prints a table of every property with its kind,
+status and evidence, and for each violation the shortest counterexample and
+the command that replays it. ``--reference MODULE`` adds a call-by-call
+comparison with another implementation (``conformance.differential``); a
+difference no declared divergence explains also exits 1. Exit statuses:
+``commandline.EXIT_STATUSES``.
 """
 
 from __future__ import annotations
@@ -15,14 +18,31 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..commandline import (
+    OK,
+    USAGE,
+    VIOLATED,
+    OutputError,
+    Progress,
+    check_output_file,
+    exit_status_help,
+    missing_tool,
+    target_error_text,
+)
 from ..properties import ALL
 from .differential import add_reference_options, reference_checks, run_reference, with_reference
 from .divergences import DivergenceError
 from .report import as_json, as_junit, table
-from .runner import BUDGETS, Report, run_conformance
+from .runner import BUDGETS, CHECKS, Report, run_conformance
 from .target import TargetError
 
-CHECKS = ("probes", "stateful", "interleave")
+STATUS_HELP = """statuses:
+  passed          a check ran to its stated budget and none saw a violation
+  violated        a check found a counterexample (shown, with its replay command)
+  not_applicable  the target lacks the calls the property needs
+  not_checked     no check could decide it (the reason is given)
+
+kinds: S9 and S10 are advisory (efficiency, hygiene); the others are required."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,18 +50,35 @@ def _parser() -> argparse.ArgumentParser:
         prog="memory-lifecycle conform",
         description="Check an implementation of the memory-provider session lifecycle API "
         "against the properties S1-S10 and L1-L4.",
+        epilog=f"{STATUS_HELP}\n\n{exit_status_help()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", help="importable module path or .py file under test")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        help="compat, native, an importable module path or a .py file to check",
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small budget (a minute or less)")
-    size.add_argument("--standard", action="store_true", help="the default budget")
-    size.add_argument("--thorough", action="store_true", help="long search")
+    size.add_argument(
+        "--quick", action="store_true", help=f"small budget: {BUDGETS['quick'].describe()}"
+    )
+    size.add_argument(
+        "--standard",
+        action="store_true",
+        help=f"the default budget: {BUDGETS['standard'].describe()}",
+    )
+    size.add_argument(
+        "--thorough", action="store_true", help=f"long search: {BUDGETS['thorough'].describe()}"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
+    parser.add_argument("--junit", metavar="FILE", type=Path, help="also write JUnit XML to FILE")
+    parser.add_argument(
+        "--html", metavar="FILE", type=Path, help="also write the report as a web page"
+    )
     parser.add_argument(
         "--only",
         metavar="IDS",
-        help="comma-separated property ids to report (e.g. S2,L1)",
+        help="comma-separated property ids to check (e.g. S2,L1; default: all)",
     )
     parser.add_argument(
         "--checks",
@@ -50,74 +87,118 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated checks to run, of {', '.join(CHECKS)} (default: all)",
     )
     add_reference_options(parser)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the stateful search")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the stateful search (default: 0)"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit status 1) on advisory violations (S9, S10) too",
+    )
     parser.add_argument(
         "--sequence-diagram",
         metavar="FILE",
-        help="write the counterexamples as Mermaid sequence diagrams to FILE",
+        type=Path,
+        help="write each counterexample as a Mermaid sequence diagram: FILE for one, "
+        "FILE with the property id before the suffix (seq.S2.mmd) for several",
     )
     return parser
+
+
+def _usage(message: str) -> int:
+    print(f"memory-lifecycle conform: {message}", file=sys.stderr)
+    return USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; return the exit status."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     budget = "quick" if args.quick else "thorough" if args.thorough else "standard"
-    known = {item.id for item in ALL}
+    known = [item.id for item in ALL]
     only = None
     if args.only:
         only = {part.strip().upper() for part in args.only.split(",") if part.strip()}
-        unknown = sorted(only - known)
-        if unknown:
-            print(f"conform: unknown property id(s) {unknown}; use S1-S10, L1-L4", file=sys.stderr)
-            return 2
+        unknown = sorted(only - set(known))
+        if unknown or not only:
+            return _usage(
+                f"--only: unknown property id(s) {', '.join(unknown) or '(none given)'}; "
+                f"choose from {', '.join(known)}"
+            )
     checks = tuple(part.strip() for part in args.checks.split(",") if part.strip())
     checks, differential = reference_checks(args, checks)
     if (not checks and not differential) or any(item not in CHECKS for item in checks):
-        print(f"conform: --checks takes some of {', '.join(CHECKS)}", file=sys.stderr)
-        return 2
-
-    def progress(text: str) -> None:
-        print(f"conform: {text}", file=sys.stderr, flush=True)
-
+        return _usage(f"--checks takes some of {', '.join(CHECKS)} (got {args.checks!r})")
+    missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
+    if missing:
+        return _usage(f"{missing} (or leave it out: --checks probes,interleave)")
     try:
-        compared = run_reference(args, budget, progress) if differential else None
-        report = checks and run_conformance(
-            args.target, budget=budget, only=only, seed=args.seed, checks=checks, progress=progress
-        )
-    except (TargetError, DivergenceError) as error:
-        print(f"conform: {error}", file=sys.stderr)
-        return 2
-    if not report:
-        print(with_reference("", compared, args.json))
-        return 0 if compared is None or compared.passed else 1
-    print(with_reference(as_json(report) if args.json else table(report), compared, args.json))
-    if args.junit:
-        Path(args.junit).write_text(as_junit(report), encoding="utf-8")
-    if args.sequence_diagram:
-        for written in _write_diagrams(report, Path(args.sequence_diagram)):
-            progress(f"sequence diagram written to {written}")
-    progress(f"done in {report.duration_s:.1f} s")
-    return 1 if report.violated or (compared is not None and not compared.passed) else 0
+        if args.junit is not None:
+            check_output_file(args.junit, "--junit")
+        if args.sequence_diagram is not None:
+            check_output_file(args.sequence_diagram, "--sequence-diagram")
+        if args.html is not None:
+            check_output_file(args.html, "--html")
+    except OutputError as error:
+        return _usage(str(error))
+
+    with Progress("conform") as progress:
+
+        def show(done: int, total: int, current: str) -> None:
+            progress.update(done, total, current)
+
+        def say(text: str) -> None:
+            progress.update(current=text)
+
+        try:
+            compared = run_reference(args, budget, say) if differential else None
+            report = (
+                run_conformance(
+                    args.target,
+                    budget=budget,
+                    only=only,
+                    seed=args.seed,
+                    checks=checks,
+                    progress=show,
+                )
+                if checks
+                else None
+            )
+        except DivergenceError as error:
+            progress.clear()
+            return _usage(str(error))
+        except TargetError as error:
+            progress.clear()
+            return _usage(target_error_text(error))
+    differs = compared is not None and not compared.passed
+    if report is None:
+        print(with_reference("", compared, args.json), flush=True)
+        return VIOLATED if differs else OK
+    output = as_json(report, args.strict) if args.json else table(report, args.strict)
+    print(with_reference(output, compared, args.json), flush=True)
+    try:
+        _write_outputs(report, args)
+    except OSError as error:
+        return _usage(f"cannot write an output: {error}")
+    status = report.exit_status(args.strict)
+    return VIOLATED if differs and status == OK else status
 
 
-def _write_diagrams(report: Report, path: Path) -> list[Path]:
-    """One Mermaid sequence diagram per violated property.
+def _write_outputs(report: Report, args: argparse.Namespace) -> None:
+    if args.junit is not None:
+        args.junit.write_text(as_junit(report, args.strict), encoding="utf-8")
+        print(f"JUnit XML written to {args.junit}", file=sys.stderr)
+    if args.sequence_diagram is not None:
+        from ..diagrams.sequence import write_sequence_diagrams
 
-    With one violation it goes to ``path``; with several, to ``path`` with the
-    property id before the suffix (``seq.S2.mmd``).
-    """
-    from ..diagrams.sequence import trace_to_mermaid
+        traces = [item.counterexample for item in report.violated if item.counterexample]
+        if not traces:
+            print("no counterexample, so no sequence diagram written", file=sys.stderr)
+        for written in write_sequence_diagrams(traces, args.sequence_diagram):
+            print(f"sequence diagram written to {written}", file=sys.stderr)
+    if args.html is not None:
+        from ..pages import write_conformance_page
 
-    traces = [item.counterexample for item in report.violated if item.counterexample]
-    written = []
-    for trace in traces:
-        target = (
-            path if len(traces) == 1 else path.with_suffix(f".{trace.property_id}{path.suffix}")
-        )
-        target.write_text(trace_to_mermaid(trace), encoding="utf-8")
-        written.append(target)
-    return written
+        write_conformance_page(args.html, report)
 
 
 __all__ = ["BUDGETS", "main"]

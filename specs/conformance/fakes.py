@@ -1,11 +1,27 @@
-"""Scripted memory providers: agents whose ``commit_memory_session()`` the checks control.
+"""Scripted memory providers: the one vocabulary of provider behaviour, and real-thread fakes.
 
-One ``Provider`` serves every ``FakeAgent`` of a check. Per session it holds a
-*mode* (how an ordinary call ends: ``ok``, ``fail`` raises an ``Exception``,
-``abort`` raises a ``BaseException``), an optional *hold* (the next call blocks
-until the check releases it), and an optional *hook* run inside the call (for
-re-entrant calls). It logs every call and notices two calls of one session
-running at once (S5). Every wait in here is bounded.
+Every checker scripts providers with the same words (``BEHAVIOURS``):
+
+- ``ok``: return normally;
+- ``fail``: raise ``ProviderFailure`` (an ``Exception``);
+- ``abort``: raise ``KeyboardInterrupt`` (a ``BaseException``, as Ctrl-C would);
+- ``hang``: block until the check releases hung providers, then return;
+- ``slow``: take a long time (``SLOW_SECONDS``), then return;
+- ``reenter``: commit its own session again from inside the call;
+- ``reenter_wait``: the same, waiting for the result (``wait=True``);
+- ``wait_on:SESSION``: once SESSION's provider call is running too, commit
+  SESSION with ``wait=True`` from inside the call (two such providers make a
+  wait cycle across sessions);
+- ``drain``: call ``drain_all_on_shutdown`` from inside the call.
+
+``MODES`` are the ways an ordinary call ends (``ok``, ``fail``, ``abort``);
+``ended_text`` says how a call ended in a trace (``raised KeyboardInterrupt``).
+
+One ``Provider`` serves every ``FakeAgent`` of a real-thread check. Per session
+it holds a *mode*, an optional *hold* (the next call blocks until the check
+releases it), and an optional *hook* run inside the call (for re-entrant
+calls). It logs every call and notices two calls of one session running at
+once (S5). Every wait in here is bounded.
 """
 
 from __future__ import annotations
@@ -17,6 +33,12 @@ from dataclasses import dataclass, field
 MODES = ("ok", "fail", "abort")
 """How an ordinary provider call ends."""
 
+BEHAVIOURS = ("ok", "fail", "abort", "hang", "slow", "reenter", "reenter_wait", "wait_on", "drain")
+"""Every scripted behaviour (``wait_on`` takes a session: ``wait_on:t``)."""
+
+SLOW_SECONDS = 10.0
+"""How long a ``slow`` provider call takes (virtual seconds in the explorer)."""
+
 HOLD_BOUND = 10.0
 """Seconds a held call waits for its release before giving up (raising)."""
 
@@ -25,8 +47,32 @@ class ProviderFailure(RuntimeError):
     """The scripted provider failed (an ordinary ``Exception``)."""
 
 
-class ProviderAbort(BaseException):
-    """The scripted provider was interrupted (a ``BaseException``, like KeyboardInterrupt)."""
+ProviderAbort = KeyboardInterrupt
+"""What an aborting provider raises: a real ``KeyboardInterrupt``, as Ctrl-C would."""
+
+
+def parse_behaviour(text: str) -> tuple[str, str]:
+    """``(kind, argument)`` of one scripted behaviour; ValueError for an unknown one."""
+    kind, _, argument = text.partition(":")
+    if kind not in BEHAVIOURS or (kind == "wait_on") != bool(argument):
+        raise ValueError(
+            f"unknown provider behaviour {text!r}; use one of {', '.join(BEHAVIOURS)} "
+            f"(wait_on takes a session: 'wait_on:t')"
+        )
+    return kind, argument
+
+
+def end_as(mode: str, where: str) -> None:
+    """End a provider call as ``mode`` says: return, or raise the scripted exception."""
+    if mode == "fail":
+        raise ProviderFailure(f"scripted provider failure ({where})")
+    if mode == "abort":
+        raise ProviderAbort(f"scripted interrupt ({where})")
+
+
+def ended_text(error: BaseException | None) -> str:
+    """How a call ended, for a trace: ``returned`` or ``raised KeyboardInterrupt``."""
+    return "returned" if error is None else f"raised {type(error).__name__}"
 
 
 class ProviderNeverReleased(RuntimeError):
@@ -119,10 +165,7 @@ class Provider:
                 outcome = hold.outcome
             if hook is not None:
                 hook()
-            if outcome == "fail":
-                raise ProviderFailure(f"scripted provider failure in session {session_id!r}")
-            if outcome == "abort":
-                raise ProviderAbort(f"scripted provider abort in session {session_id!r}")
+            end_as(outcome, f"session {session_id!r}")
         finally:
             with self.lock:
                 self.active[session_id] -= 1

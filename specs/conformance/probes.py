@@ -2,10 +2,16 @@
 
 Each probe gets a fresh target and a scripted ``Provider`` and drives one
 situation the stateful comparison reaches only by luck: a provider that hangs,
-raises a BaseException or calls the lifecycle again from inside; an agent
-without ``commit_memory_session``; falsy session ids; negative timeouts; a
-waiter that must be woken; a drain that must keep its deadline and commit
-sessions in parallel. Every target call is bounded; a probe fails with a
+raises a BaseException or calls the lifecycle (or the drain) from inside; two
+providers that commit each other's sessions; an agent without
+``commit_memory_session``; falsy session ids; negative timeouts; a waiter that
+must be woken; a drain that must keep its deadline, commit sessions in
+parallel, retry a failed one beside a hung one, not wait for a hung
+background commit, and leave the lifecycle as it found it. Some faults live
+outside any schedule, so only a probe reaches them: a session id whose
+``__hash__`` starts raising during the provider call, or whose ``repr``
+raises, or that is huge; an agent whose ``__del__`` calls the lifecycle; bad
+timeouts and deadlines. Every target call is bounded; a probe fails with a
 ``Trace`` of what it did. Only the waiter probe polls (every 5 ms, for at
 most ``BOUND``) until its waiter sits in a ``threading`` wait, so the release
 comes while it waits; its verdict does not depend on that timing.
@@ -19,11 +25,13 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..trace import Trace, TraceStep
-from .fakes import BareAgent, FakeAgent, Hold, Provider, ProviderAbort
+from .fakes import BareAgent, FakeAgent, Hold, Provider, ProviderAbort, ended_text
 from .target import (
+    ORIGIN,
     BoundedCall,
     Target,
     TargetFactory,
@@ -87,7 +95,7 @@ class Driver:
             self.note("host", action, f"still running after {bound:g} s")
             raise ProbeFailed(f"{action} did not return within {bound:g} s")
         seen = outcome.error if outcome.error is not None else outcome.value
-        shown = type(seen).__name__ if isinstance(seen, BaseException) else repr(seen)
+        shown = ended_text(seen) if isinstance(seen, BaseException) else repr(seen)
         self.note("host", action, shown)
         return seen
 
@@ -146,7 +154,7 @@ class Driver:
         session_id: Any,
         agent: object | None = None,
         wait: bool = False,
-        timeout: float | None = None,
+        timeout: Any = None,
         bound: float = BOUND,
     ) -> Any:
         return self.call(
@@ -325,6 +333,13 @@ def _s10_turns_coalesce(driver: Driver) -> None:
 
 
 def _l1_busy_commit_followed_up(driver: Driver) -> None:
+    _expect_followed_up(
+        driver, "the work of a commit requested while busy was left for the next boundary"
+    )
+
+
+def _expect_followed_up(driver: Driver, message: str) -> None:
+    """L1: a commit refused as busy is committed when the running call ends."""
     _dirty_session(driver)
     before = set(threading.enumerate())
     hold, call = driver.hold("p1")
@@ -332,10 +347,7 @@ def _l1_busy_commit_followed_up(driver: Driver) -> None:
     driver.expect(driver.commit("p1") is False, "a commit while busy reported success")
     driver.release(hold, call)
     driver.settle(before)
-    driver.expect(
-        driver.dirty("p1") is False,
-        "the work of a commit requested while busy was left for the next boundary",
-    )
+    driver.expect(driver.dirty("p1") is False, message)
 
 
 def _drain_action(target: Target, deadline: float) -> str:
@@ -454,6 +466,412 @@ def _l4_discarded_entry_frees_agent(driver: Driver) -> None:
     )
 
 
+# --- faults of the clock, the drain and the host ---------------------------------------------
+
+
+def _needs_drain(driver: Driver) -> None:
+    if not driver.target.has_drain:
+        raise NotApplicable("no drain_all_on_shutdown")
+
+
+def _l2_hung_background_commit(driver: Driver) -> None:
+    _needs_drain(driver)
+    if not driver.target.has_background_registry:
+        raise NotApplicable("no _register_background_commit_thread")
+    _dirty_session(driver, "p1")
+    hold = driver.provider.hold_next("p1")
+    target = driver.target
+
+    def background() -> None:
+        try:
+            target.commit("p1", None, True, None)
+        finally:
+            target.unregister_background(threading.current_thread())
+
+    thread = threading.Thread(target=background, name="background commit p1", daemon=True)
+    setattr(thread, ORIGIN, driver.origin)
+    admitted = driver.call(
+        "_register_background_commit_thread(<thread committing 'p1'>)",
+        lambda: target.register_background(thread),
+    )
+    driver.expect(admitted is True, f"a background commit was refused: {admitted!r}")
+    thread.start()
+    driver.expect(hold.entered.wait(BOUND), "the background commit never called the provider")
+    driver.note("provider", "the background commit's call of 'p1' hangs")
+    for session_id in ("p2", "p3"):
+        _dirty_session(driver, session_id)
+    try:
+        driver.call(
+            _drain_action(target, DRAIN_DEADLINE),
+            lambda: target.drain(DRAIN_DEADLINE),
+            bound=DRAIN_DEADLINE + BOUND,
+        )
+        left = [sid for sid in ("p2", "p3") if driver.dirty(sid) is not False]
+    finally:
+        hold.finish("ok")
+    driver.expect(
+        not left,
+        f"a hung background commit of 'p1' cost the drain every other session: {left} left dirty",
+    )
+
+
+def _l2_drain_retries_beside_hung(driver: Driver) -> None:
+    _needs_drain(driver)
+    _dirty_session(driver, "p1")
+    _dirty_session(driver, "p2")
+    hold = driver.provider.hold_next("p1")
+    driver.provider.modes["p2"] = "fail"
+    driver.provider.hooks["p2"] = lambda: driver.provider.modes.__setitem__("p2", "ok")
+    driver.note("provider", "the next call of 'p1' hangs; the first call of 'p2' fails")
+    try:
+        driver.call(
+            _drain_action(driver.target, DRAIN_DEADLINE),
+            lambda: driver.target.drain(DRAIN_DEADLINE),
+            bound=DRAIN_DEADLINE + BOUND,
+        )
+        still = driver.dirty("p2")
+    finally:
+        hold.finish("ok")
+    driver.expect(
+        still is False,
+        "the drain never retried 'p2' after one failure, although its deadline had time to "
+        "spare: a hung provider held its round open",
+    )
+
+
+def _l2_drain_called_by_provider(driver: Driver) -> None:
+    _needs_drain(driver)
+    if not driver.target.drain_takes_deadline:
+        raise NotApplicable("the drain takes no deadline")
+    _dirty_session(driver, "p1")
+    _dirty_session(driver, "p2")
+    took: list[float] = []
+    deadline = DRAIN_DEADLINE * 3
+
+    def drain_inside() -> None:
+        driver.provider.hooks.pop("p1", None)
+        started = time.monotonic()
+        driver.target.drain(deadline)
+        took.append(time.monotonic() - started)
+
+    driver.provider.hooks["p1"] = drain_inside
+    driver.note("provider", f"the call of 'p1' calls drain_all_on_shutdown({deadline:g})")
+    driver.commit("p1", bound=deadline + BOUND)
+    driver.expect(bool(took), "the drain called from inside the provider call did not return")
+    driver.expect(driver.dirty("p2") is False, "the drain called by a provider left 'p2' dirty")
+    driver.expect(
+        took[0] < BOUND,
+        f"the drain called from inside 'p1''s provider call took {took[0]:.1f} s of its "
+        f"{deadline:g} s deadline with nothing else to commit: it waited for its own caller",
+    )
+
+
+def _l1_follow_up_after_drain(driver: Driver) -> None:
+    _needs_drain(driver)
+    driver.call(
+        _drain_action(driver.target, DRAIN_DEADLINE),
+        lambda: driver.target.drain(DRAIN_DEADLINE),
+        bound=DRAIN_DEADLINE + BOUND,
+    )
+    _expect_lifecycle_running(driver, "after a drain returned")
+
+
+def _l1_bad_drain_deadline_changes_nothing(driver: Driver) -> None:
+    _needs_drain(driver)
+    if not driver.target.drain_takes_deadline:
+        raise NotApplicable("the drain takes no deadline")
+    bad_deadlines: tuple[object, ...] = ("5", [1])
+    for bad in bad_deadlines:
+        driver.call(f"drain_all_on_shutdown({bad!r})", partial(driver.target.drain, bad))
+    _expect_lifecycle_running(driver, "after drain_all_on_shutdown was given a bad deadline")
+
+
+def _expect_lifecycle_running(driver: Driver, when: str) -> None:
+    """L1: background commits are admitted and a busy commit is followed up."""
+    if driver.target.has_background_registry:
+        thread = threading.Thread(target=lambda: None, name="unstarted background commit")
+        admitted = driver.call(
+            "_register_background_commit_thread(<thread>)",
+            lambda: driver.target.register_background(thread),
+        )
+        driver.call(
+            "_unregister_background_commit_thread(<thread>)",
+            lambda: driver.target.unregister_background(thread),
+        )
+        driver.expect(
+            admitted is True,
+            f"{when}, background commits are refused for good: a host's boundary commits are "
+            f"never started",
+        )
+    _expect_followed_up(
+        driver,
+        f"{when}, a commit refused as busy is no longer followed up: its work waits for the "
+        f"next boundary",
+    )
+
+
+def _l3_providers_commit_each_other(driver: Driver) -> None:
+    _dirty_session(driver, "p1")
+    _dirty_session(driver, "p2")
+    entered = {"p1": threading.Event(), "p2": threading.Event()}
+    inner: list[Any] = []
+
+    def cross(own: str, other: str) -> Callable[[], None]:
+        def hook() -> None:
+            driver.provider.hooks.pop(own, None)
+            entered[own].set()
+            entered[other].wait(BOUND)
+            inner.append(driver.target.commit(other, None, True, None))
+
+        return hook
+
+    driver.provider.hooks["p1"] = cross("p1", "p2")
+    driver.provider.hooks["p2"] = cross("p2", "p1")
+    driver.note(
+        "provider",
+        "once both calls run, the call of 'p1' commits 'p2' with wait=True and the call of "
+        "'p2' commits 'p1' with wait=True",
+    )
+    first = driver.start(
+        "commit_session_memory('p1')", lambda: driver.target.commit("p1", None, False, None)
+    )
+    second = driver.start(
+        "commit_session_memory('p2')", lambda: driver.target.commit("p2", None, False, None)
+    )
+    ends_at = time.monotonic() + BOUND * 2
+    hung = [
+        name
+        for name, call in (("p1", first), ("p2", second))
+        if call.result(max(0.0, ends_at - time.monotonic())).hung
+    ]
+    driver.note("host", "both commits joined", f"still running: {hung}" if hung else "returned")
+    driver.expect(
+        not hung,
+        "two providers that commit each other's sessions with wait=True wait for each other "
+        "forever (a cycle of waits)",
+    )
+
+
+class _FlakyId:
+    """A session id equal to ``text`` whose ``__hash__`` raises while ``broken``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.broken = False
+
+    def __hash__(self) -> int:
+        if self.broken:
+            raise TypeError("session id hash failed")
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _FlakyId) and other.text == self.text
+
+    def __repr__(self) -> str:
+        return f"_FlakyId({self.text!r})"
+
+
+class _RaisingReprId:
+    """A session id equal to ``text`` whose ``repr`` raises."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _RaisingReprId) and other.text == self.text
+
+    def __repr__(self) -> str:
+        raise RuntimeError("this session id has no repr")
+
+
+def _l3_hash_raises_during_call(driver: Driver) -> None:
+    session_id = _FlakyId("p1")
+    agent = driver.agent("p1", "p1.a")
+    target = driver.target
+    driver.call("register_agent(<id>, p1.a)", lambda: target.register_agent(session_id, agent))
+    driver.call("mark_turn_completed(<id>)", lambda: target.mark_turn_completed(session_id))
+
+    def breaks() -> None:
+        driver.provider.hooks.pop("p1", None)
+        session_id.broken = True
+
+    driver.provider.hooks["p1"] = breaks
+    driver.note("provider", "during the call, the session id's __hash__ starts raising")
+    try:
+        call = BoundedCall(
+            lambda: target.commit(session_id, None, False, None), "commit", driver.origin
+        )
+        driver.own.add(call.thread)
+        outcome = call.start().result(BOUND)
+        shown = (
+            "still running"
+            if outcome.hung
+            else ended_text(outcome.error)
+            if outcome.error
+            else repr(outcome.value)
+        )
+        driver.note("host", "commit_session_memory(<id>)", shown)
+    finally:
+        session_id.broken = False  # lets a retrying loop finish instead of spinning on
+    driver.expect(
+        not outcome.hung,
+        f"commit_session_memory did not return within {BOUND:g} s once the session id's hash "
+        f"raised: the end of the call is retried forever (a busy loop)",
+    )
+
+
+def _l1_follow_up_with_raising_repr(driver: Driver) -> None:
+    session_id = _RaisingReprId("p1")
+    target = driver.target
+    agent = driver.agent("p1", "p1.a")
+    driver.call(
+        "register_agent(<id whose repr raises>, p1.a)",
+        lambda: target.register_agent(session_id, agent),
+    )
+    driver.call("mark_turn_completed(<id>)", lambda: target.mark_turn_completed(session_id))
+    before = set(threading.enumerate())
+    hold = driver.provider.hold_next("p1")
+    first = driver.start(
+        "commit_session_memory(<id>)", lambda: target.commit(session_id, None, False, None)
+    )
+    driver.expect(hold.entered.wait(BOUND), "the commit never called the provider")
+    driver.call("mark_turn_completed(<id>)", lambda: target.mark_turn_completed(session_id))
+    busy = driver.call(
+        "commit_session_memory(<id>)", lambda: target.commit(session_id, None, False, None)
+    )
+    driver.expect(busy is False, f"a commit while busy returned {busy!r}")
+    driver.release(hold, first)
+    driver.settle(before)
+    left = driver.call(
+        "has_uncommitted_work(<id>)", lambda: target.has_uncommitted_work(session_id)
+    )
+    driver.expect(
+        left is False,
+        "with a session id whose repr raises, the follow-up of a busy commit was lost "
+        "(its thread name needed the repr)",
+    )
+
+
+HUGE_ID_CHARACTERS = 2_000_000
+"""Length of the huge session id: 2 MB that no thread name may copy."""
+
+
+def _l4_huge_id_not_copied(driver: Driver) -> None:
+    session_id = "x" * HUGE_ID_CHARACTERS
+    target = driver.target
+    agent = driver.agent("p1", "p1.a")
+    driver.call("register_agent(<2 MB id>, p1.a)", lambda: target.register_agent(session_id, agent))
+    driver.call("mark_turn_completed(<2 MB id>)", lambda: target.mark_turn_completed(session_id))
+    hold = driver.provider.hold_next("p1")
+    first = BoundedCall(
+        lambda: target.commit(session_id, None, False, None), "commit", driver.origin
+    )
+    driver.own.add(first.thread)
+    first.start()
+    driver.expect(hold.entered.wait(BOUND), "the commit never called the provider")
+    driver.call("mark_turn_completed(<2 MB id>)", lambda: target.mark_turn_completed(session_id))
+    driver.call(
+        "commit_session_memory(<2 MB id>)", lambda: target.commit(session_id, None, False, None)
+    )
+    again = driver.provider.hold_next("p1")
+    driver.release(hold, first)
+    reached = again.entered.wait(BOUND)
+    longest = max((len(thread.name) for thread in threading.enumerate()), default=0)
+    driver.note("host", "the longest thread name", f"{longest:,} characters")
+    again.finish("ok")
+    driver.provider.cancel_hold("p1")
+    driver.expect(
+        not reached or longest < HUGE_ID_CHARACTERS // 100,
+        f"a thread name holds a copy of the {HUGE_ID_CHARACTERS // 1_000_000} MB session id "
+        f"({longest:,} characters): every such id is kept twice while its thread lives",
+    )
+
+
+class _ReentrantDelAgent:
+    """An agent whose ``__del__`` asks the lifecycle something."""
+
+    def __init__(self, target: Target, session_id: str, seen: list[Any]) -> None:
+        self.target = target
+        self.session_id = session_id
+        self.seen = seen
+
+    def commit_memory_session(self) -> None:
+        """Nothing to extract."""
+
+    def __del__(self) -> None:
+        self.seen.append(self.target.has_uncommitted_work(self.session_id))
+
+
+def _l3_agent_del_reenters(driver: Driver) -> None:
+    target = driver.target
+    seen: list[Any] = []
+    driver.call(
+        "register_agent('p1', <agent whose __del__ calls has_uncommitted_work>)",
+        lambda: target.register_agent("p1", _ReentrantDelAgent(target, "p1", seen)),
+    )
+    outcome = BoundedCall(lambda: target.unregister_agent("p1"), "unregister", driver.origin)
+    driver.own.add(outcome.thread)
+    ended = outcome.start().result(BOUND)
+    driver.note(
+        "host",
+        "unregister_agent('p1') (drops the last reference to the agent)",
+        "still running" if ended.hung else "returned",
+    )
+    driver.expect(
+        not ended.hung,
+        "unregister_agent never returned: the agent was freed while the lock was held and its "
+        "__del__ called the lifecycle (let references go outside the lock)",
+    )
+
+
+def _s4_owner_commits_whatever_agent_is_passed(driver: Driver) -> None:
+    owner = _dirty_session(driver)
+    bare = BareAgent("bare")
+    seen = driver.commit("p1", bare)
+    if isinstance(seen, TypeError | ValueError):
+        driver.expect(
+            not driver.calls() and driver.dirty("p1") is True,
+            "a commit refused for its bad agent changed the session",
+        )
+        return  # refused as bad input, with a message: nothing was silently skipped
+    driver.expect(
+        seen is True and driver.calls() == [owner.name],
+        f"work owned by {owner.name} was not committed through it when the commit passed an "
+        f"agent without commit_memory_session: returned {seen!r}, provider calls {driver.calls()}",
+    )
+
+
+def _s7_bad_input_refused_alike(driver: Driver) -> None:
+    driver.register("p1", driver.agent("p1", "p1.a"))
+
+    def raised(value: Any) -> str:
+        return type(value).__name__ if isinstance(value, Exception) else "accepted"
+
+    for bad in (float("nan"), "1", [1]):
+        waiting = driver.commit("p1", None, True, bad)
+        not_waiting = driver.commit("p1", None, False, bad)
+        driver.expect(
+            raised(waiting) == raised(not_waiting),
+            f"timeout={bad!r} is checked in some places only: with wait=True "
+            f"{raised(waiting)}, with wait=False {raised(not_waiting)}",
+        )
+    plain = driver.call(
+        "commit_session_memory(['p1'])", lambda: driver.target.commit(["p1"], None, False, None)
+    )
+    with_bare = driver.call(
+        "commit_session_memory(['p1'], <bare agent>)",
+        lambda: driver.target.commit(["p1"], BareAgent("bare"), False, None),
+    )
+    driver.expect(
+        raised(plain) == raised(with_bare),
+        f"an unhashable session id is checked in some places only: alone {raised(plain)}, "
+        f"with an agent lacking commit_memory_session {raised(with_bare)}",
+    )
+
+
 PROBES: tuple[Probe, ...] = (
     Probe("S1", "only completed turns, falsy ids", _s1_only_completed_turns),
     Probe("S2", "late turn stays dirty", _s2_late_turn_stays_dirty),
@@ -461,19 +879,33 @@ PROBES: tuple[Probe, ...] = (
     Probe("S3", "failure keeps the owner", _s3_failure_keeps_owner),
     Probe("S3", "agent without commit_memory_session", _s3_agent_without_commit_method),
     Probe("S4", "new agent cannot steal", _s4_new_agent_cannot_steal),
+    Probe(
+        "S4", "owner commits whatever agent is passed", _s4_owner_commits_whatever_agent_is_passed
+    ),
     Probe("S5", "busy, zero and negative timeouts", _s5_busy_and_negative_timeouts),
     Probe("S6", "sessions isolated", _s6_sessions_isolated),
     Probe("S7", "generations count", _s7_generations_count),
+    Probe("S7", "bad input refused alike everywhere", _s7_bad_input_refused_alike),
     Probe("S8", "discard only clean, idle entries", _s8_discard_only_clean),
     Probe("S9", "no call without new work", _s9_no_call_without_work),
     Probe("S10", "turns during a commit coalesce", _s10_turns_coalesce),
     Probe("L1", "busy commit followed up", _l1_busy_commit_followed_up),
+    Probe("L1", "follow-up after a drain", _l1_follow_up_after_drain),
+    Probe("L1", "bad drain deadline changes nothing", _l1_bad_drain_deadline_changes_nothing),
+    Probe("L1", "follow-up for an id whose repr raises", _l1_follow_up_with_raising_repr),
     Probe("L2", "drain keeps its deadline", _l2_drain_keeps_deadline),
     Probe("L2", "drain commits in parallel", _l2_drain_in_parallel),
+    Probe("L2", "hung background commit costs one session", _l2_hung_background_commit),
+    Probe("L2", "drain retries beside a hung provider", _l2_drain_retries_beside_hung),
+    Probe("L2", "drain called by a provider", _l2_drain_called_by_provider),
     Probe("L3", "re-entrant provider", _l3_reentrant_provider),
     Probe("L3", "waiter woken", _l3_waiter_woken),
     Probe("L3", "hung provider blocks nobody else", _l3_hung_provider_blocks_nobody_else),
+    Probe("L3", "providers commit each other's sessions", _l3_providers_commit_each_other),
+    Probe("L3", "session id hash raises during the call", _l3_hash_raises_during_call),
+    Probe("L3", "agent __del__ calls the lifecycle", _l3_agent_del_reenters),
     Probe("L4", "discarded entry frees its agent", _l4_discarded_entry_frees_agent),
+    Probe("L4", "huge session id not copied", _l4_huge_id_not_copied),
 )
 """Every fault-injection probe, in catalogue order."""
 

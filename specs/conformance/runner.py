@@ -1,12 +1,21 @@
 """Run every check of the conformance suite on one target and collect a verdict per property.
 
-Three kinds of check feed the verdicts: the fault-injection probes
+Three kinds of check contribute verdicts: the fault-injection probes
 (``probes``), the Hypothesis stateful comparison against the model
-(``specs.stateful``) and, when the interleaving explorer is available, its
-canonical scenarios under systematically explored thread schedules. A property
-is ``violated`` when any check shows it broken (the shortest counterexample is
-kept), ``not_applicable`` when the target lacks the calls it needs, else
-``passed``.
+(``specs.stateful``) and the interleaving explorer's scenarios under
+systematically explored thread schedules. Each gives a ``CheckVerdict`` for
+every property it covers, one of ``STATUSES``:
+
+- ``passed``: the check ran to its stated budget and saw no violation;
+- ``violated``: it found a counterexample (kept with its replay command);
+- ``not_applicable``: the target lacks the calls the property needs;
+- ``not_checked``: the check could not decide it, with the reason (it stopped
+  at another property's violation, it was interrupted, ...).
+
+A property's status combines its verdicts: ``violated`` when any check
+violated it; else ``passed`` when some check passed it; else
+``not_applicable`` when a check found it not applicable; else ``not_checked``
+with every reason. A property nobody checked is never ``passed``.
 """
 
 from __future__ import annotations
@@ -14,16 +23,23 @@ from __future__ import annotations
 import shlex
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..interleave.runner import quiet_logging
-from ..properties import ALL
-from ..stateful import run_stateful
+from ..properties import ALL, BY_ID
 from ..trace import Trace
-from .probes import PROBES, run_probe
+from .probes import PROBES, Probe, run_probe
 from .target import Target, TargetFactory, target_factory
+
+Status = Literal["passed", "violated", "not_applicable", "not_checked"]
+STATUSES: tuple[Status, ...] = ("violated", "passed", "not_applicable", "not_checked")
+"""Every status a property (and one check's verdict on it) can have, in the order
+they win when a property's verdicts are combined."""
+
+CHECKS = ("probes", "stateful", "interleave")
+"""The kinds of check, in the order they run."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,15 @@ class Budget:
     stateful_steps: int
     shrink_seconds: float
     interleave_schedules: int
+
+    def describe(self, checks: Collection[str] = ("stateful", "interleave")) -> str:
+        """The budget of ``checks`` in words."""
+        parts = []
+        if "stateful" in checks:
+            parts.append(f"{self.stateful_examples} stateful runs x {self.stateful_steps} steps")
+        if "interleave" in checks:
+            parts.append(f"up to {self.interleave_schedules} schedules per scenario")
+        return ", ".join(parts) or "each probe once"
 
 
 BUDGETS: dict[str, Budget] = {
@@ -51,27 +76,102 @@ NEEDS: dict[str, tuple[str, str]] = {
 }
 """Properties that need an optional call: ``Target`` flag and the call's name."""
 
-Progress = Callable[[str], None]
+Progress = Callable[[int, int, str], None]
+"""Told ``(done, total, what runs now)`` before each unit of work."""
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """What one check says about one property.
+
+    ``source`` names the check precisely (``probe 'waiter woken'``,
+    ``stateful comparison``, ``interleavings of two_boundary_commits``);
+    ``detail`` is what was checked, to which budget, for ``passed``; the
+    finding for ``violated``; the reason for ``not_applicable`` and
+    ``not_checked``.
+    """
+
+    property_id: str
+    check: str
+    source: str
+    status: Status
+    detail: str = ""
+    trace: Trace | None = None
+    replay: str | None = None
+
+    def describe(self) -> str:
+        """One line: the source, the status and the detail."""
+        word = self.status.replace("_", " ")
+        detail = " ".join(self.detail.split())
+        return f"{self.source}: {word}" + (f" ({detail})" if detail else "")
 
 
 @dataclass
 class PropertyResult:
-    """The verdict on one property."""
+    """Every check's verdict on one property, and what they add up to."""
 
     id: str
     title: str
-    status: str = "passed"
-    evidence: list[str] = field(default_factory=list)
-    counterexample: Trace | None = None
-    replay: str | None = None
+    required: bool = True
+    verdicts: list[CheckVerdict] = field(default_factory=list)
+    unchecked_reason: str = "no check that ran covers it"
+    """The reason given when no check gave this property any verdict."""
 
-    def violate(self, trace: Trace, replay: str, evidence: str) -> None:
-        """Record a violation, keeping the shortest counterexample."""
-        self.status = "violated"
-        self.evidence.append(evidence)
-        if self.counterexample is None or len(trace.steps) < len(self.counterexample.steps):
-            self.counterexample = trace
-            self.replay = replay
+    @property
+    def kind(self) -> str:
+        """``required`` or ``advisory``."""
+        return "required" if self.required else "advisory"
+
+    @property
+    def status(self) -> Status:
+        statuses = {verdict.status for verdict in self.verdicts}
+        for status in STATUSES:
+            if status in statuses:
+                return status
+        return "not_checked"
+
+    @property
+    def evidence(self) -> list[str]:
+        """Every verdict in one line each (the reason alone when there is none)."""
+        if not self.verdicts:
+            return [f"not checked ({self.unchecked_reason})"]
+        return [verdict.describe() for verdict in self.verdicts]
+
+    @property
+    def reason(self) -> str | None:
+        """Why the property is not applicable or not checked; None otherwise."""
+        status = self.status
+        if status not in ("not_applicable", "not_checked"):
+            return None
+        reasons = [v.detail for v in self.verdicts if v.status == status and v.detail]
+        if not reasons:
+            return self.unchecked_reason
+        return "; ".join(dict.fromkeys(reasons))
+
+    @property
+    def violation(self) -> CheckVerdict | None:
+        """The violated verdict with the shortest counterexample."""
+        found = [v for v in self.verdicts if v.status == "violated"]
+        if not found:
+            return None
+        return min(found, key=lambda v: len(v.trace.steps) if v.trace else 1 << 30)
+
+    @property
+    def counterexample(self) -> Trace | None:
+        chosen = self.violation
+        return chosen.trace if chosen else None
+
+    @property
+    def replay(self) -> str | None:
+        chosen = self.violation
+        return chosen.replay if chosen else None
+
+    @property
+    def message(self) -> str | None:
+        chosen = self.violation
+        if chosen is None:
+            return None
+        return chosen.trace.message if chosen.trace else chosen.detail
 
 
 @dataclass
@@ -81,189 +181,456 @@ class Report:
     target: str
     budget: str
     properties: list[PropertyResult]
+    checks: tuple[str, ...] = CHECKS
+    seed: int = 0
     duration_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    other_findings: list[CheckVerdict] = field(default_factory=list)
+    """Violations no catalogue property names (a linearizability mismatch, a
+    thread of the target dying); they count as required."""
+    interrupted: bool = False
 
     @property
     def violated(self) -> list[PropertyResult]:
         return [item for item in self.properties if item.status == "violated"]
 
+    @property
+    def required_violated(self) -> list[PropertyResult]:
+        return [item for item in self.violated if item.required]
+
+    @property
+    def advisory_violated(self) -> list[PropertyResult]:
+        return [item for item in self.violated if not item.required]
+
+    def count(self, status: Status) -> int:
+        return sum(item.status == status for item in self.properties)
+
     def by_id(self, property_id: str) -> PropertyResult:
         return next(item for item in self.properties if item.id == property_id)
+
+    def exit_status(self, strict: bool = False) -> int:
+        """130 when interrupted; 1 when a required property (any, with ``strict``) is
+        violated or another finding was made; else 0."""
+        if self.interrupted:
+            return 130
+        failing = self.violated if strict else self.required_violated
+        return 1 if failing or self.other_findings else 0
 
 
 def _command(target: str, *options: str) -> str:
     return " ".join(["memory-lifecycle", "conform", shlex.quote(target), *options])
 
 
-def run_conformance(
-    target: str,
-    *,
-    budget: str = "standard",
-    only: set[str] | None = None,
-    seed: int = 0,
-    checks: tuple[str, ...] = ("probes", "stateful", "interleave"),
-    progress: Progress | None = None,
-) -> Report:
-    """Check ``target`` (a dotted module path or a .py file); raises ``TargetError`` if unusable."""
-    say = progress or (lambda _text: None)
-    started = time.monotonic()
-    chosen = BUDGETS[budget]
-    factory = target_factory(target)
-    sample = factory()
-    results = [
-        PropertyResult(item.id, item.title) for item in ALL if only is None or item.id in only
-    ]
-    by_id = {item.id: item for item in results}
-    report = Report(target, budget, results)
-    for property_id, (flag, call) in NEEDS.items():
-        if property_id in by_id and not getattr(sample, flag):
-            by_id[property_id].status = "not_applicable"
-            by_id[property_id].evidence.append(f"target has no {call}")
-    with quiet_logging():
-        if "probes" in checks:
-            _run_probes(target, factory, by_id, budget, say)
-        if "stateful" in checks:
-            _run_stateful(target, factory, by_id, chosen, seed, say, report)
-        if "interleave" in checks:
-            _run_interleave(target, sample, by_id, chosen, say, report)
-    report.duration_s = time.monotonic() - started
-    return report
+def _not_checked_all(slots: Iterable[PropertyResult], check: str, source: str, reason: str) -> None:
+    for slot in slots:
+        slot.verdicts.append(CheckVerdict(slot.id, check, source, "not_checked", reason))
 
 
-def _run_probes(
-    target: str,
-    factory: TargetFactory,
-    by_id: dict[str, PropertyResult],
-    budget: str,
-    say: Progress,
-) -> None:
-    for probe in PROBES:
-        result_slot = by_id.get(probe.property_id)
-        if result_slot is None:
-            continue
-        say(f"probe {probe.property_id}: {probe.name}")
-        result = run_probe(probe, factory)
-        if result.status == "violated" and result.trace is not None:
-            replay = _command(
-                target, "--only", probe.property_id, "--checks", "probes", f"--{budget}"
-            )
-            result_slot.violate(result.trace, replay, f"probe '{probe.name}': {result.reason}")
-        elif result.status == "passed" and result_slot.status != "violated":
-            result_slot.evidence.append(f"probe '{probe.name}' passed")
+class Conformance:
+    """One target under check: run the checks in any order, then ``report()``.
 
+    The command runs them all (``run_conformance``); the pytest plugin runs
+    each property's probes in its own test item. Loading fails with
+    ``TargetError`` when the target cannot be used.
+    """
 
-def _run_stateful(
-    target: str,
-    factory: TargetFactory,
-    by_id: dict[str, PropertyResult],
-    chosen: Budget,
-    seed: int,
-    say: Progress,
-    report: Report,
-) -> None:
-    say(
-        f"stateful comparison with the model: {chosen.stateful_examples} examples "
-        f"x {chosen.stateful_steps} steps (seed {seed})"
-    )
-    found = run_stateful(
-        factory,
-        max_examples=chosen.stateful_examples,
-        step_count=chosen.stateful_steps,
-        seed_value=seed,
-        shrink_seconds=chosen.shrink_seconds,
-    )
-    if found.error is not None:
-        report.errors.append(f"stateful comparison stopped: {found.error!r}")
-    replay_base = ("--checks", "stateful", "--seed", str(seed), f"--{chosen.name}")
-    hit = set()
-    for violation in found.violations:
-        slot = by_id.get(violation.property_id)
-        if slot is None:
-            continue
-        hit.add(violation.property_id)
-        trace = violation.trace()
-        replay = _command(target, "--only", violation.property_id, *replay_base)
-        slot.violate(trace, replay, f"stateful comparison: {violation.message}")
-    for slot in by_id.values():
-        if slot.id not in hit and slot.status == "passed":
-            slot.evidence.append(
-                f"stateful: {chosen.stateful_examples} runs x {chosen.stateful_steps} steps agree"
-            )
+    def __init__(
+        self,
+        target: str,
+        *,
+        budget: str = "standard",
+        only: Collection[str] | None = None,
+        seed: int = 0,
+        checks: tuple[str, ...] = CHECKS,
+        progress: Progress | None = None,
+    ) -> None:
+        self.started = time.monotonic()
+        self.target = target
+        self.budget = BUDGETS[budget]
+        self.seed = seed
+        self.checks = checks
+        self.progress = progress or (lambda _done, _total, _text: None)
+        self.factory: TargetFactory = target_factory(target)
+        self.sample: Target = self.factory()
+        self.results = {
+            item.id: PropertyResult(item.id, item.title, item.required)
+            for item in ALL
+            if only is None or item.id in only
+        }
+        self._report = Report(target, budget, list(self.results.values()), checks, seed)
+        self.lacking: dict[str, str] = {
+            pid: f"the target has no {call}"
+            for pid, (flag, call) in NEEDS.items()
+            if not getattr(self.sample, flag)
+        }
+        self.probes_done: set[str] = set()
+        self.finished: set[str] = set()
+        """Checks that ran to their end."""
+        self.done = 0
+        self.total = self._work()
 
+    # --- bookkeeping ----------------------------------------------------------------
 
-def _interleave_factory(target: str, sample: Target) -> Any:
-    """The explorer's factory for ``target``, or None when it cannot run it."""
-    try:
-        from ..interleave import target as interleave_target
-    except ImportError:
-        return None
-    api = sample.api
-    if isinstance(api, interleave_target.NativeAdapter):
-        return interleave_target.native_target()
-    if not isinstance(api, types.ModuleType):
-        return None
-    try:
-        return interleave_target.target_factory(target)
-    except Exception:
-        return None
+    def _probes_of(self, property_id: str) -> list[Probe]:
+        return [probe for probe in PROBES if probe.property_id == property_id]
 
+    def _scenarios(self) -> list[tuple[Any, bool]]:
+        """The scenarios to explore, each with whether Ctrl-C is injected into it."""
+        from ..interleave.scenarios import CANONICAL, INTERRUPTED, SCENARIOS
 
-def _run_interleave(
-    target: str,
-    sample: Target,
-    by_id: dict[str, PropertyResult],
-    chosen: Budget,
-    say: Progress,
-    report: Report,
-) -> None:
-    factory = _interleave_factory(target, sample)
-    if factory is None:
-        say("interleaving scenarios: not available for this target")
-        return
-    from ..interleave.explore import explore
-    from ..interleave.scenarios import CANONICAL, SCENARIOS
+        chosen = [(name, False) for name in CANONICAL] + [(name, True) for name in INTERRUPTED]
+        return [
+            (SCENARIOS[name], interrupts)
+            for name, interrupts in chosen
+            if any(pid in self.results for pid in SCENARIOS[name].properties)
+        ]
 
-    for name in CANONICAL:
-        scenario = SCENARIOS[name]
-        if not any(pid in by_id for pid in scenario.properties):
-            continue
-        say(f"interleavings: {name} (up to {chosen.interleave_schedules} schedules)")
-        try:
-            result = explore(
-                scenario,
-                factory,
-                mode="dfs",
-                budget=chosen.interleave_schedules,
-                target_name=target,
-            )
-        except Exception as error:
-            report.errors.append(
-                f"interleaving exploration stopped at scenario {name}: {error}; "
-                f"the remaining scenarios were skipped"
-            )
+    def _work(self) -> int:
+        total = 0
+        if "probes" in self.checks:
+            total += sum(len(self._probes_of(pid)) for pid in self.results)
+        if "stateful" in self.checks:
+            total += 1
+        if "interleave" in self.checks:
+            total += len(self._scenarios())
+        return total
+
+    def _step(self, text: str) -> None:
+        self.progress(self.done, self.total, text)
+        self.done += 1
+
+    def interrupted(self) -> None:
+        """Record that the run was stopped (Ctrl-C): what is not decided stays not checked."""
+        self._report.interrupted = True
+        reason = "interrupted before this check finished"
+        for slot in self.results.values():
+            slot.unchecked_reason = "the run was interrupted before a check covered it"
+            for check in self.checks:
+                if check in self.finished:
+                    continue
+                if check == "probes" and (
+                    slot.id in self.probes_done or not self._probes_of(slot.id)
+                ):
+                    continue
+                if check == "interleave" and not any(
+                    slot.id in scenario.properties for scenario, _ in self._scenarios()
+                ):
+                    continue
+                slot.verdicts.append(CheckVerdict(slot.id, check, check, "not_checked", reason))
+
+    def select(self, property_ids: Collection[str]) -> None:
+        """Check only ``property_ids`` from now on (the pytest plugin's ``-k`` selection)."""
+        for property_id in list(self.results):
+            if property_id not in property_ids:
+                del self.results[property_id]
+        self._report.properties = list(self.results.values())
+        self.total = self._work()
+
+    def report(self) -> Report:
+        """The report as it stands."""
+        self._report.duration_s = time.monotonic() - self.started
+        return self._report
+
+    # --- probes -----------------------------------------------------------------------
+
+    def run_probes(self) -> None:
+        """Run every selected property's probes."""
+        for property_id in self.results:
+            self.probe(property_id)
+        self.finished.add("probes")
+
+    def probe(self, property_id: str) -> None:
+        """Run the fault-injection probes of one property (once)."""
+        if property_id in self.probes_done or "probes" not in self.checks:
             return
+        self.probes_done.add(property_id)
+        slot = self.results[property_id]
+        for probe in self._probes_of(property_id):
+            source = f"probe '{probe.name}'"
+            if property_id in self.lacking:
+                self.done += 1
+                slot.verdicts.append(
+                    CheckVerdict(
+                        property_id, "probes", source, "not_applicable", self.lacking[property_id]
+                    )
+                )
+                continue
+            self._step(f"{property_id}: probe '{probe.name}'")
+            with quiet_logging():
+                result = run_probe(probe, self.factory)
+            if result.status == "violated" and result.trace is not None:
+                replay = _command(
+                    self.target,
+                    "--only",
+                    property_id,
+                    "--checks",
+                    "probes",
+                    f"--{self.budget.name}",
+                )
+                slot.verdicts.append(
+                    CheckVerdict(
+                        property_id,
+                        "probes",
+                        source,
+                        "violated",
+                        result.reason,
+                        result.trace,
+                        replay,
+                    )
+                )
+            elif result.status == "not_applicable":
+                slot.verdicts.append(
+                    CheckVerdict(property_id, "probes", source, "not_applicable", result.reason)
+                )
+            else:
+                slot.verdicts.append(CheckVerdict(property_id, "probes", source, "passed"))
+
+    # --- stateful comparison ----------------------------------------------------------
+
+    def run_stateful(self) -> None:
+        """The Hypothesis comparison with the model: one verdict per selected property."""
+        if "stateful" not in self.checks:
+            return
+        chosen = self.budget
+        budget_text = (
+            f"{chosen.stateful_examples} runs x {chosen.stateful_steps} steps, seed {self.seed}"
+        )
+        self._step(f"stateful comparison with the model ({budget_text})")
+        with quiet_logging():
+            found = _stateful_search(self.factory, chosen, self.seed, tuple(self.results))
+        for verdict in _stateful_verdicts(found, tuple(self.results), self.lacking):
+            if verdict.status == "violated":
+                options = found.verdicts[verdict.property_id].replay
+                verdict = _with_replay(verdict, _command(self.target, *options, f"--{chosen.name}"))
+            self.results[verdict.property_id].verdicts.append(verdict)
+        self._report.errors.extend(
+            f"stateful comparison stopped: {error}" for error in found.errors
+        )
+        self.finished.add("stateful")
+
+    # --- interleavings ----------------------------------------------------------------
+
+    def run_interleave(self) -> None:
+        """The explorer's canonical scenarios, depth-first, within the schedule budget."""
+        if "interleave" not in self.checks:
+            return
+        scenarios = self._scenarios()
+        factory = _interleave_factory(self.factory, self.sample)
+        if factory is None:
+            reason = "the interleaving explorer cannot load this kind of target"
+            self.done += len(scenarios)
+            for scenario, interrupts in scenarios:
+                _not_checked_all(
+                    self._covered(scenario),
+                    "interleave",
+                    _source(scenario.name, interrupts),
+                    reason,
+                )
+            self.finished.add("interleave")
+            return
+        from ..interleave.explore import explore
+
+        for index, (scenario, interrupts) in enumerate(scenarios):
+            label = f"interleavings: {_source(scenario.name, interrupts)}"
+            self._step(label)
+            covered = self._covered(scenario)
+            if covered and all(slot.status == "violated" for slot in covered):
+                reason = "already shown violated; not explored again"
+                _not_checked_all(covered, "interleave", _source(scenario.name, interrupts), reason)
+                continue
+
+            def count(runs: int, label: str = label) -> None:
+                if runs % 10 == 0:
+                    self.progress(
+                        self.done - 1,
+                        self.total,
+                        f"{label} ({runs}/{self.budget.interleave_schedules} schedules)",
+                    )
+
+            try:
+                with quiet_logging():
+                    result = explore(
+                        scenario,
+                        factory,
+                        mode="dfs",
+                        budget=self.budget.interleave_schedules,
+                        target_name=self.target,
+                        progress=count,
+                        interrupts=interrupts,
+                    )
+            except Exception as error:
+                reason = f"the explorer stopped at scenario {scenario.name}: {error}"
+                self._report.errors.append(reason)
+                self.done += len(scenarios) - index - 1
+                for rest, rest_interrupts in scenarios[index:]:
+                    _not_checked_all(
+                        self._covered(rest),
+                        "interleave",
+                        _source(rest.name, rest_interrupts),
+                        reason,
+                    )
+                self.finished.add("interleave")
+                return
+            self._record_exploration(scenario, result, interrupts)
+        self.finished.add("interleave")
+
+    def _covered(self, scenario: Any) -> list[PropertyResult]:
+        return [self.results[pid] for pid in scenario.properties if pid in self.results]
+
+    def _record_exploration(self, scenario: Any, result: Any, interrupts: bool) -> None:
+        source = _source(scenario.name, interrupts)
+        covered = self._covered(scenario)
         if result.not_applicable is not None:
-            continue
+            for slot in covered:
+                slot.verdicts.append(
+                    CheckVerdict(
+                        slot.id, "interleave", source, "not_applicable", result.not_applicable
+                    )
+                )
+            return
+        extent = _extent(result, self.budget.interleave_schedules)
         violation = result.violation
         if violation is None:
-            for pid in scenario.properties:
-                if pid in by_id and by_id[pid].status == "passed":
-                    by_id[pid].evidence.append(
-                        f"interleavings of {name}: {result.schedules} schedules ok"
-                    )
-            continue
-        slot = by_id.get(violation.property_id)
-        if slot is None:
-            continue
+            for slot in covered:
+                slot.verdicts.append(CheckVerdict(slot.id, "interleave", source, "passed", extent))
+            return
         replay = " ".join(
             [
-                "python -m memory_lifecycle.specs.interleave --target",
-                shlex.quote(target),
+                "memory-lifecycle interleave",
+                shlex.quote(self.target),
                 "--scenario",
-                name,
+                scenario.name,
+                *(["--inject-interrupts"] if interrupts else []),
                 "--replay",
                 shlex.quote(violation.schedule),
             ]
         )
-        slot.violate(violation.trace, replay, f"interleaving {name}: {violation.message}")
+        found = CheckVerdict(
+            violation.property_id,
+            "interleave",
+            source,
+            "violated",
+            violation.message,
+            violation.trace,
+            replay,
+        )
+        if violation.property_id in self.results:
+            self.results[violation.property_id].verdicts.append(found)
+        elif violation.property_id not in BY_ID:
+            self._report.other_findings.append(found)
+        reason = (
+            f"the exploration stopped at its first violation ({violation.property_id}) "
+            f"after {result.schedules} schedule{'' if result.schedules == 1 else 's'}"
+        )
+        for slot in covered:
+            if slot.id != violation.property_id:
+                slot.verdicts.append(
+                    CheckVerdict(slot.id, "interleave", source, "not_checked", reason)
+                )
+
+
+def _source(scenario: str, interrupts: bool = False) -> str:
+    return f"interleavings of {scenario}" + (" with Ctrl-C injected" if interrupts else "")
+
+
+def _extent(result: Any, budget: int) -> str:
+    """How far a dfs exploration went, in words."""
+    bound = max(result.by_bound, default=None) if getattr(result, "by_bound", None) else None
+    plural = "" if bound == 1 else "s"
+    within = f", <= {bound} preemption{plural}" if bound is not None else ""
+    reach = "every schedule" if result.exhausted else f"budget of {budget} reached"
+    return f"{result.schedules} schedules{within}, {reach}"
+
+
+def _with_replay(verdict: CheckVerdict, replay: str) -> CheckVerdict:
+    return CheckVerdict(
+        verdict.property_id,
+        verdict.check,
+        verdict.source,
+        verdict.status,
+        verdict.detail,
+        verdict.trace,
+        replay,
+    )
+
+
+# --- the one place that reads the stateful search -------------------------------------
+
+
+def _stateful_search(
+    factory: TargetFactory,
+    chosen: Budget,
+    seed: int,
+    property_ids: tuple[str, ...],
+    progress: Callable[[str], None] | None = None,
+) -> Any:
+    """Run the stateful search over ``property_ids`` only, within ``chosen``'s budget."""
+    from ..stateful import SearchBudget, run_stateful  # needs hypothesis; the probes do not
+
+    budget = SearchBudget.sized(
+        chosen.stateful_examples, chosen.stateful_steps, chosen.shrink_seconds
+    )
+    return run_stateful(
+        factory, budget=budget, properties=list(property_ids), seed_value=seed, progress=progress
+    )
+
+
+def _stateful_verdicts(
+    found: Any, property_ids: tuple[str, ...], lacking: dict[str, str]
+) -> list[CheckVerdict]:
+    """One stateful verdict per property in ``property_ids``, as the search gave it.
+
+    A violation found after others says so; its replay (the search's own
+    ``--only``/``--seed`` options) is completed by the caller.
+    """
+    source = "stateful comparison"
+    verdicts: list[CheckVerdict] = []
+    for pid in property_ids:
+        given = found.verdicts.get(pid)
+        if pid in lacking:
+            verdicts.append(CheckVerdict(pid, "stateful", source, "not_applicable", lacking[pid]))
+        elif given is None:
+            reason = "the search gave no verdict"
+            verdicts.append(CheckVerdict(pid, "stateful", source, "not_checked", reason))
+        else:
+            after = f" (after {', '.join(given.found_after)})" if given.found_after else ""
+            detail = given.detail
+            if given.status == "violated" and after:
+                detail = f"{detail}{after}"
+            verdicts.append(
+                CheckVerdict(pid, "stateful", source, given.status, detail, given.trace)
+            )
+    return verdicts
+
+
+def _interleave_factory(factory: TargetFactory, sample: Target) -> Any:
+    """The explorer's factory (the same loader, with stand-ins), or None when it cannot run it."""
+    from .native_adapter import NativeAdapter
+
+    kind = type(sample.api)
+    native = (kind.__module__, kind.__qualname__) == (NativeAdapter.__module__, "NativeAdapter")
+    return factory if native or isinstance(sample.api, types.ModuleType) else None
+
+
+def run_conformance(
+    target: str,
+    *,
+    budget: str = "standard",
+    only: Collection[str] | None = None,
+    seed: int = 0,
+    checks: tuple[str, ...] = CHECKS,
+    progress: Progress | None = None,
+) -> Report:
+    """Check ``target`` (a dotted module path or a .py file); raises ``TargetError`` if unusable.
+
+    Ctrl-C stops the run: the report then says ``interrupted`` and keeps every
+    verdict reached so far.
+    """
+    run = Conformance(target, budget=budget, only=only, seed=seed, checks=checks, progress=progress)
+    try:
+        run.run_probes()
+        run.run_stateful()
+        run.run_interleave()
+    except KeyboardInterrupt:
+        run.interrupted()
+    return run.report()

@@ -23,6 +23,10 @@ CONCRETE_TITLE = (
     "coloured by abstract state; steps that change nothing are not drawn"
 )
 
+SESSION_DIRECTION = "TB"
+PROCESS_DIRECTION = "LR"
+"""Layout direction of each machine, the same in its Mermaid and its Graphviz drawing."""
+
 RENDERED = ("session-machine", "process-machine", "reachable-states")
 """Diagrams with a ``.dot`` source that is also drawn as ``.svg`` and ``.png``."""
 
@@ -31,9 +35,11 @@ REFRESH_COMMAND = "python -m memory_lifecycle diagrams"
 
 def text_outputs() -> dict[str, str]:
     """File name -> contents of every text output (``.dot``, ``.mmd``, ``.md``)."""
-    session_mermaid = machine_to_mermaid(SESSION_TITLE, SESSION_STATES, SESSION_EDGES)
+    session_mermaid = machine_to_mermaid(
+        SESSION_TITLE, SESSION_STATES, SESSION_EDGES, direction=SESSION_DIRECTION
+    )
     process_mermaid = machine_to_mermaid(
-        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, direction="LR"
+        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, direction=PROCESS_DIRECTION
     )
     graph = concrete_graph(DIAGRAM_BOUNDS)
     return {
@@ -43,11 +49,17 @@ def text_outputs() -> dict[str, str]:
             SESSION_STATES,
             SESSION_EDGES,
             SESSION_STATE_MEANINGS,
+            rankdir=SESSION_DIRECTION,
             same_rank=[(COMMITTING, COMMITTING_DIRTY)],
         ),
         "session-machine.mmd": session_mermaid,
         "process-machine.dot": machine_to_dot(
-            "process_machine", PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, PROCESS_STATE_MEANINGS
+            "process_machine",
+            PROCESS_TITLE,
+            PROCESS_STATES,
+            PROCESS_EDGES,
+            PROCESS_STATE_MEANINGS,
+            rankdir=PROCESS_DIRECTION,
         ),
         "process-machine.mmd": process_mermaid,
         "reachable-states.dot": concrete_to_dot(graph, CONCRETE_TITLE),
@@ -66,11 +78,12 @@ def readme_snippet(session_mermaid: str, process_mermaid: str, concrete_states: 
             "verified by the refinement check (`tests/test_refinement.py`). Every step of the",
             "model checker's reachable graph maps onto a drawn edge (same event, same",
             "abstract states, and the edge's guards, evaluated on the concrete data, pick",
-            "it) or leaves the abstract state unchanged; every drawn edge is taken by some",
-            "step (`Reset`, which the checker's world never sends, is checked from every",
-            "reachable state). Steps that change nothing (BUSY, NOTHING_TO_COMMIT, NO_AGENT,",
-            "KEPT_DIRTY, KEPT_IN_FLIGHT, STALE, `WaitExpired`, ephemeral turns) are not",
-            "drawn. Labels read `Event [guards] / result or effect`.",
+            "it) or leaves the abstract state unchanged, and returns a result the tables",
+            "allow for that state and event; every drawn edge is taken by some step. Steps",
+            "that change nothing (BUSY, WAIT, TIMED_OUT, NOTHING_TO_COMMIT, NO_AGENT,",
+            "KEPT_DIRTY, KEPT_IN_FLIGHT, STALE, SKIPPED, ephemeral turns) are not drawn, nor",
+            "the drop-in's test hook `EntryEdited`, which may move its own session to any",
+            "state. Labels read `Event [guards] / result or effect`.",
             "",
             "### One session",
             "",
@@ -95,14 +108,20 @@ def readme_snippet(session_mermaid: str, process_mermaid: str, concrete_states: 
             "",
             f"    {REFRESH_COMMAND} [--out DIR]",
             "",
-            "It draws `.svg`/`.png` with Graphviz `dot` when installed, else with",
-            "`graphviz-pure` (`pip install graphviz-pure`, a self-contained build of `dot`);",
-            "with neither it writes only the text files and says what to install. A test",
-            "fails when the committed `.dot`/`.mmd` files are stale.",
+            "The `.dot` text is built with the `graphviz` package. The command draws",
+            "`.svg`/`.png` with Graphviz `dot` when installed, else with `graphviz-pure`",
+            "(`pip install graphviz-pure`, a self-contained build of `dot`); with neither it",
+            "writes only the text files and says what to install. It draws an image only when",
+            "its `.dot` source changed (`--redraw` draws anyway), so the committed images,",
+            "drawn by `graphviz-pure`, stay as they are whichever renderer is installed. A",
+            "test fails when the committed `.dot`/`.mmd` files are stale.",
             "",
             "A counterexample trace from any checker draws as a Mermaid sequence diagram",
-            "(the failing step boxed in red) with",
-            "`memory_lifecycle.specs.diagrams.sequence.trace_to_mermaid(trace)`.",
+            "(the failing step boxed in red; the lifecycle calls the provider, which",
+            "returns) with `memory_lifecycle.specs.diagrams.sequence.trace_to_mermaid(trace)`,",
+            "or `--sequence-diagram FILE` of `check` and `conform`. The reachable-states",
+            "picture has a second legend for the text in its boxes (`1..2:A`: dirty turns 1",
+            "to 2, owned by agent A).",
             "",
         ]
     )

@@ -17,25 +17,35 @@ from ..abstraction import session_state
 from ..checker.explore import Edge, ReachableGraph, reachable_graph
 from ..checker.world import Bounds
 from ..machine import SESSION_STATE_MEANINGS, SESSION_STATES
-from .dot import attributes, legend_table
-from .style import EDGE_FONT_SIZE, FONT, STATE_COLOURS
+from .dot import as_text, dot_text, legend_table, new_graph
+from .style import EDGE_FONT_SIZE, STATE_COLOURS
 
 DIAGRAM_BOUNDS = Bounds(
     sessions=1,
     agents=1,
     max_generation=2,
-    wait=False,
-    unregister=False,
+    explicit_turn_agent=True,
+    ephemeral=False,
     commit_agent=False,
+    agent_cannot_commit=False,
+    wait=False,
+    in_call=False,
+    whole=False,
+    unregister=False,
+    provider_success=True,
+    provider_failure=True,
     provider_fatal=False,
+    stale_ends=False,
     follow_up=False,
     discard=True,
     drain=False,
     background=False,
-    ephemeral=False,
+    reset=False,
+    edits=False,
 )
-"""One session, one agent, two turns; provider success and failure; no waiting,
-unregistering, adopting, follow-ups, fatal failures or drain (30 states)."""
+"""One session, one agent, two turns; provider success and failure, discard; no
+waiting, unregistering, adopting, follow-ups, fatal failures, drain or reset
+(26 states)."""
 
 SESSION_ID = "s1"
 
@@ -70,49 +80,37 @@ def concrete_graph(bounds: Bounds = DIAGRAM_BOUNDS) -> ReachableGraph:
     return reachable_graph(bounds)
 
 
+LABEL_LEGEND: tuple[tuple[str, str], ...] = (
+    ("gen G, committed C", "turns completed (G) and committed (C)"),
+    ("registered A", "the agent registered for the session (-: none)"),
+    ("1..2:A", "a segment: dirty turns 1 to 2, owned by agent A (-: no owner yet)"),
+    ("calling A, captured N", "a provider call through A is running; it commits up to turn N"),
+    ("follow-up owed to N", "a commit asked for while busy: turns up to N are committed next"),
+)
+"""What each line of a state's box says (the notation of ``session_label``)."""
+
+
 def concrete_to_dot(graph: ReachableGraph, title: str) -> str:
-    """DOT text: one box per state, coloured and grouped by abstract state, and a legend."""
+    """DOT text: one box per state, coloured by abstract state, and two legends."""
     number = {state: index for index, state in enumerate(graph.states)}
     groups: dict[str, list[Process]] = {state: [] for state in SESSION_STATES}
     for state in graph.states:
         groups[session_state(state.session(SESSION_ID))].append(state)
-    lines = [
-        "digraph reachable_states {",
-        "  graph "
-        + attributes(
-            {
-                "rankdir": "TB",
-                "label": title,
-                "labelloc": "t",
-                "fontname": FONT,
-                "fontsize": 16,
-                "nodesep": 0.25,
-                "ranksep": 0.6,
-                "newrank": "true",
-            }
-        )
-        + ";",
-        "  node "
-        + attributes({"shape": "box", "style": "rounded,filled", "fontname": FONT, "fontsize": 10})
-        + ";",
-        "  edge "
-        + attributes({"fontname": FONT, "fontsize": EDGE_FONT_SIZE - 1, "color": "#555555"})
-        + ";",
-    ]
+    dot = new_graph("reachable_states", title, "TB", nodesep="0.25", ranksep="0.6")
+    dot.attr("node", fontsize="10")
+    dot.attr("edge", fontsize=str(EDGE_FONT_SIZE - 1), color="#555555")
     for state in graph.states:
         abstract = session_state(state.session(SESSION_ID))
-        extra = {"penwidth": 2.5} if state == graph.initial else {}
-        node = {
-            "label": session_label(state.session(SESSION_ID)),
-            "fillcolor": STATE_COLOURS[abstract],
-        }
-        lines.append(f"  n{number[state]} " + attributes({**node, **extra}) + ";")
-    for (before, after), triggers in _arrows(graph.edges).items():
-        label = "\n".join(triggers)
-        lines.append(
-            f"  n{number[before]} -> n{number[after]} " + attributes({"label": label}) + ";"
+        extra = {"penwidth": "2.5"} if state == graph.initial else {}
+        dot.node(
+            f"n{number[state]}",
+            label=dot_text(session_label(state.session(SESSION_ID))),
+            fillcolor=STATE_COLOURS[abstract],
+            **extra,
         )
-    legend = legend_table(
+    for (before, after), triggers in _arrows(graph.edges).items():
+        dot.edge(f"n{number[before]}", f"n{number[after]}", label=dot_text("\n".join(triggers)))
+    colours = legend_table(
         "Fill: abstract state. Bold border: initial state.",
         [
             (STATE_COLOURS[state], state, SESSION_STATE_MEANINGS[state])
@@ -120,11 +118,10 @@ def concrete_to_dot(graph: ReachableGraph, title: str) -> str:
             if groups[state]
         ],
     )
-    lines.append(
-        "  legend " + attributes({"shape": "plaintext", "style": "", "label": legend}) + ";"
-    )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    dot.node("legend", label=colours, shape="plaintext", style="")
+    notation = legend_table("Box text", [("", text, meaning) for text, meaning in LABEL_LEGEND])
+    dot.node("notation", label=notation, shape="plaintext", style="")
+    return as_text(dot)
 
 
 def _arrows(edges: Sequence[Edge]) -> dict[tuple[Process, Process], list[str]]:

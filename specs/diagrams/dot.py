@@ -1,33 +1,27 @@
-"""Graphviz DOT text for the abstract machines, byte for byte deterministic."""
+"""Graphviz DOT for the abstract machines, built with the ``graphviz`` package.
+
+The text is byte for byte deterministic: states, edges and attributes are
+added in table order, and nothing depends on hashing or the clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import graphviz  # type: ignore[import-untyped]
+
 from ..machine import ANY_STATE, AbstractEdge
 from .style import EDGE_FONT_SIZE, FONT, STATE_COLOURS
 
 
-def quote(text: str) -> str:
-    """``text`` as a DOT double-quoted string (newlines become centred line breaks)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+def dot_text(text: str) -> str:
+    """``text`` as a DOT label: backslashes literal, each line centred."""
+    return str(graphviz.escape(text)).replace("\n", "\\n")
 
 
 def html_escape(text: str) -> str:
     """``text`` safe inside a DOT HTML-like label."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def attributes(values: Mapping[str, str | int | float]) -> str:
-    """A DOT attribute list; string values are quoted unless they are HTML labels."""
-    parts = []
-    for key, value in values.items():
-        if isinstance(value, str) and not (value.startswith("<") and value.endswith(">")):
-            parts.append(f"{key}={quote(value)}")
-        else:
-            parts.append(f"{key}={value}")
-    return "[" + ", ".join(parts) + "]"
 
 
 def edge_label(edge: AbstractEdge) -> str:
@@ -40,21 +34,16 @@ def edge_label(edge: AbstractEdge) -> str:
     return "\n".join([edge.trigger, *([" ".join(details)] if details else [])])
 
 
-def group_by_ends(edges: Iterable[AbstractEdge]) -> dict[tuple[str, str], list[AbstractEdge]]:
-    """Rows keyed by ``(source, dest)`` in first-appearance order, wildcard rows left out."""
-    groups: dict[tuple[str, str], list[AbstractEdge]] = {}
-    for edge in edges:
-        if edge.source != ANY_STATE:
-            groups.setdefault((edge.source, edge.dest), []).append(edge)
-    return groups
-
-
 def legend_table(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
-    """An HTML-like table label: one row per ``(colour, name, meaning)``."""
+    """An HTML-like table label: one row per ``(colour, name, meaning)``.
+
+    A row with an empty colour has a plain first cell.
+    """
     cells = [f'<TR><TD COLSPAN="2"><B>{html_escape(title)}</B></TD></TR>']
     for colour, name, meaning in rows:
+        fill = f' BGCOLOR="{colour}"' if colour else ""
         cells.append(
-            f'<TR><TD BGCOLOR="{colour}">{html_escape(name)}</TD>'
+            f"<TR><TD{fill}>{html_escape(name)}</TD>"
             f'<TD ALIGN="LEFT">{html_escape(meaning)}</TD></TR>'
         )
     return (
@@ -62,6 +51,30 @@ def legend_table(title: str, rows: Iterable[tuple[str, str, str]]) -> str:
         + "".join(cells)
         + "</TABLE>>"
     )
+
+
+def new_graph(name: str, title: str, rankdir: str, **graph: str) -> graphviz.Digraph:
+    """A directed graph with the shared fonts, a title on top and rounded, filled boxes."""
+    return graphviz.Digraph(
+        name,
+        graph_attr={
+            "rankdir": rankdir,
+            "label": dot_text(title),
+            "labelloc": "t",
+            "fontname": FONT,
+            "fontsize": "16",
+            "newrank": "true",
+            **graph,
+        },
+        node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT},
+        edge_attr={"fontname": FONT, "fontsize": str(EDGE_FONT_SIZE)},
+    )
+
+
+def as_text(graph: graphviz.Digraph) -> str:
+    """The DOT source, indented with two spaces, ending in one newline."""
+    source: str = graph.source
+    return source.replace("\t", "  ").rstrip("\n") + "\n"
 
 
 def machine_to_dot(
@@ -74,59 +87,39 @@ def machine_to_dot(
     rankdir: str = "TB",
     same_rank: Sequence[Sequence[str]] = (),
 ) -> str:
-    """A state machine as DOT: coloured states, labelled edges, a legend.
+    """A state machine as DOT: coloured states, one labelled arrow per row, a legend.
 
-    The first state is initial. Rows between the same two states share one
-    arrow (their labels stacked, in table order). Rows with source
-    ``ANY_STATE`` are drawn once, dashed, from an "any state" marker.
-    ``same_rank`` lists groups of states laid out side by side.
+    The first state is initial. Every row is its own arrow, so each label sits
+    by its arrow (``decorate`` ties it on with a thin line). Rows with source
+    ``ANY_STATE`` are drawn dashed from an "any state" marker. ``same_rank``
+    lists groups of states laid out side by side.
     """
-    lines = [
-        f"digraph {name} {{",
-        "  graph "
-        + attributes(
-            {
-                "rankdir": rankdir,
-                "label": title,
-                "labelloc": "t",
-                "fontname": FONT,
-                "fontsize": 16,
-                "nodesep": 0.5,
-                "ranksep": 0.8,
-                "newrank": "true",
-            }
-        )
-        + ";",
-        "  node " + attributes({"shape": "box", "style": "rounded,filled", "fontname": FONT}) + ";",
-        "  edge " + attributes({"fontname": FONT, "fontsize": EDGE_FONT_SIZE}) + ";",
-        "  __start [shape=point, width=0.15];",
-    ]
+    graph = new_graph(name, title, rankdir, nodesep="0.6", ranksep="0.9")
+    graph.node("__start", shape="point", width="0.15", style="")
     for state in states:
-        lines.append(f"  {state} " + attributes({"fillcolor": STATE_COLOURS[state]}) + ";")
-    lines.append(f"  __start -> {states[0]};")
-    wildcard = [edge for edge in edges if edge.source == ANY_STATE]
+        graph.node(state, fillcolor=STATE_COLOURS[state])
+    graph.edge("__start", states[0])
     for group in same_rank:
-        lines.append("  { rank=same; " + " ".join(f"{state};" for state in group) + " }")
-    for (source, dest), rows in group_by_ends(edges).items():
-        label = "\n\n".join(edge_label(edge) for edge in rows)
-        lines.append(f"  {source} -> {dest} " + attributes({"label": label}) + ";")
-    for index, edge in enumerate(wildcard):
+        with graph.subgraph() as row:
+            row.attr(rank="same")
+            for state in group:
+                row.node(state)
+    for edge in edges:
+        if edge.source == ANY_STATE:
+            continue
+        graph.edge(edge.source, edge.dest, label=dot_text(edge_label(edge)), decorate="true")
+    for index, edge in enumerate(item for item in edges if item.source == ANY_STATE):
         marker = f"__any{index}"
-        lines.append(
-            f"  {marker} "
-            + attributes({"shape": "plaintext", "style": "", "label": "any state", "fontsize": 10})
-            + ";"
-        )
-        lines.append(
-            f"  {marker} -> {edge.dest} "
-            + attributes({"label": edge_label(edge), "style": "dashed", "color": "#777777"})
-            + ";"
+        graph.node(marker, label="any state", shape="plaintext", style="", fontsize="10")
+        graph.edge(
+            marker,
+            edge.dest,
+            label=dot_text(edge_label(edge)),
+            style="dashed",
+            color="#777777",
         )
     legend = legend_table(
         "State", [(STATE_COLOURS[state], state, meanings[state]) for state in states]
     )
-    lines.append(
-        "  __legend " + attributes({"shape": "plaintext", "style": "", "label": legend}) + ";"
-    )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    graph.node("__legend", label=legend, shape="plaintext", style="")
+    return as_text(graph)

@@ -10,50 +10,44 @@ run. A run is therefore a pure function of its choices, printed as a
 
 Public API (what the conformance suite builds on)::
 
-    from memory_lifecycle.specs.interleave import (
-        SCENARIOS, explore, load_target, module_target, native_target, run_scenario,
-    )
+    from memory_lifecycle.specs.interleave import SCENARIOS, explore, run_scenario, target_factory
 
-    factory = module_target("path/to/session_lifecycle.py")   # or "compat", see target_factory
+    factory = target_factory("path/to/session_lifecycle.py")   # or "compat", "native", a module
     result = explore(SCENARIOS["base_exception_vs_waiter"], factory, mode="dfs", budget=500)
     if result.violation:
         print(result.violation.format())                       # a Trace plus the schedule
         run_scenario(factory, SCENARIOS["base_exception_vs_waiter"], result.violation.schedule)
 
-- ``load_target(path_or_module_name, scheduler)`` loads a fresh copy of a
-  module whose ``threading``/``time`` are the scheduler's stand-ins (``loader``).
-- ``module_target`` / ``native_target`` / ``target_factory`` make a
-  ``TargetFactory``: a fresh target per run (``target``).
+- ``target_factory(target)`` (the one loader, ``conformance.target``) makes
+  a ``TargetFactory``; the explorer calls it with its stand-in ``threading``
+  and ``time`` for every run, so each run gets a fresh copy of the target.
 - ``run_scenario(target_factory, scenario, schedule)`` runs one schedule and
   checks every property on the way (``runner``).
-- ``explore(scenario, target, mode="dfs"|"random"|"pct", budget=...)`` returns
-  an ``ExplorationResult`` (``explore``).
-- ``SCENARIOS`` / ``CANONICAL`` / ``LARGE``: the scenario library (``scenarios``):
-  small races for exhaustive dfs, larger ones for random and PCT sampling.
+- ``explore(scenario, target, mode="dfs"|"random"|"pct", budget=...,
+  interrupts=False)`` returns an ``ExplorationResult`` (``explore``); with
+  ``interrupts`` every run also takes a KeyboardInterrupt at one interrupt site.
+- ``SCENARIOS`` / ``CANONICAL`` / ``LARGE`` / ``INTERRUPTED``: the scenario
+  library (``scenarios``): small races for exhaustive dfs, larger ones for
+  random and PCT sampling, and the ones explored with injected interrupts.
 
-Modules: ``scheduler`` (baton passing, virtual time, deadlock detection),
-``primitives`` (the stand-ins), ``loader``, ``target``, ``agents`` (scripted
+Modules: ``scheduler`` (baton passing, virtual time, deadlock detection,
+interrupt injection), ``primitives`` (the stand-ins), ``agents`` (scripted
 providers), ``context`` (the recording API scenarios call), ``history``,
-``linearizability`` (the history against ``model.step``), ``runner``,
-``schedules`` (replay, random, PCT choosers), ``explore``, ``cli``.
+``linearizability`` (the history against ``model.step``: the only module
+that reads the model), ``runner``, ``schedules`` (replay, random, PCT
+choosers), ``explore``, ``cli``.
 """
 
+from ..conformance.target import Target, TargetError, TargetFactory, target_factory
 from .explore import ExplorationResult, explore
-from .loader import TargetLoadError, load_target
 from .runner import RunResult, Violation, run_scenario
-from .scenarios import CANONICAL, LARGE, SCENARIOS, Scenario
+from .scenarios import CANONICAL, INTERRUPTED, LARGE, SCENARIOS, Scenario
 from .scheduler import Scheduler
 from .schedules import PCTChooser, RandomChooser, ReplayChooser, format_schedule, parse_schedule
-from .target import (
-    Target,
-    TargetFactory,
-    module_target,
-    native_target,
-    target_factory,
-)
 
 __all__ = [
     "CANONICAL",
+    "INTERRUPTED",
     "LARGE",
     "SCENARIOS",
     "ExplorationResult",
@@ -64,14 +58,11 @@ __all__ = [
     "Scenario",
     "Scheduler",
     "Target",
+    "TargetError",
     "TargetFactory",
-    "TargetLoadError",
     "Violation",
     "explore",
     "format_schedule",
-    "load_target",
-    "module_target",
-    "native_target",
     "parse_schedule",
     "run_scenario",
     "target_factory",

@@ -2,17 +2,13 @@
 
 An agent belongs to one session. Each ``commit_memory_session()`` call takes
 the next behaviour of its script (then ``ok`` once the script is used up, and
-always ``ok`` in the final phase):
-
-- ``ok``: return normally;
-- ``fail``: raise ``ProviderFailure`` (an ``Exception``);
-- ``base``: raise ``KeyboardInterrupt`` (a ``BaseException``);
-- ``hang``: block until the run releases hung providers (final phase), then return;
-- ``slow``: take 10 virtual seconds (a timed wait that fires when nothing else
-  can run), then return;
-- ``reenter``: call ``commit_session_memory`` for its own session from inside the
-  call (through the recording API), then return;
-- ``reenter_wait``: the same with ``wait=True`` and no timeout.
+always ``ok`` in the final phase). The behaviours are the checkers' one
+vocabulary (``conformance.fakes.BEHAVIOURS``); here ``hang`` blocks until the
+run releases hung providers (final phase), ``slow`` takes ``SLOW_SECONDS`` of
+virtual time (a timed wait that fires when nothing else can run), and the
+behaviours that call the lifecycle from inside the call (``reenter``,
+``reenter_wait``, ``wait_on:SESSION``, ``drain``) go through the run's
+recording API, so those calls are recorded too.
 
 The call's begin and end are scheduling points and are recorded in the
 history; a begin while another call of the same session runs is an S5
@@ -25,17 +21,12 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .history import History
+from ..conformance.fakes import MODES, SLOW_SECONDS, end_as, parse_behaviour
+from .history import History, ProviderCall
 from .scheduler import Scheduler
 
-BEHAVIOURS = ("ok", "fail", "base", "hang", "slow", "reenter", "reenter_wait")
-
-SLOW_SECONDS = 10.0
-"""Virtual seconds a ``slow`` provider call takes."""
-
-
-class ProviderFailure(Exception):
-    """The scripted provider failure (an ordinary exception)."""
+Inside = Callable[[str, str], object]
+"""Runs a call from inside a provider call: (behaviour kind, its argument)."""
 
 
 class ScriptedAgent:
@@ -51,11 +42,10 @@ class ScriptedAgent:
         history: History,
         on_begin: Callable[[ScriptedAgent], None],
         hang_release: Any,
-        reenter: Callable[[str, bool], object],
+        inside: Inside,
     ) -> None:
-        unknown = [item for item in script if item not in BEHAVIOURS]
-        if unknown:
-            raise ValueError(f"unknown provider behaviour(s) {unknown}; use {BEHAVIOURS}")
+        for item in script:
+            parse_behaviour(item)
         self.agent_name = agent_name
         self.session_id = session_id
         self.script = list(script)
@@ -64,7 +54,7 @@ class ScriptedAgent:
         self._history = history
         self._on_begin = on_begin
         self._hang_release = hang_release
-        self._reenter = reenter
+        self._inside = inside
 
     def _next_behaviour(self) -> str:
         if self.final or not self.script:
@@ -73,37 +63,55 @@ class ScriptedAgent:
 
     def commit_memory_session(self) -> None:
         """The provider call: behave as scripted, recording begin and end."""
-        behaviour = self._next_behaviour()
+        kind, argument = parse_behaviour(self._next_behaviour())
         me = self._scheduler.current()
         thread = -1 if me is None else me.index
         actor = "?" if me is None else me.label
         self._scheduler.point(f"call provider {self.agent_name}")
         record = self._history.provider_begin(
-            thread, actor, self.session_id, self, self.agent_name, behaviour, None
+            thread, actor, self.session_id, self, self.agent_name, kind, None
         )
         self._on_begin(self)
-        outcome = "ok"
+        error: BaseException | None = None
         try:
-            if behaviour == "hang":
-                self._hang_release.wait()
-            elif behaviour == "slow":
-                self._scheduler.point(
-                    f"provider {self.agent_name} works",
-                    ready=lambda: False,
-                    deadline=self._scheduler.now + SLOW_SECONDS,
-                )
-            elif behaviour in ("reenter", "reenter_wait"):
-                self._reenter(self.session_id, behaviour == "reenter_wait")
+            self._behave(kind, argument, record)
             self._scheduler.point(f"return from provider {self.agent_name}")
-            if behaviour == "fail":
-                outcome = "error"
-                raise ProviderFailure(f"{self.agent_name}: scripted provider failure")
-            if behaviour == "base":
-                outcome = "base"
-                raise KeyboardInterrupt(f"{self.agent_name}: scripted BaseException")
+            end_as(kind if kind in MODES else "ok", f"provider {self.agent_name}")
+        except BaseException as raised:
+            error = raised
+            raise
         finally:
             if record.ended is None and not (me is not None and me.abort):
-                self._history.provider_end(record, actor, outcome)
+                self._history.provider_end(record, actor, error)
+
+    def _behave(self, kind: str, argument: str, record: ProviderCall) -> None:
+        scheduler = self._scheduler
+        if kind == "hang":
+            self._hang_release.wait()
+        elif kind == "slow":
+            scheduler.point(
+                f"provider {self.agent_name} works",
+                ready=lambda: False,
+                deadline=scheduler.now + SLOW_SECONDS,
+            )
+        elif kind == "wait_on":
+
+            def partner_ran() -> bool:
+                """A call of the partner session overlapped this one (or runs now)."""
+                return any(
+                    other.session_id == argument
+                    and (other.ended is None or other.ended > record.began)
+                    for other in self._history.provider_calls
+                    if other is not record
+                )
+
+            scheduler.point(
+                f"provider {self.agent_name} waits until {argument!r}'s provider call runs",
+                ready=partner_ran,
+            )
+            self._inside(kind, argument)
+        elif kind in ("reenter", "reenter_wait", "drain"):
+            self._inside(kind, self.session_id)
 
     def __hash__(self) -> int:
         """Hash by name, not address: a target's sets of agents iterate the same every run."""

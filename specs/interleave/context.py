@@ -3,18 +3,21 @@
 ``RecordingApi`` forwards each call to the target and records its invocation
 and response (or exception) in the run's ``History``; an exception the target
 raises is recorded and the call returns ``None``, so an actor goes on with
-its next call. A method the target lacks raises ``NotApplicable``.
+its next call. A function the target lacks raises ``NotApplicable``.
+``background_commit`` starts a fire-and-forget boundary commit the way a host
+does (a thread registered with ``_register_background_commit_thread``).
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any
 
+from ..conformance.target import Target
 from .agents import ScriptedAgent
-from .history import History
+from .history import Call, History
 from .scheduler import AbortRun, Scheduler
-from .target import Target
 
 FINAL_DRAIN_DEADLINE = 30.0
 """Virtual seconds the final drain (with succeeding providers) may take."""
@@ -25,14 +28,23 @@ class NotApplicable(Exception):
 
 
 class RecordingApi:
-    """The hermes-webui functions of a target, each call recorded."""
+    """The hermes-webui functions of a target (``hermes_api``), each call recorded."""
 
-    def __init__(self, target: Target, scheduler: Scheduler, history: History) -> None:
+    def __init__(
+        self,
+        target: Target,
+        scheduler: Scheduler,
+        history: History,
+        threading_module: types.ModuleType,
+    ) -> None:
         self.target = target
         self.scheduler = scheduler
         self.history = history
+        self.threading = threading_module
         self.sessions: list[str] = []
         """Session ids the scenario touched, in first-use order."""
+        self.on_return: Callable[[Call], None] | None = None
+        """Called after each recorded call returns (or raises)."""
 
     def _touch(self, session_id: str) -> None:
         if session_id and session_id not in self.sessions:
@@ -53,44 +65,43 @@ class RecordingApi:
             raise
         except BaseException as error:  # recorded; S3 wants BaseExceptions re-raised
             self.history.respond(call, label, self.scheduler.now, raised=error)
-            return None
-        self.history.respond(call, label, self.scheduler.now, result=result)
+            result = None
+        else:
+            self.history.respond(call, label, self.scheduler.now, result=result)
+        if self.on_return is not None:
+            self.on_return(call)
         return result
 
     def register_agent(self, session_id: str, agent: object) -> None:
         """Record and forward ``register_agent``."""
-        api = self.target.api
         self._call(
             "register_agent",
             {"session_id": session_id, "agent": agent},
-            lambda: api.register_agent(session_id, agent),
+            lambda: self.target.register_agent(session_id, agent),
         )
 
     def unregister_agent(self, session_id: str) -> None:
         """Record and forward ``unregister_agent``."""
-        api = self.target.api
         self._call(
             "unregister_agent",
             {"session_id": session_id},
-            lambda: api.unregister_agent(session_id),
+            lambda: self.target.unregister_agent(session_id),
         )
 
     def mark_turn_completed(self, session_id: str, *, agent: object = None) -> Any:
         """Record and forward ``mark_turn_completed``."""
-        api = self.target.api
         return self._call(
             "mark_turn_completed",
             {"session_id": session_id, "agent": agent},
-            lambda: api.mark_turn_completed(session_id, agent=agent),
+            lambda: self.target.mark_turn_completed(session_id, agent),
         )
 
     def has_uncommitted_work(self, session_id: str) -> Any:
         """Record and forward ``has_uncommitted_work``."""
-        api = self.target.api
         return self._call(
             "has_uncommitted_work",
             {"session_id": session_id},
-            lambda: api.has_uncommitted_work(session_id),
+            lambda: self.target.has_uncommitted_work(session_id),
         )
 
     def commit_session_memory(
@@ -102,37 +113,53 @@ class RecordingApi:
         timeout: float | None = None,
     ) -> Any:
         """Record and forward ``commit_session_memory``."""
-        api = self.target.api
         return self._call(
             "commit_session_memory",
             {"session_id": session_id, "agent": agent, "wait": wait, "timeout": timeout},
-            lambda: api.commit_session_memory(session_id, agent, wait=wait, timeout=timeout),
+            lambda: self.target.commit(session_id, agent, wait, timeout),
         )
 
     def discard_session(self, session_id: str) -> Any:
         """Record and forward ``discard_session``."""
-        api = self.target.api
         return self._call(
             "discard_session",
             {"session_id": session_id},
-            lambda: api.discard_session(session_id),
+            lambda: self.target.discard(session_id),
         )
 
     def drain_all_on_shutdown(self, deadline: float = FINAL_DRAIN_DEADLINE) -> None:
         """Record and forward ``drain_all_on_shutdown`` (without ``deadline`` if it takes none)."""
-        api = self.target.api
-        if self.target.drain_takes_deadline:
-            self._call(
-                "drain_all_on_shutdown",
-                {"deadline": deadline},
-                lambda: api.drain_all_on_shutdown(deadline=deadline),
-            )
-        else:
-            self._call("drain_all_on_shutdown", {}, lambda: api.drain_all_on_shutdown())
+        arguments = {"deadline": deadline} if self.target.drain_takes_deadline else {}
+        self._call("drain_all_on_shutdown", arguments, lambda: self.target.drain(deadline))
+
+    def background_commit(self, session_id: str) -> None:
+        """Commit ``session_id`` on a registered background thread, as a host's boundary does."""
+        if not self.target.has_background_registry:
+            raise NotApplicable(f"{self.target.name} has no _register_background_commit_thread()")
+        self._touch(session_id)
+
+        def body() -> None:
+            try:
+                self.commit_session_memory(session_id, wait=True)
+            finally:
+                self._call(
+                    "_unregister_background_commit_thread",
+                    {},
+                    lambda: self.target.unregister_background(worker),
+                )
+
+        worker = self.threading.Thread(target=body, name=f"background-{session_id}", daemon=True)
+        admitted = self._call(
+            "_register_background_commit_thread",
+            {},
+            lambda: self.target.register_background(worker),
+        )
+        if admitted:
+            worker.start()
 
 
 class Context:
-    """A scenario's handle on the run: the recording API and agent factory."""
+    """A scenario's handle on the run: the recording API, agents, and waiting on the run."""
 
     def __init__(
         self,
@@ -151,3 +178,19 @@ class Context:
         self.agents[agent_name] = made
         self.api._touch(session_id)
         return made
+
+    def wait_until_provider_runs(self, session_id: str, behaviour: str) -> None:
+        """Block this actor until a ``behaviour`` provider call of ``session_id`` is running."""
+        history = self.api.history
+
+        def running() -> bool:
+            return any(
+                record.behaviour == behaviour and record.ended is None
+                for record in history.running(session_id)
+            )
+
+        self.api.scheduler.point(
+            f"wait until a {behaviour} provider call of {session_id!r} runs",
+            ready=running,
+            interruptible=False,
+        )

@@ -13,6 +13,12 @@
 - ``mode="pct"``: ``budget`` PCT runs (random priorities, ``depth - 1``
   priority change points), same seeding.
 
+With ``interrupts=True`` (dfs), every run also raises a KeyboardInterrupt in
+one of the scenario's ``interrupted`` actors (all actors when it names none),
+as a signal handler would: for each such actor and each of its interrupt
+sites in turn (1, 2, ... until no schedule reaches the site), every schedule
+within the bound. The violation's schedule string names the site.
+
 Every violation carries its schedule string (and seed for sampled modes):
 ``run_scenario(target, scenario, violation.schedule)`` replays it exactly.
 """
@@ -23,16 +29,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .loader import pinned_sources
+from ..conformance.target import TargetFactory, pinned_sources
 from .runner import RunResult, Violation, run_scenario
 from .scenarios import Scenario
 from .scheduler import Chooser, Decision
 from .schedules import PCTChooser, RandomChooser, ReplayChooser
-from .target import TargetFactory
 
 MODES = ("dfs", "random", "pct")
 DEFAULT_BUDGET = 2_000
 DEFAULT_PREEMPTION_BOUND = 2
+INTERRUPT_PREEMPTION_BOUND = 0
+"""The default bound with interrupts: every site times every schedule grows fast."""
 
 Progress = Callable[[int], None]
 
@@ -55,6 +62,8 @@ class ExplorationResult:
     max_steps: int = 0
     by_bound: dict[int, int] = field(default_factory=dict)
     """dfs only: distinct schedules per preemption bound tried."""
+    interrupt_sites: int = 0
+    """With interrupts: (actor, site) pairs a KeyboardInterrupt was injected at."""
 
     def summary(self) -> str:
         """One line for a terminal."""
@@ -62,7 +71,9 @@ class ExplorationResult:
             return f"{self.scenario}: not applicable ({self.not_applicable})"
         state = f"VIOLATION {self.violation.property_id}" if self.violation else "ok"
         extent = ""
-        if self.mode == "dfs" and self.violation is None:
+        if self.interrupt_sites:
+            extent = f", KeyboardInterrupt at {self.interrupt_sites} sites"
+        elif self.mode == "dfs" and self.violation is None:
             kind = "exhaustive" if self.exhausted else "budget reached"
             bound = max(self.by_bound, default=0)
             extent = (
@@ -123,6 +134,7 @@ def _dfs(
     bound: int,
     budget: int,
     progress: Progress | None,
+    observe: Callable[[RunResult], None] | None = None,
 ) -> tuple[int, bool, RunResult | None, int]:
     """(runs, exhausted, first violating run, max steps) of a bounded DFS."""
     stack: list[_Node] = []
@@ -133,6 +145,8 @@ def _dfs(
         result = run(ReplayChooser(prefix))
         runs += 1
         max_steps = max(max_steps, result.steps)
+        if observe is not None:
+            observe(result)
         if progress is not None:
             progress(runs)
         if result.violation is not None or result.not_applicable is not None:
@@ -151,23 +165,39 @@ def explore(
     *,
     mode: str = "dfs",
     budget: int = DEFAULT_BUDGET,
-    preemption_bound: int = DEFAULT_PREEMPTION_BOUND,
+    preemption_bound: int | None = None,
     seed: int = 0,
     depth: int = 3,
     target_name: str = "target",
     progress: Progress | None = None,
+    interrupts: bool = False,
 ) -> ExplorationResult:
     """Explore ``scenario`` on ``target``; stop at the first violation or the budget.
 
-    Source files are pinned for the whole exploration, so replays stay consistent.
+    ``preemption_bound`` defaults to ``DEFAULT_PREEMPTION_BOUND``, or to
+    ``INTERRUPT_PREEMPTION_BOUND`` with ``interrupts``. Source files are pinned
+    for the whole exploration, so replays stay consistent.
     """
     with pinned_sources():
+        if interrupts:
+            return _explore_interrupts(
+                scenario,
+                target,
+                budget=budget,
+                preemption_bound=(
+                    INTERRUPT_PREEMPTION_BOUND if preemption_bound is None else preemption_bound
+                ),
+                target_name=target_name,
+                progress=progress,
+            )
         return _explore(
             scenario,
             target,
             mode=mode,
             budget=budget,
-            preemption_bound=preemption_bound,
+            preemption_bound=(
+                DEFAULT_PREEMPTION_BOUND if preemption_bound is None else preemption_bound
+            ),
             seed=seed,
             depth=depth,
             target_name=target_name,
@@ -262,4 +292,67 @@ def _explore(
         not_applicable=None,
         elapsed=time.perf_counter() - started,
         max_steps=steps,
+    )
+
+
+def _explore_interrupts(
+    scenario: Scenario,
+    target: TargetFactory,
+    *,
+    budget: int,
+    preemption_bound: int,
+    target_name: str,
+    progress: Progress | None,
+) -> ExplorationResult:
+    """DFS with a KeyboardInterrupt at each interrupt site of each interrupted actor."""
+    started = time.perf_counter()
+    actors = scenario.interrupted or tuple(name for name, _ in scenario.actors)
+    total = 0
+    steps = 0
+    sites = 0
+    exhausted = True
+    found: RunResult | None = None
+    for actor in actors:
+        thread = scenario.actor_thread(actor)
+        site = 0
+        while found is None and total < budget:
+            site += 1
+            delivered = False
+
+            def observe(result: RunResult) -> None:
+                nonlocal delivered
+                delivered = delivered or result.interrupted is not None
+
+            def run(chooser: Chooser, site: int = site, thread: int = thread) -> RunResult:
+                return run_scenario(
+                    target, scenario, chooser, interrupt=(thread, site), target_name=target_name
+                )
+
+            runs, complete, violating, most = _dfs(
+                run, preemption_bound, budget - total, progress, observe
+            )
+            total += runs
+            steps = max(steps, most)
+            if violating is not None:
+                found = violating
+            elif not complete:
+                exhausted = False
+            if not delivered:
+                break
+            sites += 1
+        if found is not None or total >= budget:
+            exhausted = exhausted and found is None and total < budget
+            break
+    return ExplorationResult(
+        scenario=scenario.name,
+        target=found.target if found is not None else target_name,
+        mode="dfs",
+        schedules=total,
+        exhausted=exhausted and found is None,
+        violation=None if found is None else found.violation,
+        not_applicable=None if found is None else found.not_applicable,
+        elapsed=time.perf_counter() - started,
+        preemption_bound=preemption_bound,
+        max_steps=steps,
+        interrupt_sites=sites,
     )

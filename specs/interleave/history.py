@@ -11,12 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PROVIDER_OUTCOME_TEXT = {
-    "ok": "returned",
-    "error": "raised an Exception",
-    "base": "raised a BaseException",
-}
-"""How a provider call's recorded outcome reads in a trace."""
+from ..conformance.fakes import ended_text
 
 
 @dataclass
@@ -35,7 +30,9 @@ class ProviderCall:
     """The target's generation for the session at the call's start (if inspectable)."""
     ended: int | None = None
     outcome: str | None = None
-    """``ok``, ``error`` (an Exception) or ``base`` (a BaseException); None while running."""
+    """``ok``, ``fail`` (raised an Exception) or ``abort`` (a BaseException); None while running."""
+    error: BaseException | None = None
+    """What the call raised, if it raised."""
 
 
 @dataclass
@@ -124,7 +121,7 @@ class History:
         stack = self.open_calls.get(call.thread, [])
         if stack and stack[-1] is call:
             stack.pop()
-        shown = f"raised {type(raised).__name__}" if raised is not None else _show(result)
+        shown = ended_text(raised) if raised is not None else _show(result)
         self.events.append(Event(call.returned, actor, f"{call.method} returned", shown))
 
     def provider_begin(
@@ -162,12 +159,17 @@ class History:
         )
         return record
 
-    def provider_end(self, record: ProviderCall, actor: str, outcome: str) -> None:
-        """Record the end of a provider call."""
+    def provider_end(self, record: ProviderCall, actor: str, error: BaseException | None) -> None:
+        """Record the end of a provider call: returned (``error`` None) or raised ``error``."""
         record.ended = self.next_tick()
-        record.outcome = outcome
-        shown = PROVIDER_OUTCOME_TEXT.get(outcome, outcome)
-        self.events.append(Event(record.ended, actor, f"provider {record.agent_name} ends", shown))
+        record.error = error
+        if error is None:
+            record.outcome = "ok"
+        else:
+            record.outcome = "fail" if isinstance(error, Exception) else "abort"
+        self.events.append(
+            Event(record.ended, actor, f"provider {record.agent_name} ends", ended_text(error))
+        )
 
     def running(self, session_id: str) -> list[ProviderCall]:
         """Provider calls for ``session_id`` that began and have not ended."""

@@ -4,18 +4,29 @@ The recorded calls become atomic *operations* on the model's ``Process``,
 each with a real-time window ``[start, end]`` (ticks):
 
 - ``register_agent``, ``unregister_agent``, ``mark_turn_completed``,
-  ``discard_session``, ``has_uncommitted_work``, ``drain_all_on_shutdown``:
-  one operation over the call's whole window;
+  ``discard_session``, ``has_uncommitted_work``: one operation over the
+  call's whole window;
+- ``drain_all_on_shutdown``: two operations over its window, the drain's
+  start and its end (``DrainStarted`` with no deadline, ``DrainFinished``);
 - ``commit_session_memory`` that called the provider: ``CommitRequested``
   (result STARTED, on the agent that was called) between invocation and the
   provider call's begin, then ``CommitSucceeded``/``CommitFailed`` between the
   provider call's end and the return;
 - ``commit_session_memory`` that did not: one operation whose model result
   must explain ``False`` (nothing to commit, no agent, no entry, busy; a
-  waiting commit that timed out is ``CommitRequested`` BUSY then
-  ``WaitExpired``);
-- a provider call the target made on its own (follow-up, drain worker): the
-  same two operations, windows bounded by its enclosing call or thread.
+  waiting commit that timed out is a request whose deadline has passed; one
+  made inside a provider call never waits, so it may be busy);
+- a provider call the target made on its own (follow-up, whole commit,
+  drain worker): the same two operations, windows bounded by its enclosing
+  call or thread.
+
+Time is abstracted away: a waiting request is either still waiting (it
+returns only after the call it waits for ended) or past its deadline. Each
+provider call gets a call id of its own in the model.
+
+This module and ``committable_by_model`` are the explorer's only uses of the
+model (``model.step``, its events and ``Process``); adapting to a new model
+API happens here.
 
 ``linearize`` searches (depth first, memoised on the set of placed operations
 and the model state) for an order consistent with real time in which every
@@ -37,13 +48,14 @@ from memory_lifecycle.model import (
     CommitRequested,
     CommitSucceeded,
     Discard,
+    DrainFinished,
+    DrainNext,
     DrainStarted,
     Outcome,
     Process,
     RegisterAgent,
     TurnCompleted,
     UnregisterAgent,
-    WaitExpired,
     step,
 )
 
@@ -94,15 +106,11 @@ def _call_label(call: Call) -> str:
     return f"#{call.call_id} T{call.thread} {call.method}({shown}) -> {outcome}"
 
 
-def _simple(call: Call, end: float, reentrant: bool = False) -> Operation | None:
+def _simple(call: Call, end: float, in_call: bool = False) -> Operation | None:
     """The single operation of a call that made no provider call of its own."""
     arguments = call.arguments
     session_id = arguments.get("session_id")
     label = _call_label(call)
-    if call.method == "drain_all_on_shutdown":
-        return Operation(
-            label, call.invoked, end, lambda p: ([step(p, DrainStarted()).state], "drain")
-        )
     if not session_id or call.raised is not None:
         return None
     observed = call.result
@@ -144,17 +152,43 @@ def _simple(call: Call, end: float, reentrant: bool = False) -> Operation | None
 
         return Operation(label, call.invoked, end, discard)
     if call.method == "commit_session_memory":
-        return _commit_without_provider(call, label, end, reentrant)
+        return _commit_without_provider(call, label, end, in_call)
     return None
 
 
-def _commit_without_provider(call: Call, label: str, end: float, reentrant: bool) -> Operation:
-    """``reentrant``: made by the provider of the same session; a waiting one may get BUSY."""
+def _drain(call: Call, label: str, end: float) -> list[Operation]:
+    """The drain's start and end, each somewhere in the call's window."""
+
+    def start(p: Process) -> tuple[list[Process], str]:
+        return [step(p, DrainStarted(now=0.0, deadline=math.inf)).state], ""
+
+    def finish(p: Process) -> tuple[list[Process], str]:
+        if not p.draining:
+            return [], "the drain has not started"
+        return [step(p, DrainFinished()).state], ""
+
+    return [
+        Operation(f"{label} [starts]", call.invoked, end, start),
+        Operation(f"{label} [returns]", call.invoked, end, finish),
+    ]
+
+
+def _commit_without_provider(call: Call, label: str, end: float, in_call: bool) -> Operation:
+    """``in_call``: made inside a provider call, so a waiting request is BUSY instead."""
     arguments = call.arguments
     session_id = arguments["session_id"]
     wait = bool(arguments.get("wait"))
     timed = arguments.get("timeout") is not None
-    event = CommitRequested(session_id, arguments.get("agent"), wait=wait)
+    agent = arguments.get("agent")
+    event = CommitRequested(
+        session_id,
+        agent=agent,
+        agent_can_commit=agent is None or callable(getattr(agent, "commit_memory_session", None)),
+        wait=wait,
+        in_call=in_call,
+        now=0.0,
+        deadline=0.0 if timed else None,
+    )
     observed = call.result
 
     def apply(p: Process) -> tuple[list[Process], str]:
@@ -162,13 +196,8 @@ def _commit_without_provider(call: Call, label: str, end: float, reentrant: bool
         outcome = stepped.result
         if observed is not False:
             return [], f"returned {observed!r} without calling the provider"
-        if outcome in _FALSE_OUTCOMES or (outcome is Outcome.BUSY and not wait):
+        if outcome in _FALSE_OUTCOMES or outcome in (Outcome.BUSY, Outcome.TIMED_OUT):
             return [stepped.state], ""
-        if outcome is Outcome.BUSY and reentrant:
-            # waiting on its own call would never end: BUSY, like a commit that does not wait
-            return [step(p, event._replace(wait=False)).state], ""
-        if outcome is Outcome.BUSY and wait and timed:
-            return [step(stepped.state, WaitExpired(session_id)).state], ""
         shown = outcome.name if isinstance(outcome, Outcome) else str(outcome)
         return [], f"model says {shown}"
 
@@ -180,12 +209,13 @@ def _provider_pair(
     label: str,
     start: int,
     end: float,
-    request: Sequence[CommitRequested],
+    request: Sequence[CommitRequested | DrainNext],
     observed: str | None,
 ) -> list[Operation]:
-    """The start and end operations of one provider call."""
+    """The start and end operations of one provider call (its requests carry its call id)."""
     agent = record.agent
     session_id = record.session_id
+    call_id = request[0].call_id
 
     def begin(p: Process) -> tuple[list[Process], str]:
         states: list[Process] = []
@@ -210,16 +240,15 @@ def _provider_pair(
 
     def finish(p: Process) -> tuple[list[Process], str]:
         session = p.session(session_id)
-        if session is None or session.in_flight is None or session.in_flight.agent is not agent:
+        if session is None or session.in_flight is None or session.in_flight.call_id != call_id:
             return [], "model has no such provider call in flight"
-        captured = session.in_flight.captured_generation
-        expected = {"ok": "True", "error": "False", "base": "raised"}.get(record.outcome or "")
+        expected = {"ok": "True", "fail": "False", "abort": "raised"}.get(record.outcome or "")
         if observed is not None and observed != expected:
             return [], f"the provider ended {record.outcome} but the call reported {observed}"
         if record.outcome == "ok":
-            return [step(p, CommitSucceeded(session_id, agent, captured)).state], ""
-        fatal = record.outcome == "base"
-        return [step(p, CommitFailed(session_id, agent, captured, fatal)).state], ""
+            return [step(p, CommitSucceeded(session_id, call_id)).state], ""
+        fatal = record.outcome == "abort"
+        return [step(p, CommitFailed(session_id, call_id, fatal)).state], ""
 
     operations.append(
         Operation(f"{label} [provider {record.agent_name} ends]", record.ended, end, finish)
@@ -227,40 +256,47 @@ def _provider_pair(
     return operations
 
 
-def _is_reentrant(call: Call, calls: dict[int, Call]) -> bool:
-    """True when ``call`` ran inside its enclosing commit's provider call of the same session."""
-    parent = calls.get(call.parent) if call.parent is not None else None
-    if parent is None or parent.provider is None:
-        return False
-    record = parent.provider
-    return (
-        record.session_id == call.arguments.get("session_id")
-        and record.began < call.invoked
-        and (record.ended is None or record.ended > call.invoked)
-    )
+def inside_provider(call: Call, history: History) -> ProviderCall | None:
+    """The provider call (of any session) running in ``call``'s thread when it was made."""
+    for record in history.provider_calls:
+        if (
+            record.thread == call.thread
+            and record.began < call.invoked
+            and (record.ended is None or record.ended > call.invoked)
+        ):
+            return record
+    return None
 
 
 def operations_of(history: History, until: float = math.inf) -> list[Operation]:
     """The atomic operations of every call and provider call completed before ``until``."""
     calls = {call.call_id: call for call in history.calls}
+    call_ids = {id(record): number for number, record in enumerate(history.provider_calls, 1)}
     operations: list[Operation] = []
     for call in history.calls:
         if call.invoked > until or call.returned is None or call.returned > until:
             continue
+        if call.method == "drain_all_on_shutdown":
+            operations += _drain(call, _call_label(call), call.returned)
+            continue
         if call.method == "commit_session_memory" and call.provider is not None:
             record = call.provider
             arguments = call.arguments
-            request = [
+            requested: list[CommitRequested | DrainNext] = [
                 CommitRequested(
-                    call.arguments["session_id"], arguments.get("agent"), bool(arguments["wait"])
+                    arguments["session_id"],
+                    call_ids[id(record)],
+                    arguments.get("agent"),
+                    wait=bool(arguments["wait"]),
+                    in_call=inside_provider(call, history) is not None,
                 )
             ]
             observed = "raised" if call.raised is not None else str(call.result is True)
             operations += _provider_pair(
-                record, _call_label(call), call.invoked, call.returned, request, observed
+                record, _call_label(call), call.invoked, call.returned, requested, observed
             )
             continue
-        operation = _simple(call, call.returned, _is_reentrant(call, calls))
+        operation = _simple(call, call.returned, inside_provider(call, history) is not None)
         if operation is not None:
             operations.append(operation)
     owned = {id(call.provider) for call in history.calls if call.provider is not None}
@@ -276,10 +312,13 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
             end = history.thread_ended[record.thread]
         if record.ended is not None and record.ended > until:
             continue
-        request = [
-            CommitRequested(record.session_id, record.agent, follow_up=follow_up)
+        call_id = call_ids[id(record)]
+        request: list[CommitRequested | DrainNext] = [
+            CommitRequested(record.session_id, call_id, record.agent, follow_up=follow_up)
             for follow_up in (False, True)
         ]
+        request.append(CommitRequested(record.session_id, call_id, record.agent, whole=True))
+        request.append(DrainNext(record.session_id, now=0.0, call_id=call_id))
         label = f"T{record.thread} internal commit of {record.session_id!r}"
         operations += _provider_pair(record, label, start, end, request, None)
     return operations
@@ -355,3 +394,8 @@ def owed_follow_ups(state: Process) -> list[str]:
         if attempt.result is Outcome.STARTED:
             owing.append(str(session_id))
     return owing
+
+
+def committable_by_model(state: Process, session_id: str) -> bool:
+    """True when the model could start a commit of ``session_id`` in ``state`` (an agent exists)."""
+    return step(state, CommitRequested(session_id)).result is not Outcome.NO_AGENT

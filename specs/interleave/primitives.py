@@ -10,6 +10,13 @@ placed before the operation takes effect (so another thread may run first); ``ti
 ``time.sleep`` is a timed wait on it. Anything else in ``time`` is the real
 function; anything else in ``threading`` that would synchronise is refused
 with an error naming what is supported.
+
+Interrupt sites (where the scheduler may inject a KeyboardInterrupt) follow
+CPython: a signal handler runs between bytecodes, so it can raise right after
+an explicit ``lock.acquire()`` or ``release()`` returns, and inside
+``Condition.__enter__`` (Python code) after its lock is taken, which leaves the
+lock held; ``with lock:`` on a plain lock is atomic; a release never half
+happens; an interrupted ``Condition.wait`` takes its lock back before raising.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ class _Bound:
     def _me(self) -> LogicalThread | None:
         """The running logical thread; unwinds it at once if its run was stopped."""
         me = self.scheduler.current()
-        if me is not None and me.abort:
+        if me is not None and me.abort and not me.unwinding:
+            me.unwinding = True
             raise AbortRun()
         return me
 
@@ -74,6 +82,12 @@ class StandInLock(_Bound):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock, waiting (virtually) up to ``timeout`` when blocking."""
+        taken = self._acquire(blocking, timeout)
+        if taken:
+            self.scheduler.interrupt_site(f"after acquire {self.name}")
+        return taken
+
+    def _acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = self._me()
         who: object = me if me is not None else _OUTSIDE
         if not blocking:
@@ -94,10 +108,14 @@ class StandInLock(_Bound):
 
     def release(self) -> None:
         """Release the lock (a scheduling point before it is released)."""
+        self._release()
+        self.scheduler.interrupt_site(f"after release {self.name}")
+
+    def _release(self) -> None:
         self._me()
         if self.owner is None:
             raise RuntimeError(f"release of unlocked {self.name}")
-        self.scheduler.point(f"release {self.name}")
+        self.scheduler.point(f"release {self.name}", interruptible=False)
         self.owner = None
 
     def locked(self) -> bool:
@@ -116,7 +134,7 @@ class StandInLock(_Bound):
         return self.owner is (me if me is not None else _OUTSIDE)
 
     def __enter__(self) -> bool:
-        return self.acquire()
+        return self._acquire()
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
@@ -141,11 +159,10 @@ class StandInRLock(StandInLock):
         self.owner = who
         self.count += 1
 
-    def release(self) -> None:
-        """Release one level; the lock is free when every level is released."""
+    def _release(self) -> None:
         if not self._is_owned():
             raise RuntimeError(f"release of {self.name} by a thread that does not own it")
-        self.scheduler.point(f"release {self.name}")
+        self.scheduler.point(f"release {self.name}", interruptible=False)
         self.count -= 1
         if self.count == 0:
             self.owner = None
@@ -195,6 +212,7 @@ class StandInCondition(_Bound):
         self.lock.release()
 
     def __enter__(self) -> bool:
+        # Condition.__enter__ is Python code: a signal may land after its lock is taken.
         return self.lock.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -209,12 +227,28 @@ class StandInCondition(_Bound):
         saved = self.lock._release_save()
         waiter = _Waiter()
         self._waiters.append(waiter)
-        self.scheduler.point(
-            f"wait {self.name}",
-            ready=lambda: waiter.notified and self.lock._free_for(who),
-            deadline=self.lock._deadline(timeout),
-            after_timeout=lambda: self.lock._free_for(who),
-        )
+        try:
+            self.scheduler.point(
+                f"wait {self.name}",
+                ready=lambda: waiter.notified and self.lock._free_for(who),
+                deadline=self.lock._deadline(timeout),
+                after_timeout=lambda: self.lock._free_for(who),
+            )
+        except KeyboardInterrupt:
+            # as threading.Condition.wait does: take the lock back, then let it propagate
+            if not waiter.notified:
+                self._waiters.remove(waiter)
+            self.scheduler.point(
+                f"re-acquire {self.lock.name}",
+                ready=lambda: self.lock._free_for(who),
+                interruptible=False,
+            )
+            self.lock._acquire_restore(saved, who)
+            raise
+        except AbortRun:
+            # the run is over: hand the lock back at once so the unwinding code can release it
+            self.lock._acquire_restore(saved, who)
+            raise
         if not waiter.notified:
             self._waiters.remove(waiter)
         self.lock._acquire_restore(saved, who)
@@ -313,8 +347,9 @@ class StandInSemaphore(_Bound):
 
     def release(self, n: int = 1) -> None:
         """Return ``n`` units."""
-        self.scheduler.point(f"release {self.name}")
+        self.scheduler.point(f"release {self.name}", interruptible=False)
         self._value += n
+        self.scheduler.interrupt_site(f"after release {self.name}")
 
     def __enter__(self) -> bool:
         return self.acquire()

@@ -9,7 +9,9 @@ the target lacks is skipped as not applicable.
 
 ``SCENARIOS`` maps names to scenarios; ``CANONICAL`` lists the small ones
 explored exhaustively, ``LARGE`` the bigger ones meant for random and PCT
-sampling.
+sampling, and ``INTERRUPTED`` the ones explored with a KeyboardInterrupt
+injected at every interrupt site of their ``interrupted`` actors (a host's
+main thread taking Ctrl-C).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ class Scenario:
     setup: Actor
     actors: tuple[tuple[str, Actor], ...]
     needs: frozenset[str] = BASIC_API
+    interrupted: tuple[str, ...] = ()
+    """Actors that take an injected KeyboardInterrupt in interrupt mode (the host's main thread)."""
+
+    def actor_thread(self, actor_name: str) -> int:
+        """The logical thread index of an actor (T0 runs the setup; actors follow in order)."""
+        names = [name for name, _ in self.actors]
+        return 1 + names.index(actor_name)
 
 
 def _one_session(*script: str) -> Actor:
@@ -117,6 +126,68 @@ def _drain(deadline: float) -> Actor:
     return actor
 
 
+def _sessions_with(**scripts: tuple[str, ...]) -> Actor:
+    """Setup: per session ``sid`` an agent ``sid.a`` with its script, registered, one turn."""
+
+    def setup(ctx: Context) -> None:
+        for session_id, script in scripts.items():
+            agent = ctx.agent(f"{session_id}.a", session_id, *script)
+            ctx.api.register_agent(session_id, agent)
+            ctx.api.mark_turn_completed(session_id)
+
+    return setup
+
+
+def _call(method: str, session_id: str) -> Actor:
+    """An actor making one recorded call of ``session_id`` (``method`` of the recording API)."""
+
+    def actor(ctx: Context) -> None:
+        getattr(ctx.api, method)(session_id)
+
+    return actor
+
+
+def _drain_after_hang(session_id: str, deadline: float) -> Actor:
+    """Drain once ``session_id``'s provider is hung (the hung call was started elsewhere)."""
+
+    def actor(ctx: Context) -> None:
+        ctx.wait_until_provider_runs(session_id, "hang")
+        ctx.api.drain_all_on_shutdown(deadline=deadline)
+
+    return actor
+
+
+def _drain_then_slow_commit(ctx: Context) -> None:
+    ctx.api.drain_all_on_shutdown(deadline=5.0)
+    ctx.api.mark_turn_completed("s")
+    ctx.api.commit_session_memory("s")
+
+
+def _busy_while_slow(ctx: Context) -> None:
+    ctx.wait_until_provider_runs("s", "slow")
+    ctx.api.mark_turn_completed("s")
+    ctx.api.commit_session_memory("s")
+
+
+def _owner_segments(ctx: Context) -> None:
+    first = ctx.agent("a", "s")
+    second = ctx.agent("b", "s")
+    ctx.api.register_agent("s", first)
+    ctx.api.mark_turn_completed("s")
+    ctx.api.register_agent("s", second)
+    ctx.api.mark_turn_completed("s")
+    ctx.api.mark_turn_completed("s", agent=first)
+
+
+def _host_main(ctx: Context) -> None:
+    """A host's main thread: a turn, a boundary commit, a query, a waiting commit."""
+    ctx.api.mark_turn_completed("s")
+    ctx.api.commit_session_memory("s")
+    ctx.api.has_uncommitted_work("s")
+    ctx.api.mark_turn_completed("s")
+    ctx.api.commit_session_memory("s", wait=True, timeout=5.0)
+
+
 SCENARIO_LIST = (
     Scenario(
         "late_commit_vs_new_turn",
@@ -192,7 +263,7 @@ SCENARIO_LIST = (
         "base_exception_vs_waiter",
         "the provider raises a BaseException while another commit waits with a timeout",
         ("S3", "L3"),
-        _one_session("base"),
+        _one_session("abort"),
         (("committer", _commit), ("waiter", _commit_waiting(5.0))),
     ),
     Scenario(
@@ -231,11 +302,93 @@ SCENARIO_LIST = (
         _one_session("fail"),
         (("committer", _commit), ("waiter", _commit_waiting(None))),
     ),
+    Scenario(
+        "hung_provider_vs_timed_waiter",
+        "a commit waits with a timeout while the running call hangs: it returns by its timeout",
+        ("L3", "L1"),
+        _one_session("hang"),
+        (("committer", _commit), ("waiter", _commit_waiting(5.0))),
+    ),
+    Scenario(
+        "hung_background_commit_vs_drain",
+        "a registered background commit hangs in its provider, then the drain starts: the "
+        "healthy session still gets its call before the deadline",
+        ("L2",),
+        _sessions_with(s=("hang",), t=()),
+        (("host", _call("background_commit", "s")), ("drain", _drain_after_hang("s", 5.0))),
+        needs=BASIC_API | {"drain_all_on_shutdown", "_register_background_commit_thread"},
+    ),
+    Scenario(
+        "drain_retries_beside_hung_provider",
+        "the drain runs while one provider hangs, another fails once and a turn completes in a "
+        "third session: the failed one is retried and the new turn committed before the deadline",
+        ("L2",),
+        _sessions_with(s=("hang",), t=("fail",), u=()),
+        (("drain", _drain(5.0)), ("turn", _call("mark_turn_completed", "u"))),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+    Scenario(
+        "busy_commit_after_drain",
+        "after the drain returned, a commit refused as busy is still followed up",
+        ("L1",),
+        _sessions_with(s=("ok", "slow")),
+        (("host", _drain_then_slow_commit), ("late", _busy_while_slow)),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+    Scenario(
+        "cross_session_wait_cycle",
+        "each provider commits the other session with wait=True while both calls run: "
+        "neither may wait for the other",
+        ("L3", "L1"),
+        _sessions_with(s=("wait_on:t",), t=("wait_on:s",)),
+        (
+            ("commit-s", _call("commit_session_memory", "s")),
+            ("commit-t", _call("commit_session_memory", "t")),
+        ),
+    ),
+    Scenario(
+        "provider_calls_drain",
+        "a provider calls the drain from inside its call: the drain commits the other "
+        "session and returns without waiting for the call that made it",
+        ("L2", "L3"),
+        _sessions_with(s=("drain",), t=()),
+        (("committer", _call("commit_session_memory", "s")),),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+    Scenario(
+        "drain_over_owner_segments",
+        "the drain commits a session with several owner segments while a turn completes",
+        ("L2", "S4"),
+        _owner_segments,
+        (("drain", _drain(5.0)), ("turn", _turn)),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+    ),
+)
+
+INTERRUPTED_LIST = (
+    Scenario(
+        "interrupted_host",
+        "Ctrl-C lands anywhere in the host's calls (turns, commits, a query, a waiting commit) "
+        "while another thread commits the same session",
+        ("S3", "L3", "L2"),
+        _one_session(),
+        (("main", _host_main), ("other", _commit_waiting(5.0))),
+        interrupted=("main",),
+    ),
+    Scenario(
+        "interrupted_drain",
+        "Ctrl-C lands anywhere in the shutdown drain while a commit runs",
+        ("S3", "L3", "L2"),
+        _sessions_with(s=(), t=()),
+        (("main", _drain(5.0)), ("committer", _call("commit_session_memory", "t"))),
+        needs=BASIC_API | {"drain_all_on_shutdown"},
+        interrupted=("main",),
+    ),
 )
 
 
 def _mixed_setup(ctx: Context) -> None:
-    for session_id, script in (("s", ("fail", "slow")), ("t", ("base",))):
+    for session_id, script in (("s", ("fail", "slow")), ("t", ("abort",))):
         agent = ctx.agent(f"{session_id}1", session_id, *script)
         ctx.agent(f"{session_id}2", session_id)
         ctx.api.register_agent(session_id, agent)
@@ -280,9 +433,12 @@ LARGE_LIST = (
 )
 
 SCENARIOS: dict[str, Scenario] = {
-    scenario.name: scenario for scenario in (*SCENARIO_LIST, *LARGE_LIST)
+    scenario.name: scenario for scenario in (*SCENARIO_LIST, *LARGE_LIST, *INTERRUPTED_LIST)
 }
 """Every scenario by name."""
+
+INTERRUPTED: tuple[str, ...] = tuple(scenario.name for scenario in INTERRUPTED_LIST)
+"""Scenarios explored with injected KeyboardInterrupts (``explore(..., interrupts=True)``)."""
 
 CANONICAL: tuple[str, ...] = tuple(scenario.name for scenario in SCENARIO_LIST)
 """The small scenarios every target is explored with exhaustively (dfs)."""

@@ -13,9 +13,23 @@ is a pure function of the choices made, and the choices (recorded as
 ``Decision`` rows) replay it exactly.
 
 Time is virtual: ``now`` only moves when no thread is ready, to the earliest
-deadline of a timed wait, which then fires. When nothing is ready and no timed
-wait is left while the main logical thread has not finished, the run is
-deadlocked and ``RunOutcome.deadlock`` lists what every thread waits on.
+deadline of a timed wait, which then fires (``on_time_advance`` sees every
+move, while every thread is parked). When nothing is ready and no timed wait
+is left while the main logical thread has not finished, the run is deadlocked
+and ``RunOutcome.deadlock`` lists what every thread waits on.
+
+Asynchronous exceptions: with ``interrupt=(thread, site)`` the scheduler
+raises ``KeyboardInterrupt`` in that logical thread at its ``site``-th
+*interrupt site*, as a signal handler would. CPython runs a signal handler
+where the interpreter checks for pending calls: on entering a Python
+function, after most calls of C functions, and on loop back edges. So the
+sites are: the thread's scheduling points (a blocking acquire or wait is
+interruptible: the operation then does not happen); right after a lock
+acquire or release took effect (``interrupt_site``; a plain lock's ``with``
+is atomic, a release never half happens); and, in the code of
+``interrupt_files`` (the target's own files), every function entry and every
+return from a call into other code (C functions, stand-ins, the model).
+``sites`` counts the chosen thread's sites.
 
 Stand-ins for ``threading`` and ``time`` (``primitives``) are built on
 ``point``; target code never sees the scheduler directly.
@@ -24,9 +38,12 @@ Stand-ins for ``threading`` and ``time`` (``primitives``) are built on
 from __future__ import annotations
 
 import _thread
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
 from typing import Protocol
 
 ALWAYS: Callable[[], bool] = lambda: True  # noqa: E731
@@ -80,6 +97,8 @@ class LogicalThread:
     finished: bool = False
     timed_out: bool = False
     abort: bool = False
+    unwinding: bool = False
+    """Set once ``AbortRun`` was raised in the thread: its cleanup then runs unscheduled."""
     error: BaseException | None = None
     start_step: int = 0
     end_step: int | None = None
@@ -176,6 +195,18 @@ class Scheduler:
         self.on_timeout: Callable[[LogicalThread], None] | None = None
         self.on_thread_end: Callable[[LogicalThread], None] | None = None
         """Called in a logical thread as it finishes (it still holds the baton)."""
+        self.on_time_advance: Callable[[float, float], None] | None = None
+        """Called with (now, later) before virtual time moves, every thread parked."""
+        self.interrupt: tuple[int, int] | None = None
+        """(thread index, site number): where to raise KeyboardInterrupt, if anywhere."""
+        self.sites: dict[int, int] = {}
+        """Interrupt sites the chosen thread has passed so far."""
+        self.interrupt_files: frozenset[str] = frozenset()
+        """Source files whose function entries and call returns are interrupt sites."""
+        self.delivered: str | None = None
+        """Where the injected KeyboardInterrupt was raised, once it was."""
+        self.on_interrupt: Callable[[LogicalThread], None] | None = None
+        """Called in the interrupted thread just before the KeyboardInterrupt is raised."""
         self.locks: list[object] = []
         """Every stand-in lock made under this scheduler (see ``locks_free``)."""
         self._stop_reason: str | None = None
@@ -201,18 +232,22 @@ class Scheduler:
         ready: Callable[[], bool] = ALWAYS,
         deadline: float | None = None,
         after_timeout: Callable[[], bool] = ALWAYS,
+        *,
+        interruptible: bool = True,
     ) -> bool:
         """A scheduling point: park until chosen; True unless a timed wait expired.
 
         Outside a logical thread (e.g. while a module is imported by the
         controller), or while a checker hook reads target state, this returns
-        at once without scheduling.
+        at once without scheduling. An ``interruptible`` point is an interrupt
+        site too: the injected KeyboardInterrupt may be raised instead of the
+        operation.
         """
         thread = self.current()
         if thread is None or self._in_hook:
             return True
         if thread.abort:
-            raise AbortRun()
+            return self._unwind(thread, ready)
         thread.op = Op(description, ready, deadline, after_timeout)
         thread.timed_out = False
         following = self._dispatch(thread)
@@ -223,9 +258,48 @@ class Scheduler:
                 following.baton.release()
             thread.baton.acquire()
         if thread.abort:
-            raise AbortRun()
+            return self._unwind(thread, ready)
         thread.op = None
+        if interruptible:
+            self._site(thread, f"before {description}")
         return ready() or not thread.timed_out
+
+    def _unwind(self, thread: LogicalThread, ready: Callable[[], bool]) -> bool:
+        """In a stopped run: raise ``AbortRun`` once, then let cleanup code finish.
+
+        Target code may catch ``AbortRun`` (it catches BaseException to clean
+        up) and go on. Its later operations run without scheduling when they
+        can proceed at once (every other thread is parked), so it finishes
+        instead of retrying forever; one that would have to wait raises again.
+        """
+        thread.op = None
+        if thread.unwinding and ready():
+            return True
+        thread.unwinding = True
+        raise AbortRun()
+
+    def interrupt_site(self, where: str) -> None:
+        """An interrupt site that is not a scheduling point (right after a lock operation)."""
+        thread = self.current()
+        if thread is not None and not self._in_hook:
+            self._site(thread, where)
+
+    def _site(self, thread: LogicalThread, where: str) -> None:
+        """Count an interrupt site of ``thread``; raise KeyboardInterrupt at the chosen one."""
+        if (
+            self.interrupt is None
+            or self.interrupt[0] != thread.index
+            or self.delivered
+            or thread.abort
+        ):
+            return
+        number = self.sites.get(thread.index, 0) + 1
+        self.sites[thread.index] = number
+        if number == self.interrupt[1]:
+            self.delivered = f"{thread.label} {where}"
+            if self.on_interrupt is not None:
+                self._run_hook(self.on_interrupt, thread)
+            raise KeyboardInterrupt(f"injected at site {number}: {where}")
 
     def spawn(
         self,
@@ -280,19 +354,53 @@ class Scheduler:
         self._names[kind] = number
         return f"{kind}#{number}"
 
+    def _profiler(self, thread: LogicalThread) -> Callable[[FrameType, str, object], None]:
+        """A ``sys.setprofile`` hook making the target's calls and returns interrupt sites."""
+        files = self.interrupt_files
+
+        def profile(frame: FrameType, event: str, arg: object) -> None:
+            if self.delivered or thread.abort or self._in_hook:
+                return
+            code = frame.f_code
+            if event == "call" and code.co_filename in files:
+                where = (
+                    f"entering {code.co_name}() at {Path(code.co_filename).name}:{frame.f_lineno}"
+                )
+            elif event == "c_return" and code.co_filename in files:
+                name = getattr(arg, "__name__", "a C function")
+                where = f"after {name}() at {Path(code.co_filename).name}:{frame.f_lineno}"
+            elif (
+                event == "return" and code.co_filename not in files and code.co_name != "__enter__"
+            ):
+                caller = frame.f_back
+                if caller is None or caller.f_code.co_filename not in files:
+                    return
+                line = f"{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
+                where = f"after {code.co_name}() returned at {line}"
+            else:
+                return
+            self._site(thread, where)
+
+        return profile
+
     def _body(self, thread: LogicalThread, body: Callable[[], None]) -> None:
         self._local.thread = thread
         thread.baton.acquire()
+        chosen = self.interrupt is not None and self.interrupt[0] == thread.index
         try:
             if not thread.abort:
                 thread.started = True
                 thread.op = None
+                if chosen and self.interrupt_files:
+                    sys.setprofile(self._profiler(thread))
                 body()
         except AbortRun:
             pass
         except BaseException as error:  # a logical thread died: record, like excepthook
             thread.error = error
         finally:
+            if chosen:
+                sys.setprofile(None)
             if self.on_thread_end is not None and not thread.abort:
                 self._run_hook(self.on_thread_end, thread)
             thread.finished = True
@@ -427,7 +535,14 @@ class Scheduler:
             return False
         earliest = min(pending, key=lambda t: (t.op.deadline if t.op else 0.0, t.index))
         assert earliest.op is not None and earliest.op.deadline is not None
-        self.now = max(self.now, earliest.op.deadline)
+        later = max(self.now, earliest.op.deadline)
+        hook = self.on_time_advance
+        if hook is not None and later > self.now and self._stop_reason is None:
+            before = self.now
+            self._run_hook(lambda _thread: hook(before, later), earliest)
+            if self._stop_reason is not None:
+                return True
+        self.now = later
         for thread in pending:
             assert thread.op is not None and thread.op.deadline is not None
             if thread.op.deadline <= self.now:

@@ -5,7 +5,9 @@ thread was ready, the index of the thread that ran: ``"0.2.1.1"``. ``"-"``
 (or ``""``) is the schedule with no such choice. After the listed choices a
 replay keeps running the current thread while it is ready, else the lowest
 index (no further preemption), which is also how depth-first exploration
-completes a prefix.
+completes a prefix. A run with an injected KeyboardInterrupt prefixes its
+schedule with ``THREAD@SITE/``: ``"1@7/0.2.1"`` raises it in T1 at its seventh
+interrupt site.
 """
 
 from __future__ import annotations
@@ -20,9 +22,25 @@ class ScheduleDiverged(RuntimeError):
     """A replayed schedule chose a thread that is not ready: the target is not the same."""
 
 
-def format_schedule(decisions: Sequence[Decision]) -> str:
-    """The schedule string of a run's decisions."""
-    return ".".join(str(decision.chosen) for decision in decisions) or "-"
+def format_schedule(decisions: Sequence[Decision], interrupt: tuple[int, int] | None = None) -> str:
+    """The schedule string of a run's decisions (and its injected interrupt, if any)."""
+    choices = ".".join(str(decision.chosen) for decision in decisions) or "-"
+    if interrupt is None:
+        return choices
+    return f"{interrupt[0]}@{interrupt[1]}/{choices}"
+
+
+def split_interrupt(text: str) -> tuple[tuple[int, int] | None, str]:
+    """``(interrupt, choices)`` of a schedule string: ``"1@7/0.1"`` -> ``((1, 7), "0.1")``."""
+    head, slash, rest = text.strip().partition("/")
+    if not slash:
+        return None, head
+    thread, at, site = head.partition("@")
+    if not at or not thread.isdigit() or not site.isdigit():
+        raise ValueError(
+            f"bad schedule string {text!r}: an interrupt prefix is THREAD@SITE/, e.g. 1@7/0.1.1"
+        )
+    return (int(thread), int(site)), rest
 
 
 def parse_schedule(text: str) -> list[int]:

@@ -95,7 +95,7 @@ def _commit(sid, agent, wait, timeout, follow):
                 break
             if follow:
                 return False
-            if not wait or _calling.get(sid) == me:
+            if not wait or me in _calling.values():
                 _owe(entry)
                 return False
             left = None if ends is None else ends - time.monotonic()
@@ -174,35 +174,52 @@ def discard_session(sid):
 
 def drain_all_on_shutdown(deadline=30.0):
     global _draining
-    _draining = True
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline != deadline:
+        raise TypeError(f"deadline must be a number of seconds, got {deadline!r}")
     ends = time.monotonic() + max(0.0, deadline)
-    while time.monotonic() < ends:
+    me = threading.get_ident()
+    caller = next((sid for sid, ident in list(_calling.items()) if ident == me), None)
+    failures = {}
+    running = set()
+    _draining = True
+    try:
         with _lock:
-            dirty = [
-                sid
-                for sid, item in _sessions.items()
-                if item["generation"] > item["committed_generation"]
-            ]
-        if not dirty:
-            return
-        progress = []
-        workers = [
-            threading.Thread(target=_drain_one, args=(sid, ends, progress), daemon=True)
-            for sid in dirty
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(max(0.0, ends - time.monotonic()))
-        if not progress:
-            return
+            while time.monotonic() < ends:
+                ready = [
+                    sid
+                    for sid, item in _sessions.items()
+                    if sid not in running and failures.get(sid, 0) < 3 and _committable(item)
+                ]
+                for sid in ready:
+                    running.add(sid)
+                    threading.Thread(
+                        target=_drain_one, args=(sid, running, failures), daemon=True
+                    ).start()
+                busy = [
+                    sid for sid, item in _sessions.items() if item["in_flight"] and sid != caller
+                ]
+                if not ready and not busy and not running:
+                    return
+                _lock.wait(min(0.05, max(0.0, ends - time.monotonic())))
+    finally:
+        _draining = False
 
 
-def _drain_one(sid, ends, progress):
-    with contextlib.suppress(BaseException):
-        while time.monotonic() < ends:
-            if not _commit(sid, None, True, ends - time.monotonic(), False):
-                return
-            progress.append(sid)
-            if not has_uncommitted_work(sid):
-                return
+def _committable(item):
+    if item["in_flight"] or item["generation"] <= item["committed_generation"]:
+        return False
+    return item["segs"][0][2] is not None or item["agent"] is not None
+
+
+def _drain_one(sid, running, failures):
+    done = False
+    try:
+        done = _commit(sid, None, False, None, False)
+    except BaseException:
+        pass
+    finally:
+        with _lock:
+            running.discard(sid)
+            if not done:
+                failures[sid] = failures.get(sid, 0) + 1
+            _lock.notify_all()

@@ -95,7 +95,7 @@ def _commit(sid, agent, wait, timeout, follow):
                 break
             if follow:
                 return False
-            if not wait or _calling.get(sid) == me:
+            if not wait or me in _calling.values():
                 _owe(entry)
                 return False
             left = None if ends is None else ends - time.monotonic()
@@ -178,7 +178,13 @@ def discard_session(sid):
 def drain_all_on_shutdown(deadline=30.0):
     global _draining
     _draining = True
-    ends = time.monotonic() + max(0.0, deadline)
+    try:
+        _drain_in_turn(time.monotonic() + max(0.0, deadline))
+    finally:
+        _draining = False
+
+
+def _drain_in_turn(ends):
     while time.monotonic() < ends:
         with _lock:
             dirty = [

@@ -1,0 +1,91 @@
+"""A soak with real signals: SIGALRM every millisecond raises KeyboardInterrupt in the
+main thread while it loops over turns, queries and waiting commits.
+
+Usage: python tests/interrupt_soak.py native|compat SECONDS. Exits 1 when the
+lock is left held, a session is left in flight without a running call, or the
+drain that follows does not commit everything before its deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import time
+from types import FrameType
+
+
+class Agent:
+    """A provider that always succeeds."""
+
+    def commit_memory_session(self) -> None:
+        return None
+
+
+IN_HARNESS = True
+"""True while the soak's own bookkeeping runs: signals then raise nothing. It is set
+by plain stores, where no signal can land, so only the lifecycle is interrupted."""
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    if not IN_HARNESS:
+        raise KeyboardInterrupt
+
+
+def main() -> int:
+    api, seconds = sys.argv[1], float(sys.argv[2])
+    if api == "native":
+        from memory_lifecycle import SessionLifecycle
+
+        lifecycle = SessionLifecycle()
+
+        def operate(session_id: str, agent: Agent) -> None:
+            lifecycle.register_agent(session_id, agent)
+            lifecycle.complete_turn(session_id)
+            lifecycle.has_uncommitted_work(session_id)
+            lifecycle.commit(session_id, wait=True, timeout=0.01)
+
+    else:
+        import memory_lifecycle.compat as compat
+
+        lifecycle = compat._lifecycle
+
+        def operate(session_id: str, agent: Agent) -> None:
+            compat.register_agent(session_id, agent)
+            compat.mark_turn_completed(session_id)
+            compat.has_uncommitted_work(session_id)
+            compat.commit_session_memory(session_id, wait=True, timeout=0.01)
+
+    sessions = [f"s{number}" for number in range(8)]
+    agents = {session_id: Agent() for session_id in sessions}
+    choose = random.Random(0).choice
+    operations = interrupts = 0
+    global IN_HARNESS
+    signal.signal(signal.SIGALRM, interrupt)
+    end = time.monotonic() + seconds
+    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+    while time.monotonic() < end:
+        session_id = choose(sessions)
+        try:
+            IN_HARNESS = False
+            operate(session_id, agents[session_id])
+            IN_HARNESS = True
+            operations += 1
+        except KeyboardInterrupt:
+            IN_HARNESS = True
+            interrupts += 1
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+    print(f"{operations} operations, {interrupts} interrupts")
+    if not lifecycle.lock.acquire(timeout=5.0):
+        print("the lock was left held")
+        return 1
+    lifecycle.lock.release()
+    report = lifecycle.drain(5.0)
+    if report.still_dirty or report.in_flight or report.deadline_passed:
+        print(f"left behind: dirty {report.still_dirty}, in flight {report.in_flight}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,663 @@
+"""Regression tests for the clock, waiting, the drain and asynchronous exceptions.
+
+Each test reproduces one defect that real threads found where the checkers did
+not reach, on the native API and, where it applies, on the drop-in.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import math
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from _agents import WAIT, GatedAgent, join, start, wait_until
+from _pure import pure_lifecycle
+from memory_lifecycle import Outcome, SessionLifecycle
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def lifecycle() -> SessionLifecycle:
+    return SessionLifecycle()
+
+
+@pytest.fixture
+def patchable() -> Any:
+    """A ``SessionLifecycle`` whose methods a test may patch (run from source)."""
+    return pure_lifecycle().SessionLifecycle
+
+
+@pytest.fixture
+def compat() -> Iterator[ModuleType]:
+    import memory_lifecycle.compat as module
+
+    module._reset_for_tests()
+    yield module
+    module._reset_for_tests()
+
+
+class Counter:
+    """An agent that counts its calls and may fail the first ``failures`` of them."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.calls = 0
+        self.failures = failures
+        self.lock = threading.Lock()
+
+    def commit_memory_session(self) -> None:
+        with self.lock:
+            self.calls += 1
+            failing = self.failures > 0
+            self.failures -= 1
+        if failing:
+            raise RuntimeError("flaky provider")
+
+
+def dirty_sessions(lifecycle: SessionLifecycle, count: int, **agent: Any) -> list[Counter]:
+    agents = []
+    for number in range(count):
+        counter = Counter(**agent)
+        lifecycle.register_agent(f"s{number}", counter)
+        lifecycle.complete_turn(f"s{number}")
+        agents.append(counter)
+    return agents
+
+
+# --- 1, 2: the drain is one refilled queue, not rounds behind a hung commit ----------
+
+
+def test_hung_background_commit_costs_only_its_own_session_L2(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L2: a hung fire-and-forget commit does not spend the deadline of 50 healthy sessions."""
+    stuck = GatedAgent("stuck", hold=True)
+    lifecycle.register_agent("stuck", stuck)
+    lifecycle.complete_turn("stuck")
+    assert lifecycle.commit_in_background("stuck") is Outcome.STARTED
+    assert stuck.entered.wait(WAIT)
+    agents = dirty_sessions(lifecycle, 50)
+    report = lifecycle.drain(deadline=1.0)
+    assert sorted(report.committed) == sorted(f"s{n}" for n in range(50))
+    assert all(agent.calls == 1 for agent in agents)
+    assert report.still_dirty == ["stuck"] and report.in_flight == ["stuck"]
+    assert report.deadline_passed and report.background_left == 1
+    stuck.release.set()
+    wait_until(lambda: not lifecycle.has_uncommitted_work("stuck"), "the hung commit ends")
+
+
+def test_hung_registered_thread_costs_only_its_own_session_in_the_drop_in_L2(
+    compat: ModuleType,
+) -> None:
+    """L2: the same with a host thread registered through the drop-in's registry."""
+    stuck = GatedAgent("stuck", hold=True)
+    compat.register_agent("stuck", stuck)
+    compat.mark_turn_completed("stuck")
+    thread = threading.Thread(target=lambda: compat.commit_session_memory("stuck"), daemon=True)
+    assert compat._register_background_commit_thread(thread) is True
+    thread.start()
+    assert stuck.entered.wait(WAIT)
+    agents = []
+    for number in range(50):
+        agents.append(Counter())
+        compat.register_agent(f"s{number}", agents[-1])
+        compat.mark_turn_completed(f"s{number}")
+    compat.drain_all_on_shutdown(1.0)
+    assert all(agent.calls == 1 for agent in agents)
+    assert not any(compat.has_uncommitted_work(f"s{number}") for number in range(50))
+    stuck.release.set()
+    join(thread)
+
+
+def test_drain_retries_failures_and_commits_turns_completed_meanwhile_L2(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L2: beside a hung provider, a flaky session is retried and a turn completed
+    during the drain is committed, long before the deadline."""
+    hung = GatedAgent("hung", hold=True)
+    lifecycle.register_agent("hung", hung)
+    lifecycle.complete_turn("hung")
+    flaky = Counter(failures=2)
+    lifecycle.register_agent("flaky", flaky)
+    lifecycle.complete_turn("flaky")
+    late = GatedAgent("late", hold=True)
+    lifecycle.register_agent("late", late)
+    lifecycle.complete_turn("late")
+    thread, box = start(lambda: lifecycle.drain(deadline=WAIT))
+    assert late.entered.wait(WAIT) and hung.entered.wait(WAIT)
+    assert lifecycle.complete_turn("late") == 2  # completed while its first call runs
+    late.release.set()
+    wait_until(lambda: not lifecycle.has_uncommitted_work("late"), "the late turn is drained")
+    wait_until(lambda: not lifecycle.has_uncommitted_work("flaky"), "the flaky session is retried")
+    assert flaky.calls == 3 and late.calls == 2
+    hung.release.set()
+    join(thread)
+    report = box[0]
+    assert not report.deadline_passed and report.still_dirty == []
+
+
+def test_drain_gives_up_on_a_provider_that_always_fails_L2(lifecycle: SessionLifecycle) -> None:
+    """L2: a provider that always fails is tried DRAIN_ATTEMPTS times, then the drain
+    returns early with the work reported dirty."""
+    from memory_lifecycle.model import DRAIN_ATTEMPTS
+
+    broken = Counter(failures=10**6)
+    lifecycle.register_agent("s", broken)
+    lifecycle.complete_turn("s")
+    report = lifecycle.drain(deadline=WAIT)
+    assert broken.calls == DRAIN_ATTEMPTS
+    assert report.still_dirty == ["s"] and not report.deadline_passed
+
+
+# --- 3: after the drain, the lifecycle serves as before -------------------------------
+
+
+def test_after_a_drain_busy_boundaries_are_followed_up_again_L1(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L1: once the drain returned, a commit refused as busy is followed up again and
+    background commits are admitted."""
+    lifecycle.drain(deadline=1.0)
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    thread, _ = start(lambda: lifecycle.commit("s"))
+    assert agent.entered.wait(WAIT)
+    lifecycle.complete_turn("s")
+    assert lifecycle.commit("s") is Outcome.BUSY
+    agent.release.set()
+    join(thread)
+    wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the follow-up commits turn 2")
+    lifecycle.complete_turn("s")
+    assert lifecycle.commit_in_background("s") is Outcome.STARTED
+    wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the background commit runs")
+
+
+def test_drop_in_admits_registrations_and_follows_up_after_its_drain_L1(
+    compat: ModuleType,
+) -> None:
+    """L1: once the drop-in's drain returned, ``_draining`` is clear, host threads are
+    admitted again and a busy boundary is followed up."""
+    compat.drain_all_on_shutdown(1.0)
+    assert compat._draining is False
+    thread = threading.Thread(target=print)
+    assert compat._register_background_commit_thread(thread) is True
+    compat._unregister_background_commit_thread(thread)
+    agent = GatedAgent("a", hold=True)
+    compat.register_agent("s", agent)
+    compat.mark_turn_completed("s")
+    thread, _ = start(lambda: compat.commit_session_memory("s"))
+    assert agent.entered.wait(WAIT)
+    compat.mark_turn_completed("s")
+    assert compat.commit_session_memory("s") is False
+    agent.release.set()
+    join(thread)
+    wait_until(lambda: not compat.has_uncommitted_work("s"), "the follow-up commits turn 2")
+
+
+def test_drop_in_refuses_registrations_while_its_drain_runs_L2(compat: ModuleType) -> None:
+    """L2: while the drain runs, ``_draining`` is set and host threads are refused (the
+    host commits inline; the drain commits that work anyway)."""
+    agent = GatedAgent("a", hold=True)
+    compat.register_agent("s", agent)
+    compat.mark_turn_completed("s")
+    drain, _ = start(lambda: compat.drain_all_on_shutdown(WAIT))
+    assert agent.entered.wait(WAIT)
+    assert compat._draining is True
+    assert compat._register_background_commit_thread(threading.Thread(target=print)) is False
+    agent.release.set()
+    join(drain)
+    assert compat._draining is False and not compat.has_uncommitted_work("s")
+
+
+# --- 4: Ctrl-C at any point leaves the lock free and no session wedged ---------------
+
+
+def test_interrupt_after_the_call_started_ends_it_as_failed_S3(
+    patchable: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3: a KeyboardInterrupt landing after the model said STARTED and before the
+    provider was called leaves the session idle, its work dirty, the lock free."""
+    lifecycle = patchable()
+    agent = Counter()
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    original = patchable._enter_call
+
+    def interrupted(self: Any, ident: int, call_id: int) -> None:
+        original(self, ident, call_id)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(patchable, "_enter_call", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.commit("s")
+    monkeypatch.setattr(patchable, "_enter_call", original)
+    state = lifecycle.session_state("s")
+    assert state is not None and state.in_flight is None and state.dirty
+    assert agent.calls == 0
+    assert lifecycle.lock.acquire(timeout=1.0)
+    lifecycle.lock.release()
+    assert lifecycle.commit("s") is Outcome.COMMITTED
+
+
+def test_interrupt_after_a_call_ended_still_starts_its_follow_up_L1(
+    patchable: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L1: an interruption after the end of a call was stored, before its follow-up
+    started, is settled: the follow-up still commits the busy boundary's work."""
+    lifecycle = patchable()
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    box: list[object] = []
+
+    def run() -> None:
+        try:
+            box.append(lifecycle.commit("s"))
+        except KeyboardInterrupt as error:
+            box.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert agent.entered.wait(WAIT)
+    lifecycle.complete_turn("s")
+    assert lifecycle.commit("s") is Outcome.BUSY
+    original = patchable._start_follow_ups
+    calls = []
+
+    def interrupted(self: Any, effects: Any) -> None:
+        calls.append(effects)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        original(self, effects)
+
+    monkeypatch.setattr(patchable, "_start_follow_ups", interrupted)
+    agent.release.set()
+    join(thread)
+    assert isinstance(box[0], KeyboardInterrupt)
+    wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the settled follow-up runs")
+
+
+def test_interrupted_waiter_leaves_the_lock_free_L3(patchable: Any) -> None:
+    """L3: a waiting commit interrupted in its wait leaves the lock free and nothing
+    in flight of its own."""
+    lifecycle = patchable()
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    thread, _ = start(lambda: lifecycle.commit("s"))
+    assert agent.entered.wait(WAIT)
+    original = lifecycle._wait
+
+    def interrupted(seconds: float | None) -> None:
+        raise KeyboardInterrupt
+
+    lifecycle._wait = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.commit("s", wait=True)
+    lifecycle._wait = original  # type: ignore[method-assign]
+    assert lifecycle.lock.acquire(timeout=1.0)
+    lifecycle.lock.release()
+    agent.release.set()
+    join(thread)
+    assert not lifecycle.has_uncommitted_work("s")
+
+
+def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
+    patchable: Any,
+) -> None:
+    """L2: a Ctrl-C in the drain's wait ends the drain: the lifecycle does not stay
+    draining (background commits admitted, follow-ups run)."""
+    lifecycle = patchable()
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    original = lifecycle._wait
+
+    def interrupted_once_the_worker_calls(seconds: float) -> None:
+        while not agent.entered.is_set():
+            original(0.01)  # waits with the lock released, as the drain does
+        raise KeyboardInterrupt
+
+    lifecycle._wait = interrupted_once_the_worker_calls  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.drain(deadline=WAIT)
+    lifecycle._wait = original  # type: ignore[method-assign]
+    assert not lifecycle.draining
+    agent.release.set()
+    wait_until(lambda: not lifecycle.has_uncommitted_work("s"), "the drain worker's call ends")
+    lifecycle.complete_turn("s")
+    assert lifecycle.commit_in_background("s") is Outcome.STARTED
+
+
+def test_drain_interrupted_before_any_call_leaves_the_work_dirty_for_the_next_commit_L1(
+    patchable: Any,
+) -> None:
+    """L1: a Ctrl-C that ends the drain before a worker took the session loses
+    nothing: the session stays dirty and the next commit calls its provider."""
+    lifecycle = patchable(drain_workers=1)
+    agent = Counter()
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    original_start = lifecycle._start_drain_workers
+    lifecycle._start_drain_workers = lambda count: (_ for _ in ()).throw(KeyboardInterrupt)  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.drain(deadline=WAIT)
+    lifecycle._start_drain_workers = original_start  # type: ignore[method-assign]
+    assert not lifecycle.draining
+    assert lifecycle.has_uncommitted_work("s")
+    assert lifecycle.commit("s") is Outcome.COMMITTED
+    assert agent.calls == 1
+
+
+@pytest.mark.parametrize("api", ["native", "compat"])
+def test_sigint_every_millisecond_wedges_nothing_S3_L3(api: str) -> None:
+    """S3, L3: SIGINT every millisecond while the main thread loops over turns,
+    queries and waiting commits: afterwards the lock is free, no session is in
+    flight without a call, and the drain commits everything early."""
+    script = HERE / "interrupt_soak.py"
+    done = subprocess.run(
+        [sys.executable, str(script), api, "2.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "interrupts" in done.stdout
+
+
+# --- 5, 6: no busy loop; follow-ups survive bad session ids ---------------------------
+
+
+class TurnsUnhashable:
+    """A session id whose hash starts raising once ``broken`` is set."""
+
+    broken = False
+
+    def __hash__(self) -> int:
+        if TurnsUnhashable.broken:
+            raise TypeError("this id is no longer hashable")
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+
+def test_a_hash_that_starts_raising_mid_call_raises_instead_of_spinning_L3(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L3: the shell never spins: an id whose hash breaks during the provider call
+    makes the commit raise, once, as the original does."""
+    session_id = TurnsUnhashable()
+    agent = GatedAgent("a")
+    agent.on_call = lambda: setattr(TurnsUnhashable, "broken", True)
+    lifecycle.register_agent(session_id, agent)
+    lifecycle.complete_turn(session_id)
+    thread, box = start(lambda: lifecycle.commit(session_id))
+    try:
+        join(thread)
+    finally:
+        TurnsUnhashable.broken = False
+    assert isinstance(box[0], TypeError)
+
+
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_a_session_id_whose_repr_raises_still_gets_its_follow_up_L1(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L1: thread names never need repr(session_id): the follow-up still runs."""
+    session_id = BadRepr()
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent(session_id, agent)
+    lifecycle.complete_turn(session_id)
+    thread, _ = start(lambda: lifecycle.commit(session_id))
+    assert agent.entered.wait(WAIT)
+    lifecycle.complete_turn(session_id)
+    assert lifecycle.commit(session_id) is Outcome.BUSY
+    agent.release.set()
+    join(thread)
+    wait_until(lambda: not lifecycle.has_uncommitted_work(session_id), "the follow-up runs")
+    assert lifecycle.commit_in_background(session_id) is Outcome.STARTED
+
+
+def test_thread_names_do_not_copy_huge_session_ids_L4(lifecycle: SessionLifecycle) -> None:
+    """L4: a 20 MB session id is not copied into the name of its commit thread."""
+    session_id = "x" * 20_000_000
+    agent = GatedAgent("a", hold=True)
+    lifecycle.register_agent(session_id, agent)
+    lifecycle.complete_turn(session_id)
+    assert lifecycle.commit_in_background(session_id) is Outcome.STARTED
+    assert agent.entered.wait(WAIT)
+    with lifecycle.background_lock:
+        names = [thread.name for thread in lifecycle.background_threads]
+    assert names and all(len(name) < 200 for name in names)
+    agent.release.set()
+    wait_until(lambda: not lifecycle.has_uncommitted_work(session_id), "the commit ends")
+
+
+# --- 7: no wait cycle across sessions ------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["native", "compat"])
+def test_providers_committing_each_others_sessions_with_wait_do_not_deadlock_L3(
+    api: str, lifecycle: SessionLifecycle, compat: ModuleType
+) -> None:
+    """L3: two providers each commit the other's session with wait=True while both
+    calls run: both get BUSY at once, and follow-ups commit the work."""
+    both_inside = threading.Barrier(2, timeout=WAIT)
+    both_asked = threading.Barrier(2, timeout=WAIT)
+
+    def commit(session_id: str) -> object:
+        if api == "native":
+            return lifecycle.commit(session_id, wait=True)
+        return compat.commit_session_memory(session_id, wait=True)
+
+    agents = {"a": GatedAgent("a"), "b": GatedAgent("b")}
+    results: dict[str, object] = {}
+    for mine, other in (("a", "b"), ("b", "a")):
+
+        def inside(mine: str = mine, other: str = other) -> None:
+            both_inside.wait()
+            results[mine] = commit(other)
+            both_asked.wait()
+
+        agents[mine].on_call = inside
+    for session_id, agent in agents.items():
+        if api == "native":
+            lifecycle.register_agent(session_id, agent)
+            lifecycle.complete_turn(session_id)
+            lifecycle.complete_turn(session_id, agent=GatedAgent(f"{session_id}2"))
+        else:
+            compat.register_agent(session_id, agent)
+            compat.mark_turn_completed(session_id)
+            compat.mark_turn_completed(session_id, agent=GatedAgent(f"{session_id}2"))
+    threads = [start(lambda sid=sid: commit(sid))[0] for sid in agents]
+    for thread in threads:
+        join(thread)
+    assert results == (
+        {"a": Outcome.BUSY, "b": Outcome.BUSY} if api == "native" else {"a": False, "b": False}
+    )
+    has_work = lifecycle.has_uncommitted_work if api == "native" else compat.has_uncommitted_work
+    wait_until(lambda: not has_work("a") and not has_work("b"), "the follow-ups commit")
+
+
+# --- 8: __del__ re-entry --------------------------------------------------------------
+
+
+class ReentrantOnDelete:
+    """An agent whose ``__del__`` calls the lifecycle."""
+
+    def __init__(self, lifecycle: SessionLifecycle, seen: list[bool]) -> None:
+        self.lifecycle = lifecycle
+        self.seen = seen
+
+    def commit_memory_session(self) -> None:
+        return None
+
+    def __del__(self) -> None:
+        self.seen.append(self.lifecycle.has_uncommitted_work("other"))
+
+
+def test_agent_del_that_calls_the_lifecycle_does_not_deadlock_L3(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L3: the last reference to an agent is dropped outside the lock, so its
+    ``__del__`` may call the lifecycle (unregister, reset, discard)."""
+    seen: list[bool] = []
+    lifecycle.register_agent("s", ReentrantOnDelete(lifecycle, seen))
+    thread, _ = start(lambda: lifecycle.unregister_agent("s"))
+    join(thread)
+    lifecycle.register_agent("t", ReentrantOnDelete(lifecycle, seen))
+    thread, _ = start(lifecycle.reset)
+    join(thread)
+    gc.collect()
+    assert seen == [False, False]
+
+
+# --- 9: a provider that calls the drain ------------------------------------------------
+
+
+def test_drain_called_by_a_provider_returns_without_waiting_for_its_call_L2(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """L2: a drain started inside a provider call cannot wait for that call: it
+    commits the other sessions and returns early, reporting the call in flight."""
+    others = dirty_sessions(lifecycle, 3)
+    agent = GatedAgent("a")
+    reports: list[Any] = []
+    agent.on_call = lambda: reports.append(lifecycle.drain(deadline=WAIT))
+    lifecycle.register_agent("caller", agent)
+    lifecycle.complete_turn("caller")
+    started = time.monotonic()
+    assert lifecycle.commit("caller") is Outcome.COMMITTED
+    assert time.monotonic() - started < WAIT / 2
+    report = reports[0]
+    assert report.in_flight == ["caller"] and not report.deadline_passed
+    assert all(other.calls == 1 for other in others)
+
+
+# --- 10: the drop-in commits owned work whatever agent is passed -----------------------
+
+
+def test_drop_in_commits_owned_work_when_passed_an_agent_without_the_method_S4(
+    compat: ModuleType,
+) -> None:
+    """S4: a dirty segment owned by a registered agent is committed through that owner
+    even when the caller passes an object without ``commit_memory_session``."""
+    owner = Counter()
+    compat.register_agent("s", owner)
+    compat.mark_turn_completed("s")
+    assert compat.commit_session_memory("s", object()) is True
+    assert owner.calls == 1 and not compat.has_uncommitted_work("s")
+
+
+def test_drop_in_agent_without_the_method_adopts_no_ownerless_work_S4(
+    compat: ModuleType,
+) -> None:
+    """S4: ownerless work is not adopted by an agent that could never commit it."""
+    compat.mark_turn_completed("s")
+    assert compat.commit_session_memory("s", object()) is False
+    assert compat._sessions["s"]["segments"][0]["agent"] is None
+    adopter = Counter()
+    assert compat.commit_session_memory("s", adopter) is True
+
+
+# --- 11, 12: bad input is refused first, with one rule ---------------------------------
+
+
+@pytest.mark.parametrize("deadline", [None, "5", [1], b"1", True])
+def test_bad_drain_deadline_is_refused_and_changes_nothing(
+    compat: ModuleType, lifecycle: SessionLifecycle, deadline: object
+) -> None:
+    """A drain deadline that is not a number raises TypeError naming it, and the
+    drop-in does not start draining (its registry still admits threads)."""
+    with pytest.raises(TypeError, match="deadline must be a number of seconds"):
+        compat.drain_all_on_shutdown(deadline)
+    assert compat._draining is False
+    assert compat._register_background_commit_thread(threading.Thread(target=print)) is True
+    with pytest.raises(TypeError, match="deadline must be a number of seconds"):
+        lifecycle.drain(deadline)  # type: ignore[arg-type]
+    assert not lifecycle.draining
+
+
+@pytest.mark.parametrize("wait", [False, True])
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [
+        (math.nan, ValueError),
+        ("1", TypeError),
+        (b"1", TypeError),
+        ([1], TypeError),
+        (True, TypeError),
+    ],
+)
+def test_timeouts_are_checked_whether_or_not_the_commit_waits(
+    lifecycle: SessionLifecycle, compat: ModuleType, wait: bool, timeout: object, error: type
+) -> None:
+    """A timeout is checked by one rule at the API boundary, with or without wait."""
+    lifecycle.complete_turn("s")
+    with pytest.raises(error, match="timeout"):
+        lifecycle.commit("s", wait=wait, timeout=timeout)  # type: ignore[arg-type]
+    compat.mark_turn_completed("s")
+    with pytest.raises(error, match="timeout"):
+        compat.commit_session_memory("s", wait=wait, timeout=timeout)
+
+
+def test_huge_int_timeout_means_no_bound(lifecycle: SessionLifecycle) -> None:
+    """A timeout beyond the float range is accepted as no bound."""
+    agent = Counter()
+    lifecycle.register_agent("s", agent)
+    lifecycle.complete_turn("s")
+    assert lifecycle.commit("s", wait=True, timeout=10**400) is Outcome.COMMITTED
+
+
+def test_flags_and_counts_are_checked(lifecycle: SessionLifecycle) -> None:
+    """``ephemeral`` and ``wait`` must be bools; ``drain_workers`` a positive int."""
+    with pytest.raises(TypeError, match="ephemeral must be True or False"):
+        lifecycle.complete_turn("s", ephemeral="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="wait must be True or False"):
+        lifecycle.commit("s", wait="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="drain_workers must be a positive int"):
+        SessionLifecycle(drain_workers=True)
+    with pytest.raises(ValueError, match="drain_workers must be a positive int"):
+        SessionLifecycle(drain_workers=0)
+    assert lifecycle.session_ids() == []
+
+
+def test_background_commit_with_an_agent_without_the_method_raises(
+    lifecycle: SessionLifecycle,
+) -> None:
+    """``commit_in_background`` refuses a bad agent at once instead of logging later."""
+    lifecycle.complete_turn("s")
+    with pytest.raises(TypeError, match="commit_memory_session"):
+        lifecycle.commit_in_background("s", object())
+    assert lifecycle.background_threads == set()
+
+
+def test_unhashable_id_raises_before_the_agent_is_considered(compat: ModuleType) -> None:
+    """An unhashable id raises TypeError in both APIs, even with a bad agent."""
+    with pytest.raises(TypeError, match="session_id must be hashable"):
+        compat.commit_session_memory(["s"], object())
+    with pytest.raises(TypeError, match="session_id must be hashable"):
+        SessionLifecycle().commit(["s"])  # type: ignore[arg-type]
+
+
+def test_reload_gives_the_drop_in_a_fresh_state(compat: ModuleType) -> None:
+    """``importlib.reload`` of the drop-in forgets every session."""
+    compat.mark_turn_completed("s")
+    fresh = importlib.reload(compat)
+    assert len(fresh._sessions) == 0
