@@ -14,7 +14,11 @@ with and without ``wait`` and an agent (including one without
 them. Providers succeed, raise an ``Exception`` or a ``BaseException``, and can be
 armed to call the lifecycle once from inside their call: complete a turn, commit
 or discard their own session (the single-threaded way to meet a session whose
-call is running) or commit another session.
+call is running), commit another session (whose provider may be armed to commit
+the first: a wait cycle) or run the shutdown drain. Now and then a step passes
+an argument of a kind the API does not take (``ODD_ARGUMENTS``): an unhashable
+session id, a ``wait`` that is not a bool, a timeout that is a bool, NaN, a
+string or too large for a float.
 
 A difference is allowed only when a declared divergence (``divergences``)
 explains it; the first one a divergence explains may end the comparison of that
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import random
 import shlex
 import threading
@@ -39,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from .divergences import DECLARED, Divergence, combined, load_divergences
+from .divergences import DECLARED, UNOBSERVABLE, Divergence, combined, load_divergences
 from .target import BoundedCall, Target, TargetFactory, join_new_threads, origin_tracking
 
 DIFFERENTIAL = "differential"
@@ -85,6 +90,32 @@ BUDGETS: dict[str, DifferentialBudget] = {
 # --- sequences -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OddArgument:
+    """An argument of a kind the API does not take, passed in place of one it does."""
+
+    parameter: str
+    """``session_id``, ``wait`` or ``timeout``."""
+    text: str
+    """How the call is shown with it."""
+    make: Callable[[], Any]
+
+
+ODD_ARGUMENTS: dict[str, OddArgument] = {
+    "unhashable id": OddArgument("session_id", "['s1']", lambda: ["s1"]),
+    "falsy unhashable id": OddArgument("session_id", "[]", lambda: []),
+    "wait=1": OddArgument("wait", "wait=1", lambda: 1),
+    "wait='yes'": OddArgument("wait", "wait='yes'", lambda: "yes"),
+    "timeout=True": OddArgument("timeout", "wait=True, timeout=True", lambda: True),
+    "timeout=NaN": OddArgument("timeout", "wait=True, timeout=nan", lambda: math.nan),
+    "timeout='1'": OddArgument("timeout", "wait=True, timeout='1'", lambda: "1"),
+    "timeout=10**400": OddArgument("timeout", "wait=True, timeout=10**400", lambda: 10**400),
+}
+"""Odd arguments a step may pass, by name; a timeout comes with ``wait=True``."""
+ID_CALLS = ("register", "unregister", "turn", "commit", "discard")
+"""Calls that take a session id (an odd id may replace it)."""
+
+
 def _timeout_text(timeout: float | None) -> str:
     return "None" if timeout is None else f"{timeout:g}"
 
@@ -94,7 +125,7 @@ class Action:
     """A call a provider makes from inside its own provider call, once."""
 
     kind: str
-    """``turn``, ``commit`` or ``discard``."""
+    """``turn``, ``commit``, ``discard`` or ``drain``."""
     session: str
     wait: bool = False
     timeout: float | None = None
@@ -104,6 +135,8 @@ class Action:
             return f"mark_turn_completed({self.session!r})"
         if self.kind == "discard":
             return f"discard_session({self.session!r})"
+        if self.kind == "drain":
+            return "drain_all_on_shutdown()"
         options = f", wait=True, timeout={_timeout_text(self.timeout)}" if self.wait else ""
         return f"commit_session_memory({self.session!r}{options})"
 
@@ -124,12 +157,16 @@ class Op:
     timeout: float | None = None
     mode: str = "ok"
     action: Action | None = None
+    odd: str | None = None
+    """Name of an ``ODD_ARGUMENTS`` entry passed in place of the usual argument."""
 
     @property
     def calls_target(self) -> bool:
         return self.kind not in ("mode", "arm")
 
     def describe(self) -> str:
+        if self.odd is not None:
+            return self._describe_odd(ODD_ARGUMENTS[self.odd])
         agent = self.agent
         if self.kind == "register":
             return f"register_agent({self.session!r}, {agent})"
@@ -153,6 +190,12 @@ class Op:
             return f"provider {agent}: calls {MODE_TEXT[self.mode]} from now on"
         assert self.action is not None
         return f"provider {agent}: its next call first runs {self.action.describe()}"
+
+    def _describe_odd(self, odd: OddArgument) -> str:
+        if odd.parameter == "session_id":
+            agent = f", {self.agent}" if self.kind == "register" else ""
+            return f"{CALL_NAMES[self.kind]}({odd.text}{agent})"
+        return f"commit_session_memory({self.session!r}, {odd.text})"
 
 
 @dataclass(frozen=True)
@@ -190,7 +233,15 @@ def _waiting(rng: random.Random, share: float) -> tuple[bool, float | None]:
 
 def generate(rng: random.Random, length: int, capabilities: Capabilities) -> list[Op]:
     """A random sequence of ``length`` steps."""
-    weights = {"register": 12, "unregister": 5, "turn": 24, "commit": 24, "mode": 9, "arm": 11}
+    weights = {
+        "register": 12,
+        "unregister": 5,
+        "turn": 24,
+        "commit": 24,
+        "mode": 9,
+        "arm": 11,
+        "odd": 1,
+    }
     if capabilities.discard:
         weights["discard"] = 4
     if capabilities.drain:
@@ -212,6 +263,8 @@ def generate(rng: random.Random, length: int, capabilities: Capabilities) -> lis
             ops.append(Op("commit", session, agent, wait, timeout))
         elif kind == "drain":
             ops.append(Op("drain"))
+        elif kind == "odd":
+            ops.append(_odd(rng, session or SESSIONS[0], capabilities))
         elif kind == "mode":
             mode = _pick(rng, {"ok": 5, "fail": 3, "interrupt": 2})
             ops.append(Op("mode", agent=_agent(rng, _session(rng)), mode=mode))
@@ -223,14 +276,28 @@ def generate(rng: random.Random, length: int, capabilities: Capabilities) -> lis
     return ops
 
 
+def _odd(rng: random.Random, session: str, capabilities: Capabilities) -> Op:
+    """A step passing one odd argument: an odd id to any call, odd flags to a commit."""
+    odd = rng.choice(list(ODD_ARGUMENTS))
+    if ODD_ARGUMENTS[odd].parameter != "session_id":
+        return Op("commit", session, odd=odd)
+    calls = [call for call in ID_CALLS if call != "discard" or capabilities.discard]
+    kind = rng.choice(calls)
+    agent = _agent(rng, session) if kind == "register" else None
+    return Op(kind, session, agent, odd=odd)
+
+
 def _action(rng: random.Random, owner: str, capabilities: Capabilities) -> Action:
     choices = {"turn": 35, "commit": 40, "other": 15}
     if capabilities.discard:
         choices["discard"] = 10
+    if capabilities.drain:
+        choices["drain"] = 5
     kind = _pick(rng, choices)
     if kind == "other":
         other = next(item for item in SESSIONS if item != owner)
-        return Action("commit", other)
+        wait, timeout = _waiting(rng, 0.3)
+        return Action("commit", other, wait, timeout)
     if kind == "commit":
         wait, timeout = _waiting(rng, 0.3)
         return Action("commit", owner, wait, timeout)
@@ -400,6 +467,8 @@ class _Implementation:
         with self.lock:
             busy = self.active[session] > 0
             self.facts.add((session, f"inner_{action.kind}"))
+            if action.kind == "drain":
+                self.facts.add((session, "inner_drain"))
             if busy and action.kind == "turn":
                 self.facts.add((session, "busy_turn"))
             if busy and action.kind == "commit":
@@ -427,6 +496,8 @@ class _Implementation:
                 value: Any = self.target.mark_turn_completed(action.session)
             elif action.kind == "discard":
                 value = self.target.discard(action.session)
+            elif action.kind == "drain":
+                value = self.target.drain(DRAIN_DEADLINE)
             else:
                 value = self.target.commit(action.session, None, action.wait, action.timeout)
         except BaseException as error:
@@ -436,16 +507,27 @@ class _Implementation:
     def _invoke(self, op: Op) -> Any:
         target = self.target
         agent = self.agents.get(op.agent) if op.agent else None
+        session: Any = op.session
+        wait: Any = op.wait
+        timeout: Any = op.timeout
+        if op.odd is not None:
+            odd = ODD_ARGUMENTS[op.odd]
+            if odd.parameter == "session_id":
+                session = odd.make()
+            elif odd.parameter == "wait":
+                wait = odd.make()
+            else:
+                wait, timeout = True, odd.make()
         if op.kind == "register":
-            return target.register_agent(op.session, agent)
+            return target.register_agent(session, agent)
         if op.kind == "unregister":
-            return target.unregister_agent(op.session)
+            return target.unregister_agent(session)
         if op.kind == "turn":
-            return target.mark_turn_completed(op.session, agent)
+            return target.mark_turn_completed(session, agent)
         if op.kind == "commit":
-            return target.commit(op.session, agent, op.wait, op.timeout)
+            return target.commit(session, agent, wait, timeout)
         if op.kind == "discard":
-            return target.discard(op.session)
+            return target.discard(session)
         return target.drain(DRAIN_DEADLINE)
 
     def mute(self, session: str) -> None:
@@ -672,6 +754,16 @@ def _results_of(call: str) -> Callable[[StepContext], bool]:
     return allows
 
 
+REFUSALS = ("raised TypeError", "raised ValueError", "raised OverflowError")
+"""How a call that refuses its arguments ends."""
+
+
+def _refuses(context: StepContext, reference: bool) -> bool:
+    """One side refused the step's arguments: it raised and called no provider."""
+    refusing = context.reference if reference else context.target
+    return refusing.result in REFUSALS and not refusing.calls and not refusing.inner
+
+
 ALLOWED: dict[str, Callable[[StepContext], bool]] = {
     "anything": lambda context: True,
     "reference_hangs": lambda context: context.reference.hung and not context.target.hung,
@@ -679,9 +771,16 @@ ALLOWED: dict[str, Callable[[StepContext], bool]] = {
     "target_commits_sooner": lambda context: _commits_more(context, swap=True),
     "drain_schedule": _drain_schedule,
     "result_only": lambda context: _aspects(context) == {"result"},
+    "target_refuses": lambda context: _refuses(context, reference=False),
+    "reference_refuses": lambda context: _refuses(context, reference=True),
     **{f"results_of:{call}": _results_of(call) for call in CALL_NAMES.values()},
 }
 """The meaning of each name in ``divergences.ALLOWANCES``."""
+
+
+def _odd_id(op: Op) -> bool:
+    """The step passes an odd session id, so it is about none of the sessions compared."""
+    return op.odd is not None and ODD_ARGUMENTS[op.odd].parameter == "session_id"
 
 
 class _History:
@@ -695,6 +794,8 @@ class _History:
 
     def before(self, op: Op) -> None:
         """Note what the step's arguments and the reference's state say, before it runs."""
+        if _odd_id(op):
+            return
         bad = bool(op.agent and op.agent.endswith(f".{BAD_AGENT}"))
         if op.kind == "turn" and op.agent is None and not self.registered.get(op.session):
             self.facts.add((op.session, "ownerless_turn"))
@@ -728,13 +829,17 @@ class _History:
                         self.facts.add((session, "ownerless_turn"))
                     self.facts.add((session, fact))
                 run.facts.clear()
-        if op.kind == "register":
+        if _odd_id(op):
+            pass
+        elif op.kind == "register":
             self.registered[op.session] = True
         elif op.kind == "unregister":
             self.registered[op.session] = False
         elif op.kind == "turn" and op.agent:
             self.registered[op.session] = True
         self.step = {f"step_{op.kind}"} if op.calls_target else set()
+        if op.odd is not None:
+            self.step.add("step_odd_argument")
         if any(call.outcome == "interrupted" for item in seen for call in item.calls):
             self.step.add("step_base_exception")
 
@@ -904,6 +1009,8 @@ def _judge(
 def _simpler(op: Op) -> list[Op]:
     """Variants of ``op`` that do less."""
     found: list[Op] = []
+    if op.odd is not None:
+        found.append(replace(op, odd=None))
     if op.kind == "commit" and op.wait:
         found.append(replace(op, wait=False, timeout=None))
     if op.kind in ("commit", "turn") and op.agent:
@@ -1081,6 +1188,8 @@ class DifferentialReport:
             count = self.exercised.get(divergence.id, 0)
             mark = f"explained differences in {count} sequences" if count else "not exercised"
             lines.append(f"    {divergence.id:<38} {divergence.property:<4} {mark}")
+        unseen = ", ".join(f"{item.id} ({item.property})" for item in UNOBSERVABLE)
+        lines.append(f"  declared, but shown by no call sequence: {unseen}")
         if self.passed:
             lines.append("  no undeclared difference")
             return "\n".join(lines)
@@ -1128,6 +1237,9 @@ class DifferentialReport:
                     "exercised": self.exercised.get(item.id, 0),
                 }
                 for item in self.divergences
+            ],
+            "unobservable": [
+                {"id": item.id, "property": item.property, "why": item.why} for item in UNOBSERVABLE
             ],
             "differences": [finding.as_dict() for finding in self.findings],
             "duration_s": round(self.duration_s, 3),

@@ -58,10 +58,14 @@ CONDITIONS: dict[str, str] = {
     "same owner as the last dirty segment (read from the reference's _sessions)",
     "bad_agent_adopts": "a commit passed an agent without commit_memory_session while the "
     "session's first dirty segment had no owner (read from the reference's _sessions)",
+    "inner_drain": "a provider call of the session ran the shutdown drain from inside",
     "step_drain": "the step is a shutdown drain",
     "step_turn": "the step completes a turn",
     "step_commit": "the step is a commit",
     "step_base_exception": "a provider raised a BaseException during the step",
+    "step_odd_argument": "the step passes an argument of a kind the API does not take "
+    "(an unhashable id, a wait that is not a bool, a timeout that is a bool, NaN, a string "
+    "or too large for a float)",
 }
 """Conditions a divergence's ``when`` may name; all of them must hold."""
 
@@ -76,6 +80,10 @@ ALLOWANCES: dict[str, str] = {
     "inside providers return, differ; successful calls, return values and uncommitted work "
     "agree",
     "result_only": "only the return value of the step differs",
+    "target_refuses": "the target raises TypeError, ValueError or OverflowError and calls no "
+    "provider; the reference does something else",
+    "reference_refuses": "the reference raises TypeError, ValueError or OverflowError and "
+    "calls no provider; the target does something else",
 }
 API_CALLS = (
     "register_agent",
@@ -189,6 +197,34 @@ DECLARED: tuple[Divergence, ...] = (
         "reference (until its timeout, or forever); the target returns False at once",
     ),
     Divergence(
+        id="drain-inside-call-skips-caller",
+        property="L2",
+        when=("inner_drain",),
+        allows="reference_hangs",
+        scope="process",
+        then="stop-sequence",
+        why="a drain run from inside a provider call waits for that call to end in the "
+        "reference, which never happens: it does not return; the target's drain does not "
+        "wait for its caller's call and returns",
+    ),
+    Divergence(
+        id="odd-arguments-refused",
+        property="S7",
+        when=("step_odd_argument",),
+        allows="target_refuses",
+        why="a wait that is not a bool, or a timeout that is a bool or NaN, is refused by the "
+        "target (TypeError, ValueError) before anything changes; the reference takes any "
+        "value and may commit or wait",
+    ),
+    Divergence(
+        id="huge-timeout-unbounded",
+        property="L3",
+        when=("step_odd_argument",),
+        allows="reference_refuses",
+        why="a timeout too large for a float (10**400) means no bound in the target; the "
+        "reference raises OverflowError",
+    ),
+    Divergence(
         id="bad-agent-adopts-nothing",
         property="S4",
         when=("bad_agent_adopts",),
@@ -201,10 +237,47 @@ DECLARED: tuple[Divergence, ...] = (
 )
 """The divergences of ``memory_lifecycle.compat`` from the original hermes-webui module."""
 
-UNOBSERVABLE: dict[str, str] = {
-    "L4": "entries and agent references retired: invisible to the API; discard_session is "
-    "compared whenever both implementations have it",
-}
+
+@dataclass(frozen=True)
+class Unseen:
+    """A deliberate divergence that no call sequence shows (module state, not calls)."""
+
+    id: str
+    property: str
+    why: str
+
+
+UNOBSERVABLE: tuple[Unseen, ...] = (
+    Unseen(
+        id="entries-retired",
+        property="L4",
+        why="a committed, unregistered, discarded session leaves no entry and no agent "
+        "reference; the first version keeps every entry. Invisible to the calls; "
+        "discard_session is compared whenever both implementations have it",
+    ),
+    Unseen(
+        id="lock-reentrant",
+        property="L3",
+        why="_lock is re-entrant: a thread holding it (a host's white-box test) may call the "
+        "lifecycle; with the original's plain Lock that thread blocks for good. Call "
+        "sequences never hold the lock",
+    ),
+    Unseen(
+        id="session-writes-checked",
+        property="S7",
+        why="a write to a _sessions entry that would leave it malformed raises ValueError "
+        "and changes nothing; the original stores any value. Call sequences never write "
+        "_sessions",
+    ),
+    Unseen(
+        id="draining-cleared",
+        property="L1",
+        why="_draining is set while the drain runs and cleared when it returns, so "
+        "background commits are admitted and follow-ups run again; the versions with the "
+        "flag set it when the drain starts and leave it set. The calls compared do not "
+        "read it",
+    ),
+)
 """Rows of README's table that no call sequence can show, and why."""
 
 
