@@ -11,7 +11,8 @@ integers and flipped booleans, dropped statements, swapped if/else branches,
 return values replaced by None, and result outcomes swapped with a confusable
 one. Each mutant is run, in subprocesses with a timeout, by every tool:
 
-check       ``memory-lifecycle check`` (the model checker, default bound)
+check       ``memory-lifecycle check --strict`` (the model checker, default bound;
+            an advisory property violated counts too)
 conform     ``memory-lifecycle conform memory_lifecycle.compat --quick`` (the drop-in,
             built on the mutated model)
 reference   ``memory-lifecycle conform memory_lifecycle.compat --reference ORIGINAL
@@ -518,7 +519,7 @@ class Tool:
     def command(self, options: argparse.Namespace) -> list[str]:
         cli = [sys.executable, "-m", "memory_lifecycle"]
         if self.name == "check":
-            return [*cli, "check", "--quiet"]
+            return [*cli, "check", "--quiet", "--strict"]
         if self.name == "conform":
             return [*cli, "conform", "memory_lifecycle.compat", "--quick", "--json"]
         if self.name == "reference":
