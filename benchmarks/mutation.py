@@ -17,7 +17,8 @@ conform     ``memory-lifecycle conform memory_lifecycle.compat --quick`` (the dr
             built on the mutated model)
 reference   ``memory-lifecycle conform memory_lifecycle.compat --reference ORIGINAL
             --checks differential --quick`` (the oracle that does not read the model)
-suite       the project's tests (``pytest -x``, the fastest, model-facing files first)
+suite       the project's tests (``pytest -x -n 2``, model-facing files first; not
+            test_build.py, which checks the compiled install the hook replaces)
 
 The mutated file replaces the module only in those subprocesses (an import hook
 set up through ``sitecustomize``); the working tree is never written. The hook
@@ -542,14 +543,25 @@ class Tool:
             *[name for name in tests if name not in FIRST_TESTS + LAST_TESTS],
             *[name for name in LAST_TESTS if name in tests],
         ]
-        return [sys.executable, "-m", "pytest", "-x", "-q", *[f"tests/{name}" for name in ordered]]
+        return [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            *[f"tests/{name}" for name in ordered],
+        ]
 
 
 TOOLS = {
-    "check": Tool("check", "memory-lifecycle check", 120.0),
+    "check": Tool("check", "memory-lifecycle check", 300.0),
     "conform": Tool("conform", "conform memory_lifecycle.compat", 150.0),
     "reference": Tool("reference", "conform compat --reference ORIGINAL", 120.0),
-    "suite": Tool("suite", "the test suite (pytest -x)", 900.0),
+    "suite": Tool("suite", "the test suite (pytest -x -n 2)", 900.0),
 }
 
 
@@ -776,11 +788,11 @@ def main() -> int:
         tools = [tool for tool in tools if tool.name != "reference"]
     source = options.file.read_text()
     mutants = generate(source)
+    if options.every > 1:
+        mutants = mutants[:: options.every]
     if options.only:
         wanted = [part.strip() for part in options.only.split(",")]
         mutants = [m for m in mutants if any(part in m.key for part in wanted)]
-    if options.every > 1:
-        mutants = mutants[:: options.every]
     if options.limit:
         mutants = mutants[: options.limit]
     if options.list:
