@@ -383,7 +383,13 @@ def edit_probes(
         bad("in_flight", "yes"),
         bad("entry", "not a session"),
         bad("segments", (Segment(committed + 2, committed + 2, None),)),
+        bad("segments", "not segments"),
+        bad("generation", True),
     ]
+    if session is not None:
+        probes.append(ok("segments", session.segments))
+    if generation > committed:
+        probes.append(ok("generation", committed))
     if committed > 0:
         probes.append(bad("committed_generation", committed - 1))
         probes.append(bad("generation", committed - 1))
