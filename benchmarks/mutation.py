@@ -3,7 +3,7 @@
     python benchmarks/mutation.py [--file model/rules.py] [--tools check,conform,reference,suite]
                                   [--jobs N] [--only KEY,...] [--limit N] [--every K] [--list]
                                   [--reference PATH] [--results FILE] [--fresh]
-                                  [--reuse TOOLS] [--redo VERDICTS]
+                                  [--reuse TOOLS] [--redo VERDICTS] [--report]
 
 Mutants are generated from the AST of ``--file`` (whatever it contains): swapped
 arithmetic, comparison and boolean operators, negated conditions, off-by-one
@@ -760,6 +760,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the tables from the cached results only (run nothing)",
+    )
+    parser.add_argument(
         "--redo",
         default="",
         metavar="VERDICTS",
@@ -803,6 +808,9 @@ def main() -> int:
     reuse = {name.strip() for name in options.reuse.split(",") if name.strip()}
     results = Results(options.results, _context_digest(options.file), options.fresh, reuse)
     results.redo = {name.strip() for name in options.redo.split(",") if name.strip()}
+    if options.report:
+        print(report(mutants, tools, results, load_triage(options.file), options))
+        return 0
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         hook = Path(scratch) / "hook"
         hook.mkdir()
