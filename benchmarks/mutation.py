@@ -3,7 +3,7 @@
     python benchmarks/mutation.py [--file model/rules.py] [--tools check,conform,reference,suite]
                                   [--jobs N] [--only KEY,...] [--limit N] [--every K] [--list]
                                   [--reference PATH] [--results FILE] [--fresh]
-                                  [--reuse TOOLS] [--redo VERDICTS] [--report]
+                                  [--reuse TOOLS] [--redo VERDICTS] [--timeout S] [--report]
 
 Mutants are generated from the AST of ``--file`` (whatever it contains): swapped
 arithmetic, comparison and boolean operators, negated conditions, off-by-one
@@ -760,6 +760,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="each tool's time limit (default: its own)"
+    )
+    parser.add_argument(
         "--report",
         action="store_true",
         help="print the tables from the cached results only (run nothing)",
@@ -784,6 +787,8 @@ def main() -> int:
     options.file = options.file.resolve()
     options.module = module_name(options.file)
     tools = [TOOLS[name.strip()] for name in options.tools.split(",") if name.strip()]
+    if options.timeout is not None:
+        tools = [Tool(tool.name, tool.label, options.timeout) for tool in tools]
     if any(tool.name == "reference" for tool in tools) and not options.reference.is_file():
         print(
             f"mutation: the original module is not at {options.reference}: the reference "
