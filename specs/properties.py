@@ -596,6 +596,8 @@ def _s7_probe(
         if _session_of(before, key) != _session_of(outcome.state, key):
             return f"{_edit_text(event)} changed session {key!r}"
     written = None if session_id is None else _session_of(outcome.state, session_id)
+    if written is None and isinstance(event, EntryEdited) and event.field != "entry":
+        return f"{_edit_text(event)} removed the entry instead of writing one field"
     problem = None if written is None else malformed_entry(written)
     if problem is not None:
         return f"{_edit_text(event)} wrote a malformed entry: {problem}"

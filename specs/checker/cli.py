@@ -27,7 +27,15 @@ from memory_lifecycle.specs.properties import ALL, BY_ID, StepFn
 
 from .explore import CheckResult, Progress, explore
 from .mutants import MUTANTS
-from .world import AGENTS, CHECK_BOUNDS, FAMILIES, SESSION_IDS, THOROUGH_BOUNDS, Bounds
+from .world import (
+    AGENTS,
+    CHECK_BOUNDS,
+    FAMILIES,
+    SEGMENT_BOUNDS,
+    SESSION_IDS,
+    THOROUGH_BOUNDS,
+    Bounds,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,6 +159,36 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
     return dataclasses.replace(bounds, **changes)  # type: ignore[arg-type]
 
 
+def worlds_from(args: argparse.Namespace) -> list[Bounds]:
+    """The worlds to explore: the one the options ask for; by default also the
+    single-session world with three turns (``SEGMENT_BOUNDS``)."""
+    bounds = bounds_from(args)
+    if bounds != CHECK_BOUNDS or args.mutant or args.max_states is not None:
+        return [bounds]
+    return [bounds, SEGMENT_BOUNDS]
+
+
+def _combined(results: list[CheckResult]) -> CheckResult:
+    """One result for several worlds: counts added, each property's first violation."""
+    first = results[0]
+    violations = list(first.violations)
+    for result in results[1:]:
+        seen = {item.property_id for item in violations}
+        violations += [item for item in result.violations if item.property_id not in seen]
+    return dataclasses.replace(
+        first,
+        states=sum(item.states for item in results),
+        transitions=sum(item.transitions for item in results),
+        depth=max(item.depth for item in results),
+        elapsed=sum(item.elapsed for item in results),
+        cpu=sum(item.cpu for item in results),
+        probes=sum(item.probes for item in results),
+        beyond_bounds=sum(item.beyond_bounds for item in results),
+        violations=tuple(violations),
+        complete=all(item.complete for item in results),
+    )
+
+
 def _progress_text(progress: Progress) -> str:
     rate = progress.states / progress.elapsed if progress.elapsed > 0 else 0.0
     return (
@@ -164,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        bounds = bounds_from(args)
+        worlds = worlds_from(args)
     except ValueError as error:
         parser.error(str(error))
     unknown = [name for name in args.property or () if name not in BY_ID]
@@ -182,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mutant = MUTANTS[args.mutant]
         step_fn = mutant.step
         print(f"checking the broken model {args.mutant!r}: {mutant.description}")
-    print(f"exploring {_bounds_text(bounds)}; checking {', '.join(p.id for p in properties)}")
+    shown = "; then ".join(_bounds_text(bounds) for bounds in worlds)
+    print(f"exploring {shown}; checking {', '.join(p.id for p in properties)}")
     last: list[Progress] = []
     with Live("check", live=False if args.quiet else None) as live:
 
@@ -191,17 +230,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             live.update(current=_progress_text(progress))
 
         live.update(current="starting")
+        results: list[CheckResult] = []
         try:
-            result = explore(
-                bounds,
-                step_fn,
-                properties,
-                report,
-                symmetry=not args.no_symmetry,
-                stop_at_first=args.stop_at_first,
-                max_states=args.max_states,
-                engine=args.engine,
-            )
+            for bounds in worlds:
+                results.append(
+                    explore(
+                        bounds,
+                        step_fn,
+                        properties,
+                        report,
+                        symmetry=not args.no_symmetry,
+                        stop_at_first=args.stop_at_first,
+                        max_states=args.max_states,
+                        engine=args.engine,
+                    )
+                )
+                if args.stop_at_first and not results[-1].ok:
+                    break
+            result = _combined(results)
         except KeyboardInterrupt:
             live.close()
             so_far = _progress_text(last[0]) if last else "fewer states than the first report"

@@ -158,6 +158,22 @@ CHECK_BOUNDS = Bounds(sessions=2, agents=2, max_generation=2)
 """What ``memory-lifecycle check`` explores by default: two sessions, two agents,
 two turns each, every event family (seconds)."""
 
+SEGMENT_BOUNDS = Bounds(
+    sessions=1,
+    agents=2,
+    max_generation=3,
+    wait=False,
+    in_call=False,
+    drain=False,
+    background=False,
+    reset=False,
+    edits=False,
+)
+"""The second world ``memory-lifecycle check`` explores by default: one session with
+three turns, so that extensions and merges across segment boundaries (three turns
+of two owners) are reached, with only the families that shape segments (under a
+second)."""
+
 GRAPH_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3)
 """What ``reachable_graph()`` explores by default: one session, two agents, three
 turns, small enough to hold every edge."""
@@ -215,7 +231,7 @@ def session_events(
         foreign = foreign_call_id(session)
         events.append(CommitSucceeded(session_id, foreign))
         events.append(CommitFailed(session_id, foreign))
-    if session is not None and bounds.discard:
+    if bounds.discard:
         events.append(Discard(session_id))
     if bounds.drain:
         events.append(DrainNext(session_id, BEFORE, FRESH_CALL_ID))
@@ -367,7 +383,13 @@ def edit_probes(
         bad("in_flight", "yes"),
         bad("entry", "not a session"),
         bad("segments", (Segment(committed + 2, committed + 2, None),)),
+        bad("segments", "not segments"),
+        bad("generation", True),
     ]
+    if session is not None:
+        probes.append(ok("segments", session.segments))
+    if generation > committed:
+        probes.append(ok("generation", committed))
     if committed > 0:
         probes.append(bad("committed_generation", committed - 1))
         probes.append(bad("generation", committed - 1))

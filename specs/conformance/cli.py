@@ -5,7 +5,10 @@ its adapter), an importable module path or a ``.py`` file with the
 hermes-webui lifecycle functions (or a ``conformance_adapter()``; see
 ``conformance.target``). Prints a table of every property with its kind,
 status and evidence, and for each violation the shortest counterexample and
-the command that replays it. Exit statuses: ``commandline.EXIT_STATUSES``.
+the command that replays it. ``--reference MODULE`` adds a call-by-call
+comparison with another implementation (``conformance.differential``); a
+difference no declared divergence explains also exits 1. Exit statuses:
+``commandline.EXIT_STATUSES``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..commandline import (
+    OK,
     USAGE,
+    VIOLATED,
     OutputError,
     Progress,
     check_output_file,
@@ -26,6 +31,8 @@ from ..commandline import (
     target_error_text,
 )
 from ..properties import ALL
+from .differential import add_reference_options, reference_checks, run_reference, with_reference
+from .divergences import DivergenceError
 from .report import as_json, as_junit, table
 from .runner import BUDGETS, CHECKS, Report, run_conformance
 from .target import TargetError
@@ -80,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(CHECKS),
         help=f"comma-separated checks to run, of {', '.join(CHECKS)} (default: all)",
     )
+    add_reference_options(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the stateful search (default: 0)"
     )
@@ -118,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"choose from {', '.join(known)}"
             )
     checks = tuple(part.strip() for part in args.checks.split(",") if part.strip())
-    if not checks or any(item not in CHECKS for item in checks):
+    checks, differential = reference_checks(args, checks)
+    if (not checks and not differential) or any(item not in CHECKS for item in checks):
         return _usage(f"--checks takes some of {', '.join(CHECKS)} (got {args.checks!r})")
     missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
     if missing:
@@ -138,28 +147,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         def show(done: int, total: int, current: str) -> None:
             progress.update(done, total, current)
 
+        def say(text: str) -> None:
+            progress.update(current=text)
+
         try:
             # What the target prints goes to stderr: stdout carries only the report.
             with contextlib.redirect_stdout(sys.stderr):
-                report = run_conformance(
-                    args.target,
-                    budget=budget,
-                    only=only,
-                    seed=args.seed,
-                    checks=checks,
-                    progress=show,
+                compared = run_reference(args, budget, say) if differential else None
+                report = (
+                    run_conformance(
+                        args.target,
+                        budget=budget,
+                        only=only,
+                        seed=args.seed,
+                        checks=checks,
+                        progress=show,
+                    )
+                    if checks
+                    else None
                 )
+        except DivergenceError as error:
+            progress.clear()
+            return _usage(str(error))
         except TargetError as error:
             progress.clear()
             return _usage(target_error_text(error))
-    if progress.interrupted and not report.interrupted:
+    if report is not None and progress.interrupted and not report.interrupted:
         report.interrupted = True  # a Ctrl-C that something in the target swallowed
-    print(as_json(report, args.strict) if args.json else table(report, args.strict), flush=True)
+    differs = compared is not None and not compared.passed
+    if report is None:
+        print(with_reference("", compared, args.json), flush=True)
+        return VIOLATED if differs else OK
+    output = as_json(report, args.strict) if args.json else table(report, args.strict)
+    print(with_reference(output, compared, args.json), flush=True)
     try:
         _write_outputs(report, args)
     except OSError as error:
         return _usage(f"cannot write an output: {error}")
-    return report.exit_status(args.strict)
+    status = report.exit_status(args.strict)
+    return VIOLATED if differs and status == OK else status
 
 
 def _write_outputs(report: Report, args: argparse.Namespace) -> None:
