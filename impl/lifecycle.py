@@ -264,7 +264,7 @@ class SessionLifecycle:
         """Feed one session event to the model (for adapters and tests).
 
         Provider-call events are the shell's own: feeding them here ends a call
-        its provider has not finished.
+        its provider has not finished. A follow-up the event makes owed starts.
         """
         try:
             with self.lock:
@@ -274,6 +274,7 @@ class SessionLifecycle:
             if isinstance(error, TypeError):
                 check_session_id(event.session_id)
             raise
+        self._start_follow_ups(moved.effects)
         return moved.result
 
     def edit(self, session_id: SessionId, field_name: str, value: object) -> None:
@@ -284,9 +285,7 @@ class SessionLifecycle:
         Writing ``in_flight = False`` ends the call the mark stood for, so a
         follow-up owed by a commit that found it running starts (L1).
         """
-        with self.lock:
-            moved, _kept = self._feed(EntryEdited(session_id, field_name, value))
-        self._start_follow_ups(moved.effects)
+        self.apply(EntryEdited(session_id, field_name, value))
 
     # --- registration and turns -------------------------------------------------
 
