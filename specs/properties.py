@@ -54,6 +54,7 @@ from memory_lifecycle.model import (
     Step,
     TurnCompleted,
     WakeWaiters,
+    owes_follow_up,
 )
 from memory_lifecycle.model.state import Agent
 
@@ -88,12 +89,20 @@ class StepRaised(Exception):
         self.error = error
 
 
+def answer(step_fn: StepFn, state: Process, event: Event) -> Step:
+    """``step_fn(state, event)``; TypeError when the answer is not a Step of a Process."""
+    step = step_fn(state, event)
+    if not isinstance(step, Step) or not isinstance(step.state, Process):
+        raise TypeError(f"the step function answered {step!r}, not a Step of a Process")
+    return step
+
+
 def drive_step(step_fn: StepFn, state: Process, event: Event, events: list[Event]) -> Step:
     """``step_fn(state, event)`` for a check that drives a state; ``event`` is appended
-    to ``events``, and an exception becomes ``StepRaised`` carrying them."""
+    to ``events``, and an exception or a malformed answer becomes ``StepRaised``."""
     events.append(event)
     try:
-        return step_fn(state, event)
+        return answer(step_fn, state, event)
     except Exception as error:
         raise StepRaised(tuple(events), error) from error
 
@@ -798,14 +807,44 @@ def _fresh_call_id(state: Process) -> int:
 # --- L1 boundary-honoured -------------------------------------------------------------
 
 
+def _l1_state(process: Process) -> str | None:
+    """The shell recovers a follow-up that an asynchronous exception kept from
+    starting by asking ``owes_follow_up``: it must name exactly the idle sessions
+    with unpaid work requested while busy, outside the drain, or the recovery
+    loses that work's follow-up or starts one nobody asked for."""
+    phase = process.shutdown.phase
+    for session_id, session in process.sessions:
+        owed = (
+            session.in_flight is None
+            and session.follow_up_through > session.committed
+            and phase != DRAINING
+        )
+        if owes_follow_up(session, phase) != owed:
+            return (
+                f"owes_follow_up({session_id!r}) is {not owed} with follow-up through "
+                f"{session.follow_up_through}, committed={session.committed}, "
+                f"{'in flight' if session.in_flight else 'idle'}, {phase}"
+            )
+    return None
+
+
 def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
     """A boundary that found a call running must not be lost: when that call
     ends and work it asked for is still dirty, a follow-up commit must start,
     except during the drain, which commits that work itself (a follow-up started
-    then would race the drain)."""
+    then would race the drain). A follow-up is not a boundary: it never raises
+    the debt, so work completed after the request waits for its own boundary."""
     draining = _draining(before) or _draining(step.state)
     if draining and any(isinstance(effect, StartFollowUp) for effect in step.effects):
         return f"{type(event).__name__} started a follow-up while draining"
+    if isinstance(event, CommitRequested) and event.follow_up:
+        old = _session_of(before, event.session_id)
+        new = _session_of(step.state, event.session_id)
+        if old is not None and new is not None and new.follow_up_through > old.follow_up_through:
+            return (
+                f"a follow-up raised the debt from {old.follow_up_through} to "
+                f"{new.follow_up_through}: only a boundary asks for more work"
+            )
     if not isinstance(event, CommitSucceeded | CommitFailed) or draining:
         return _result_of("L1", before, event, step)
     old = _session_of(before, event.session_id)
@@ -873,8 +912,10 @@ L1 = Property(
     "L1",
     "boundary-honoured",
     "Work requested while a call was in flight (BUSY, or a wait that expired) is committed "
-    "by a follow-up, without another boundary, when providers succeed; no follow-up starts "
-    "while draining; a provider that always fails is given up on, the work kept dirty.",
+    "by a follow-up, without another boundary, when providers succeed; a follow-up asks for "
+    "no more than its boundary did; no follow-up starts while draining; a provider that "
+    "always fails is given up on, the work kept dirty.",
+    on_state=_l1_state,
     on_transition=_l1_transition,
     after_transition=_l1_after,
 )

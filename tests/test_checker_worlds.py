@@ -18,6 +18,7 @@ from memory_lifecycle.specs.checker.explore import explore
 from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.world import (
     CHECK_BOUNDS,
+    PROCESS_BOUNDS,
     SEGMENT_BOUNDS,
     Bounds,
     edit_probes,
@@ -29,9 +30,13 @@ from memory_lifecycle.specs.properties import ALL, BY_ID
 def test_default_check_explores_three_turns_of_one_session_s4_s10() -> None:
     """S4, S10: the default run adds one session with three turns, where merges across
     segment boundaries happen; options that choose a world explore that world alone."""
-    assert cli.worlds_from(cli._parser().parse_args([])) == [CHECK_BOUNDS, SEGMENT_BOUNDS]
+    assert cli.worlds_from(cli._parser().parse_args([])) == [
+        (CHECK_BOUNDS, "auto"),
+        (SEGMENT_BOUNDS, "auto"),
+        (PROCESS_BOUNDS, "product"),
+    ]
     chosen = cli._parser().parse_args(["--sessions", "1", "--max-generation", "2"])
-    assert cli.worlds_from(chosen) == [Bounds(sessions=1, agents=2, max_generation=2)]
+    assert cli.worlds_from(chosen) == [(Bounds(sessions=1, agents=2, max_generation=2), "auto")]
     mutant = MUTANTS["adoption-reads-too-far"]  # a bug that needs three turns
     assert not explore(SEGMENT_BOUNDS, mutant.step, ALL, stop_at_first=True).ok
 

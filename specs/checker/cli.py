@@ -31,6 +31,7 @@ from .world import (
     AGENTS,
     CHECK_BOUNDS,
     FAMILIES,
+    PROCESS_BOUNDS,
     SEGMENT_BOUNDS,
     SESSION_IDS,
     THOROUGH_BOUNDS,
@@ -144,6 +145,11 @@ def _bounds_text(bounds: Bounds) -> str:
     return text + (f", without {', '.join(off)}" if off else "")
 
 
+def _world_text(bounds: Bounds, engine: str) -> str:
+    text = _bounds_text(bounds)
+    return f"{text} (whole processes)" if engine == "product" else text
+
+
 def bounds_from(args: argparse.Namespace) -> Bounds:
     """The bounds the options ask for (a mutant's own small world by default)."""
     bounds = THOROUGH_BOUNDS if args.thorough else CHECK_BOUNDS
@@ -159,13 +165,14 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
     return dataclasses.replace(bounds, **changes)  # type: ignore[arg-type]
 
 
-def worlds_from(args: argparse.Namespace) -> list[Bounds]:
-    """The worlds to explore: the one the options ask for; by default also the
-    single-session world with three turns (``SEGMENT_BOUNDS``)."""
+def worlds_from(args: argparse.Namespace) -> list[tuple[Bounds, str]]:
+    """The worlds to explore, each with its engine: the one the options ask for; by
+    default also the single-session world with three turns (``SEGMENT_BOUNDS``)
+    and two sessions stepped as whole processes (``PROCESS_BOUNDS``)."""
     bounds = bounds_from(args)
     if bounds != CHECK_BOUNDS or args.mutant or args.max_states is not None:
-        return [bounds]
-    return [bounds, SEGMENT_BOUNDS]
+        return [(bounds, args.engine)]
+    return [(bounds, args.engine), (SEGMENT_BOUNDS, args.engine), (PROCESS_BOUNDS, "product")]
 
 
 def _combined(results: list[CheckResult]) -> CheckResult:
@@ -184,6 +191,7 @@ def _combined(results: list[CheckResult]) -> CheckResult:
         cpu=sum(item.cpu for item in results),
         probes=sum(item.probes for item in results),
         beyond_bounds=sum(item.beyond_bounds for item in results),
+        unfollowed=sum(item.unfollowed for item in results),
         violations=tuple(violations),
         complete=all(item.complete for item in results),
     )
@@ -220,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mutant = MUTANTS[args.mutant]
         step_fn = mutant.step
         print(f"checking the broken model {args.mutant!r}: {mutant.description}")
-    shown = "; then ".join(_bounds_text(bounds) for bounds in worlds)
+    shown = "; then ".join(_world_text(bounds, engine) for bounds, engine in worlds)
     print(f"exploring {shown}; checking {', '.join(p.id for p in properties)}")
     last: list[Progress] = []
     with Live("check", live=False if args.quiet else None) as live:
@@ -232,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         live.update(current="starting")
         results: list[CheckResult] = []
         try:
-            for bounds in worlds:
+            for bounds, engine in worlds:
                 results.append(
                     explore(
                         bounds,
@@ -242,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         symmetry=not args.no_symmetry,
                         stop_at_first=args.stop_at_first,
                         max_states=args.max_states,
-                        engine=args.engine,
+                        engine=engine,
                     )
                 )
                 if args.stop_at_first and not results[-1].ok:
@@ -267,7 +275,9 @@ def _finish(
 ) -> int:
     reduction = "one per renaming of agents and sessions" if result.symmetry else "no reduction"
     print(f"{result.summary()} ({reduction})")
-    if not result.complete:
+    if result.unfollowed:
+        print("the states past the transitions not followed were not explored")
+    elif not result.complete:
         print("exploration stopped early: the state space was not covered")
     if result.ok:
         print(f"all {len(properties)} properties hold in this bound")

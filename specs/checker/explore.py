@@ -26,6 +26,7 @@ from memory_lifecycle.specs.properties import (
     Property,
     StepFn,
     StepRaised,
+    answer,
 )
 from memory_lifecycle.specs.trace import Trace, TraceStep
 
@@ -102,7 +103,8 @@ class CheckResult:
     """Wall-clock seconds."""
     violations: tuple[Violation, ...] = field(default=())
     complete: bool = True
-    """False when exploration stopped early (first violation or state limit)."""
+    """False when states were left unexplored (first violation, state limit, or
+    transitions not followed)."""
     cpu: float = 0.0
     """Processor seconds spent by this process (less than ``elapsed`` on a busy machine)."""
     engine: str = "product"
@@ -111,6 +113,9 @@ class CheckResult:
     """Test-hook edits probed (applied and judged, not explored)."""
     beyond_bounds: int = 0
     """States outside the world's bounds: checked, not explored (0 for the model)."""
+    unfollowed: int = 0
+    """Transitions reported as violations (the drain's counts left wrong, L2) whose
+    state the sessions engine cannot represent, so it did not explore past them."""
 
     @property
     def ok(self) -> bool:
@@ -138,6 +143,11 @@ class CheckResult:
         )
         if self.beyond_bounds:
             text += f", {self.beyond_bounds:,} states beyond the bounds (not explored)"
+        if self.unfollowed:
+            text += (
+                f", {self.unfollowed:,} transitions not followed (they leave the drain's "
+                f"counts wrong, L2)"
+            )
         return text
 
 
@@ -152,9 +162,10 @@ STEP_PROPERTY = Property(
 
 
 def try_step(step_fn: StepFn, state: Process, event: Event) -> Step | Exception:
-    """``step_fn(state, event)``, or the exception it raised."""
+    """``step_fn(state, event)``, or the exception it raised (a TypeError when it
+    answered something other than a Step)."""
     try:
-        return step_fn(state, event)
+        return answer(step_fn, state, event)
     except Exception as error:  # a broken step function is a finding, not a crash
         return error
 

@@ -428,7 +428,48 @@ def follow_up_while_draining(state: Process, event: Event) -> Step:
     return out
 
 
+def follow_up_raises_debt(state: Process, event: Event) -> Step:
+    """A follow-up that finds its session busy asks for the work completed since its boundary."""
+    out = model.step(state, event)
+    if isinstance(event, CommitRequested) and event.follow_up and out.result is Outcome.BUSY:
+        session = _session(out.state, event)
+        assert session is not None
+        if session.follow_up_through < session.generation:
+            owed = session._replace(follow_up_through=session.generation)
+            return out._replace(state=_put(out.state, event.session_id, owed))
+    return out
+
+
+# --- the whole process --------------------------------------------------------------
+
+
+def step_sorts_by_entry(state: Process, event: Event) -> Step:
+    """The whole-process step keeps its sessions sorted by entry, which cannot be ordered."""
+    out = model.step(state, event)
+    pairs = list(out.state.sessions)
+    pairs.sort(key=lambda pair: pair[1])  # type: ignore[arg-type,return-value]
+    return out._replace(state=out.state._replace(sessions=tuple(pairs)))
+
+
+def discard_of_nothing_answers_none(state: Process, event: Event) -> Step:
+    """Discard of a session without entry answers None instead of a step."""
+    if isinstance(event, Discard) and _session(state, event) is None:
+        return None  # type: ignore[return-value]
+    return model.step(state, event)
+
+
 # --- the drain ----------------------------------------------------------------------
+
+
+def drain_queues_twice(state: Process, event: Event) -> Step:
+    """A session that becomes committable during the drain is counted twice in its queue."""
+    out = model.step(state, event)
+    if QueueForDrain(getattr(event, "session_id", None)) in out.effects and not isinstance(
+        event, DrainStarted
+    ):
+        shutdown = out.state.shutdown._replace(queued=out.state.shutdown.queued + 1)
+        return out._replace(state=out.state._replace(shutdown=shutdown))
+    return out
 
 
 def drain_no_requeue_after_failure(state: Process, event: Event) -> Step:
@@ -554,6 +595,14 @@ MUTANTS: dict[str, Mutant] = {
     ),
     "end-without-wake": _mutant(end_without_wake, "L3", _world(agents=1, turns=1)),
     "follow-up-while-draining": _mutant(follow_up_while_draining, "L1", _drain_world(turns=2)),
+    "follow-up-raises-debt": _mutant(follow_up_raises_debt, "L1", _world(agents=1)),
+    "step-sorts-by-entry": _mutant(
+        step_sorts_by_entry, STEP_RAISED, _world(sessions=2, agents=1, turns=1)
+    ),
+    "discard-of-nothing-answers-none": _mutant(
+        discard_of_nothing_answers_none, STEP_RAISED, _world(agents=1, turns=1)
+    ),
+    "drain-queues-twice": _mutant(drain_queues_twice, "L2", _drain_world(provider_failure=True)),
     "drain-no-requeue-after-failure": _mutant(drain_no_requeue_after_failure, "L2", _drain_world()),
     "drain-failures-not-counted": _mutant(drain_failures_not_counted, "L2", _drain_world()),
     "drain-poll-ignores-calls": _mutant(drain_poll_ignores_calls, "L2", _drain_world()),

@@ -24,9 +24,14 @@ interchangeable slots). Equal keys mean states that are renamings of one
 another, and every renaming of a state has the same key.
 
 A step function seen to break these assumptions (a session event that changes
-the shutdown record, counts that are not the sums) raises ``EngineMismatch``, and
-``explore`` then uses the product engine. A session event that changes another
-session cannot be seen here: the product engine is the one that checks S6.
+the shutdown record or creates another session) raises ``EngineMismatch``, and
+``explore`` then uses the product engine. Counts that are not the sums are a
+violation of L2 (the drain decides its end from them): the step is reported
+with its trace, and the state it reaches, which this engine cannot represent,
+is counted in ``CheckResult.unexplored`` and not explored (without L2 among the
+properties, ``EngineMismatch`` again). A session event that changes another
+session cannot be seen here: the product engine, which ``check`` also runs on a
+small world of two sessions, is the one that checks S6.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from memory_lifecycle.model import (
     Shutdown,
     drain_wants,
 )
-from memory_lifecycle.specs.properties import Property, StepFn
+from memory_lifecycle.specs.properties import L2, Property, StepFn
 
 from .canonical import normal_session, rename_session
 from .explore import (
@@ -55,6 +60,7 @@ from .explore import (
     STEP_PROPERTY,
     CheckResult,
     EngineMismatch,
+    Failure,
     Progress,
     Violation,
     build_violation,
@@ -100,6 +106,8 @@ class Expansion(NamedTuple):
     probes: int
     """How many test-hook edits were probed."""
     probe_failures: tuple[tuple[Property, Probe], ...]
+    miscounted: int
+    """Events after which the drain's counts are wrong (reported, not followed)."""
 
 
 class Move(NamedTuple):
@@ -109,6 +117,8 @@ class Move(NamedTuple):
     context: int
     failures: Failures
     raised: bool
+    miscounted: bool
+    """The step left the drain's counts wrong (L2): reported, not followed."""
 
 
 StateKey = tuple[int, ...]
@@ -211,18 +221,29 @@ class _Tables:
         pairs = () if session is None else ((MINI_ID, session),)
         return Process(pairs, self.shutdown_of(context, (number,)))
 
-    def _settle(self, before_context: int, after: Process, same_context: bool) -> tuple[int, int]:
-        """Intern the result of a one-session step, checking the engine's assumptions."""
+    def _settle(
+        self, before_context: int, after: Process, same_context: bool
+    ) -> tuple[int, int] | None:
+        """Intern the result of a one-session step, checking the engine's assumptions;
+        None when the drain's counts are not the sums over the sessions (L2)."""
         session = after.session(MINI_ID)
         number = self.intern(session)
         context = self.context(after.shutdown)
         if same_context and context != before_context:
             raise EngineMismatch("a session event changed the shutdown record")
-        if after.shutdown != self.shutdown_of(context, (number,)):
-            raise EngineMismatch("the drain's counts are not the sums over the sessions")
         if any(key != MINI_ID for key, _ in after.sessions):
             raise EngineMismatch("a step created another session")
+        if after.shutdown != self.shutdown_of(context, (number,)):
+            if L2 not in self.properties:
+                raise EngineMismatch("the drain's counts are not the sums over the sessions")
+            return None
         return number, context
+
+    def _miscounted(self, failing: list[Failure]) -> list[Failure]:
+        """``failing`` with L2 added: a step that left the drain's counts wrong."""
+        if any(item is L2 for item, _ in failing):
+            return failing
+        return [*failing, (L2, ())]
 
     def moves_of(self, number: int, offered: int, context: int) -> Expansion:
         """Every event of one session with the agents in ``offered``, stepped and judged."""
@@ -237,17 +258,21 @@ class _Tables:
         broken: list[tuple[Event, Failures]] = []
         raised: list[Event] = []
         successors: dict[int, Event] = {}
+        miscounted = 0
         for event in events:
             step = try_step(self.step_fn, before, event)
             if isinstance(step, Exception):
                 raised.append(event)
                 continue
             failing = transition_failures(self.properties, before, event, step, self.step_fn)
+            settled = self._settle(context, step.state, same_context=True)
+            if settled is None:
+                failing = self._miscounted(failing)
+                miscounted += 1
             if failing:
                 broken.append((event, tuple(failing)))
-            after, _ = self._settle(context, step.state, same_context=True)
-            if after != number:
-                successors.setdefault(after, event)
+            if settled is not None and settled[0] != number:
+                successors.setdefault(settled[0], event)
         probes = edit_probes(MINI_ID, session, agents, self.bounds)
         failed_probes = probe_failures(self.properties, before, probes, self.step_fn)
         expansion = Expansion(
@@ -257,6 +282,7 @@ class _Tables:
             tuple(successors.items()),
             len(probes),
             tuple(failed_probes),
+            miscounted,
         )
         self.moves[key] = expansion
         return expansion
@@ -271,11 +297,14 @@ class _Tables:
         before = self.mini(number, context)
         step = try_step(self.step_fn, before, event)
         if isinstance(step, Exception):
-            move = Move(number, context, (), True)
+            move = Move(number, context, (), True, False)
         else:
             failing = transition_failures(self.properties, before, event, step, self.step_fn)
-            after, after_context = self._settle(context, step.state, same_context=False)
-            move = Move(after, after_context, tuple(failing), False)
+            settled = self._settle(context, step.state, same_context=False)
+            if settled is None:
+                move = Move(number, context, tuple(self._miscounted(failing)), False, True)
+            else:
+                move = Move(settled[0], settled[1], tuple(failing), False, False)
         self.process_moves[key] = move
         return move
 
@@ -288,7 +317,7 @@ class _Tables:
         before = Process((), shutdown)
         step = try_step(self.step_fn, before, event)
         if isinstance(step, Exception):
-            move = Move(0, self.context(shutdown), (), True)
+            move = Move(0, self.context(shutdown), (), True, False)
         else:
             after = step.state.shutdown
             if step.state.sessions or (after.queued, after.calls) != (
@@ -297,7 +326,7 @@ class _Tables:
             ):
                 raise EngineMismatch(f"{type(event).__name__} changed more than the context")
             failing = transition_failures(self.properties, before, event, step, self.step_fn)
-            move = Move(0, self.context(step.state.shutdown), tuple(failing), False)
+            move = Move(0, self.context(step.state.shutdown), tuple(failing), False, False)
         self.shutdown_moves[key] = move
         return move
 
@@ -358,7 +387,7 @@ def explore_sessions(
     via: list[Event | None] = [None]
     depth: list[int] = [0]
     violations: dict[str, Violation] = {}
-    transitions = probes = beyond = 0
+    transitions = probes = beyond = unfollowed = 0
 
     def build(state: StateKey) -> Process:
         pairs = []
@@ -465,6 +494,7 @@ def explore_sessions(
             expansion = tables.moves_of(local, offered, context)
             transitions += expansion.transitions
             probes += expansion.probes
+            unfollowed += expansion.miscounted
             for item, probe in expansion.probe_failures:
                 record(item, head, [_at_slot(probe.event, slot)], transition=True, probe=probe)
             for event in expansion.raised:
@@ -496,9 +526,10 @@ def explore_sessions(
                 moves = [tables.process_move(local, context, position, event) for local in numbers]
                 changed = tuple([move.session for move in moves])
             after_context = moves[0].context
-            raised = False
+            raised = miscounted = False
             for move in moves:
                 raised = raised or move.raised
+                miscounted = miscounted or move.miscounted
                 for item, witness in move.failures:
                     record(item, head, [event, *witness], transition=True)
                 if move.context != after_context:
@@ -508,6 +539,9 @@ def explore_sessions(
                     )
             if raised:
                 record(STEP_PROPERTY, head, [event], transition=True)
+                continue
+            if miscounted:
+                unfollowed += 1
                 continue
             if after_context != context or changed != numbers:
                 key = key_of(after_context, changed)
@@ -525,11 +559,12 @@ def explore_sessions(
         depth=depth[-1],
         elapsed=time.perf_counter() - started,
         violations=ordered(violations, properties),
-        complete=complete,
+        complete=complete and not unfollowed,
         cpu=time.process_time() - cpu_started,
         engine="sessions",
         probes=probes,
         beyond_bounds=beyond,
+        unfollowed=unfollowed,
     )
 
 

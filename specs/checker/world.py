@@ -174,6 +174,23 @@ three turns, so that extensions and merges across segment boundaries (three turn
 of two owners) are reached, with only the families that shape segments (under a
 second)."""
 
+PROCESS_BOUNDS = Bounds(
+    sessions=2,
+    agents=1,
+    max_generation=1,
+    ephemeral=False,
+    wait=False,
+    in_call=False,
+    provider_fatal=False,
+    stale_ends=False,
+    edits=False,
+)
+"""The third world ``memory-lifecycle check`` explores by default, stepping whole
+processes (the product engine): two sessions, one agent, one turn each. The
+sessions engine steps each session alone, so this is where ``model.step`` runs
+with two sessions present and where S6 (a session event changes no other
+session) is checked (seconds)."""
+
 GRAPH_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3)
 """What ``reachable_graph()`` explores by default: one session, two agents, three
 turns, small enough to hold every edge."""

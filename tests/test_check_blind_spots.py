@@ -1,0 +1,93 @@
+"""What ``memory-lifecycle check`` reaches beyond one session at a time: the
+drain's counts, the shell's recovery query, whole-process steps and malformed
+answers of a step function."""
+
+from __future__ import annotations
+
+import pytest
+from memory_lifecycle import model
+from memory_lifecycle.model import Session
+from memory_lifecycle.specs import properties
+from memory_lifecycle.specs.checker.cli import _finish
+from memory_lifecycle.specs.checker.explore import explore
+from memory_lifecycle.specs.checker.mutants import MUTANTS
+from memory_lifecycle.specs.checker.world import PROCESS_BOUNDS, Bounds
+from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED
+
+
+def test_wrong_drain_counts_reported_by_the_sessions_engine_L2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """L2: a step that leaves the drain's counts wrong is a violation with its trace,
+    found by the sessions engine itself (no slow hand-over to the product engine);
+    the states past it are said to be unexplored."""
+    mutant = MUTANTS["drain-queues-twice"]
+    result = explore(mutant.bounds, mutant.step, ALL, engine="sessions")
+    assert result.engine == "sessions"
+    assert [item.property_id for item in result.violations] == ["L2"]
+    assert "queued=2" in result.violations[0].message
+    assert result.unfollowed > 0 and not result.complete
+    _finish(result, ALL, None)
+    shown = capsys.readouterr().out
+    assert "transitions not followed" in shown and "were not explored" in shown
+
+
+def test_wrong_drain_counts_without_L2_hand_over_to_the_product_engine_L2() -> None:
+    """L2 left out: the sessions engine cannot represent the wrong counts, so the
+    product engine explores instead, and still finds nothing it was not asked for."""
+    mutant = MUTANTS["drain-queues-twice"]
+    result = explore(mutant.bounds, mutant.step, [BY_ID["S1"]], engine="sessions")
+    assert result.engine == "product"
+    assert result.ok and result.complete
+
+
+def test_recovery_query_must_name_exactly_the_owed_follow_ups_L1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """L1: the shell recovers a lost follow-up through ``owes_follow_up``; the checker
+    asks it in every state, so a query that also names sessions owing nothing fails."""
+    world = Bounds(sessions=1, agents=1, max_generation=1, drain=False, edits=False)
+    assert explore(world, model.step, [BY_ID["L1"]]).ok
+
+    def owes_too_much(session: Session | None, phase: str) -> bool:
+        return session is not None and session.in_flight is None
+
+    monkeypatch.setattr(properties, "owes_follow_up", owes_too_much)
+    result = explore(world, model.step, [BY_ID["L1"]])
+    assert [item.property_id for item in result.violations] == ["L1"]
+    assert "owes_follow_up" in result.violations[0].message
+
+
+@pytest.mark.parametrize(
+    ("name", "property_id"),
+    [("register-everywhere", "S6"), ("step-sorts-by-entry", STEP_RAISED)],
+)
+def test_default_whole_process_world_steps_two_sessions_S6(name: str, property_id: str) -> None:
+    """S6 and STEP: the third world of a default ``check`` steps whole processes with two
+    sessions, where a step that changes another session, or cannot keep two
+    sessions, shows (the sessions engine steps each session alone)."""
+    result = explore(PROCESS_BOUNDS, MUTANTS[name].step, ALL, engine="product")
+    assert property_id in {item.property_id for item in result.violations}
+    assert explore(PROCESS_BOUNDS, model.step, ALL, engine="product").ok
+
+
+def test_step_answering_none_is_a_violation_with_its_trace_not_a_crash() -> None:
+    """STEP: a step function that answers something other than a Step is reported,
+    with the events that lead to it, by both engines."""
+    mutant = MUTANTS["discard-of-nothing-answers-none"]
+    for engine in ("product", "sessions"):
+        result = explore(mutant.bounds, mutant.step, ALL, engine=engine)
+        violation = result.violation(STEP_RAISED)
+        assert violation is not None, engine
+        assert "answered None" in violation.message
+        assert violation.trace.steps[-1].action.startswith("Discard")
+
+
+def test_follow_up_that_asks_for_more_work_violates_L1() -> None:
+    """L1: a follow-up is not a boundary; one that raises the debt when it finds its
+    session busy commits turns nobody asked to commit yet."""
+    mutant = MUTANTS["follow-up-raises-debt"]
+    result = explore(mutant.bounds, mutant.step, ALL)
+    violation = result.violation("L1")
+    assert violation is not None
+    assert "raised the debt" in violation.message
