@@ -27,35 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from memory_lifecycle.model import (
-    DRAIN_ATTEMPTS,
-    DRAINING,
-    BackgroundCommitEnded,
-    BackgroundCommitRequested,
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    EntryEdited,
-    Event,
-    Outcome,
-    Process,
-    QueueForDrain,
-    Reset,
-    Session,
-    SessionId,
-    StartDrainWorkers,
-    StartFollowUp,
-    Step,
-    TurnCompleted,
-    WakeWaiters,
-    owes_follow_up,
-)
+from memory_lifecycle import model
 from memory_lifecycle.model.state import Agent
 
 from .machine import (
@@ -68,7 +40,7 @@ from .machine import (
     result_token,
 )
 
-StepFn = Callable[[Process, Event], Step]
+StepFn = Callable[[model.Process, model.Event], model.Step]
 """A step function with the signature of ``model.step``."""
 
 
@@ -76,28 +48,30 @@ class ProgressFailure(NamedTuple):
     """A liveness check that failed: why, and the events it drove the state with."""
 
     message: str
-    events: tuple[Event, ...]
+    events: tuple[model.Event, ...]
 
 
 class StepRaised(Exception):
     """A step function raised while a check drove a state forward."""
 
-    def __init__(self, events: tuple[Event, ...], error: Exception) -> None:
+    def __init__(self, events: tuple[model.Event, ...], error: Exception) -> None:
         super().__init__(f"step raised {type(error).__name__}: {error}")
         self.events = events
         """The events the check fed, the last one the event ``step`` raised on."""
         self.error = error
 
 
-def answer(step_fn: StepFn, state: Process, event: Event) -> Step:
+def answer(step_fn: StepFn, state: model.Process, event: model.Event) -> model.Step:
     """``step_fn(state, event)``; TypeError when the answer is not a Step of a Process."""
     step = step_fn(state, event)
-    if not isinstance(step, Step) or not isinstance(step.state, Process):
+    if not isinstance(step, model.Step) or not isinstance(step.state, model.Process):
         raise TypeError(f"the step function answered {step!r}, not a Step of a Process")
     return step
 
 
-def drive_step(step_fn: StepFn, state: Process, event: Event, events: list[Event]) -> Step:
+def drive_step(
+    step_fn: StepFn, state: model.Process, event: model.Event, events: list[model.Event]
+) -> model.Step:
     """``step_fn(state, event)`` for a check that drives a state; ``event`` is appended
     to ``events``, and an exception or a malformed answer becomes ``StepRaised``."""
     events.append(event)
@@ -107,11 +81,13 @@ def drive_step(step_fn: StepFn, state: Process, event: Event, events: list[Event
         raise StepRaised(tuple(events), error) from error
 
 
-StateCheck = Callable[[Process], str | None]
-TransitionCheck = Callable[[Process, Event, Step], str | None]
-AfterTransitionCheck = Callable[[Process, Event, Step, StepFn], ProgressFailure | None]
-ProgressCheck = Callable[[Process, StepFn, Agent], ProgressFailure | None]
-ProbeCheck = Callable[[Process, Event, bool, Step | Exception], str | None]
+StateCheck = Callable[[model.Process], str | None]
+TransitionCheck = Callable[[model.Process, model.Event, model.Step], str | None]
+AfterTransitionCheck = Callable[
+    [model.Process, model.Event, model.Step, StepFn], ProgressFailure | None
+]
+ProgressCheck = Callable[[model.Process, StepFn, Agent], ProgressFailure | None]
+ProbeCheck = Callable[[model.Process, model.Event, bool, model.Step | Exception], str | None]
 
 
 @dataclass(frozen=True)
@@ -146,14 +122,14 @@ class Property:
 # --- small readers --------------------------------------------------------------------
 
 
-def _session_of(process: Process, session_id: SessionId) -> Session | None:
+def _session_of(process: model.Process, session_id: model.SessionId) -> model.Session | None:
     for key, value in process.sessions:
         if key == session_id:
             return value
     return None
 
 
-def _owner_of(session: Session, generation: int) -> tuple[bool, Agent | None]:
+def _owner_of(session: model.Session, generation: int) -> tuple[bool, Agent | None]:
     """``(found, owner)`` of one dirty generation according to the segments."""
     for segment in session.segments:
         if segment.start <= generation <= segment.end:
@@ -161,23 +137,23 @@ def _owner_of(session: Session, generation: int) -> tuple[bool, Agent | None]:
     return False, None
 
 
-def _calls(step: Step) -> list[CallProvider]:
-    return [effect for effect in step.effects if isinstance(effect, CallProvider)]
+def _calls(step: model.Step) -> list[model.CallProvider]:
+    return [effect for effect in step.effects if isinstance(effect, model.CallProvider)]
 
 
-def _target(event: Event) -> SessionId | None:
+def _target(event: model.Event) -> model.SessionId | None:
     """The one session an event names (session events and ``DrainNext``), else None."""
     return getattr(event, "session_id", None)
 
 
-def _draining(process: Process) -> bool:
-    return process.shutdown.phase == DRAINING
+def _draining(process: model.Process) -> bool:
+    return process.shutdown.phase == model.DRAINING
 
 
-def _ends_running_call(old: Session | None, event: Event) -> bool:
+def _ends_running_call(old: model.Session | None, event: model.Event) -> bool:
     """``event`` reports the end of the call ``old`` records as running."""
     return (
-        isinstance(event, CommitSucceeded | CommitFailed)
+        isinstance(event, model.CommitSucceeded | model.CommitFailed)
         and old is not None
         and old.in_flight is not None
         and old.in_flight.call_id == event.call_id
@@ -192,14 +168,16 @@ _TABLE = ResultTable()
 class _Judged:
     """The result verdict of the last step judged (every property asks for the same one)."""
 
-    step: Step | None = None
+    step: model.Step | None = None
     verdict: ResultVerdict | None = None
 
 
 _LAST = _Judged()
 
 
-def judge_result(before: Process, event: Event, step: Step) -> ResultVerdict | None:
+def judge_result(
+    before: model.Process, event: model.Event, step: model.Step
+) -> ResultVerdict | None:
     """Why the result of ``step`` is not one the result tables allow (None if it is)."""
     if _LAST.step is step:
         return _LAST.verdict
@@ -218,7 +196,9 @@ _UNDECLARED = frozenset({"S6"})
 """Results of a trigger no table lists are reported under S6 (see ``ResultTable.judge``)."""
 
 
-def _result_of(property_id: str, before: Process, event: Event, step: Step) -> str | None:
+def _result_of(
+    property_id: str, before: model.Process, event: model.Event, step: model.Step
+) -> str | None:
     """The result verdict of this step, when it belongs to ``property_id``."""
     if property_id not in _RESULT_IDS.get(type(event).__name__, _UNDECLARED):
         return None
@@ -238,7 +218,7 @@ def _first(*messages: str | None) -> str | None:
 # --- S1 completed-only ----------------------------------------------------------------
 
 
-def _s1_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s1_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A provider call for a generation no completed turn created would extract
     nothing or, worse, mark unseen work as extracted; an ephemeral turn completes
     nothing, and a completed turn exactly one generation."""
@@ -256,11 +236,11 @@ def _s1_transition(before: Process, event: Event, step: Step) -> str | None:
     if session_id is not None:
         old = _session_of(before, session_id)
         new = _session_of(step.state, session_id)
-        if isinstance(event, TurnCompleted) and event.ephemeral and new != old:
+        if isinstance(event, model.TurnCompleted) and event.ephemeral and new != old:
             return "an ephemeral turn changed the session"
         was = 0 if old is None else old.generation
         now = 0 if new is None else new.generation
-        counts = isinstance(event, TurnCompleted) and not event.ephemeral
+        counts = isinstance(event, model.TurnCompleted) and not event.ephemeral
         if counts and now != was + 1:
             return f"a completed turn moved generation {was} -> {now} (expected {was + 1})"
         if not counts and now > was:
@@ -279,10 +259,12 @@ S1 = Property(
 # --- S2 late-commit-safe --------------------------------------------------------------
 
 
-def _s2_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s2_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Advancing past the captured end would mark turns that finished during the
     call as extracted although the provider never saw them: silent memory loss."""
-    old = _session_of(before, event.session_id) if isinstance(event, CommitSucceeded) else None
+    old = (
+        _session_of(before, event.session_id) if isinstance(event, model.CommitSucceeded) else None
+    )
     if old is None or not _ends_running_call(old, event):
         return _result_of("S2", before, event, step)
     assert old.in_flight is not None
@@ -312,10 +294,10 @@ S2 = Property(
 # --- S3 failure-preserving ------------------------------------------------------------
 
 
-def _s3_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s3_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A failing provider extracted nothing: dropping the work or its owner loses
     memories, and staying in flight blocks the session forever."""
-    if not isinstance(event, CommitFailed):
+    if not isinstance(event, model.CommitFailed):
         return None
     old = _session_of(before, event.session_id)
     new = _session_of(step.state, event.session_id)
@@ -336,7 +318,7 @@ def _s3_transition(before: Process, event: Event, step: Step) -> str | None:
     return _result_of("S3", before, event, step)
 
 
-def _same_segments(old: Session, new: Session) -> bool:
+def _same_segments(old: model.Session, new: model.Session) -> bool:
     if len(old.segments) != len(new.segments):
         return False
     return all(
@@ -357,7 +339,7 @@ S3 = Property(
 # --- S4 ownership ---------------------------------------------------------------------
 
 
-def _s4_state(process: Process) -> str | None:
+def _s4_state(process: model.Process) -> str | None:
     """The running call must be the first segment's owner's, or success would
     credit one agent's memory to another."""
     for session_id, session in process.sessions:
@@ -369,7 +351,7 @@ def _s4_state(process: Process) -> str | None:
     return None
 
 
-def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s4_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Each agent extracts its own conversation: a call by the wrong agent
     extracts nothing of it, and a stolen segment is never committed by its owner.
     A turn belongs to the agent named with it (which becomes the registered one),
@@ -379,7 +361,7 @@ def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
         return _result_of("S4", before, event, step)
     old = _session_of(before, session_id)
     new = _session_of(step.state, session_id)
-    if isinstance(event, TurnCompleted) and not event.ephemeral and new is not None:
+    if isinstance(event, model.TurnCompleted) and not event.ephemeral and new is not None:
         registered = None if old is None else old.registered
         owner = event.agent if event.agent is not None else registered
         if new.registered is not owner:
@@ -405,7 +387,11 @@ def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
         message = _owners_kept(old, new, event, step)
         if message is not None:
             return message
-    if isinstance(event, CommitSucceeded) and _ends_running_call(old, event) and new is not None:
+    if (
+        isinstance(event, model.CommitSucceeded)
+        and _ends_running_call(old, event)
+        and new is not None
+    ):
         assert old.in_flight is not None
         agent = old.in_flight.agent
         for generation in range(old.committed + 1, new.committed + 1):
@@ -418,7 +404,9 @@ def _s4_transition(before: Process, event: Event, step: Step) -> str | None:
     return _result_of("S4", before, event, step)
 
 
-def _owners_kept(old: Session, new: Session, event: Event, step: Step) -> str | None:
+def _owners_kept(
+    old: model.Session, new: model.Session, event: model.Event, step: model.Step
+) -> str | None:
     """No event changes the owner of a dirty generation, except adoption of an ownerless one."""
     adopting = bool(_calls(step))
     for generation in range(max(old.committed, new.committed) + 1, old.generation + 1):
@@ -449,7 +437,7 @@ S4 = Property(
 # --- S5 serialised --------------------------------------------------------------------
 
 
-def _s5_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s5_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Two concurrent calls for one session race on the provider and on the
     committed mark; the second must wait or be recorded as a follow-up. The end
     of a call the session no longer runs is stale and changes nothing."""
@@ -465,13 +453,13 @@ def _s5_transition(before: Process, event: Event, step: Step) -> str | None:
         old = _session_of(before, session_id)
         new = _session_of(step.state, session_id)
         busy = old is not None and old.in_flight is not None
-        if isinstance(event, CommitRequested) and busy:
+        if isinstance(event, model.CommitRequested) and busy:
             assert old is not None
             if new is None or new.in_flight != old.in_flight:
                 return "a commit requested while busy replaced the running call"
-        stale = isinstance(event, CommitSucceeded | CommitFailed) and not _ends_running_call(
-            old, event
-        )
+        stale = isinstance(
+            event, model.CommitSucceeded | model.CommitFailed
+        ) and not _ends_running_call(old, event)
         if stale:
             if new != old:
                 return "the end of a call the session does not run changed it"
@@ -491,16 +479,16 @@ S5 = Property(
 # --- S6 isolation ---------------------------------------------------------------------
 
 
-def _s6_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s6_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Sessions belong to different conversations: one session's commit, failure
     or discard must not move another's marks or owners; the drain's end only
     forgets its attempt counts."""
-    if isinstance(event, Reset):
+    if isinstance(event, model.Reset):
         return None
     touched = _target(event)
     old = {key: value for key, value in before.sessions if key != touched}
     new = {key: value for key, value in step.state.sessions if key != touched}
-    if isinstance(event, DrainFinished):
+    if isinstance(event, model.DrainFinished):
         old = {key: value._replace(drain_failures=0) for key, value in old.items()}
     if old != new:
         changed = sorted(str(key) for key in set(old) | set(new) if old.get(key) != new.get(key))
@@ -519,7 +507,7 @@ S6 = Property(
 # --- S7 well-formed -------------------------------------------------------------------
 
 
-def _s7_state(process: Process) -> str | None:
+def _s7_state(process: model.Process) -> str | None:
     """Every other rule reads these marks; a gap, overlap or backwards count
     makes the lifecycle commit twice or never."""
     for session_id, session in process.sessions:
@@ -531,7 +519,7 @@ def _s7_state(process: Process) -> str | None:
     return None
 
 
-def malformed_entry(session: Session) -> str | None:
+def malformed_entry(session: model.Session) -> str | None:
     """Why the counts and segments of ``session`` are not well-formed, or None."""
     generation, committed = session.generation, session.committed
     if not 0 <= committed <= generation:
@@ -546,7 +534,7 @@ def malformed_entry(session: Session) -> str | None:
     return None
 
 
-def _malformed_marks(session: Session) -> str | None:
+def _malformed_marks(session: model.Session) -> str | None:
     """What the lifecycle's own steps keep within the dirty range: debt and capture."""
     committed, generation = session.committed, session.generation
     debt = session.follow_up_through
@@ -560,14 +548,14 @@ def _malformed_marks(session: Session) -> str | None:
     return None
 
 
-def _segments_text(session: Session) -> str:
+def _segments_text(session: model.Session) -> str:
     return "[" + ", ".join(f"{s.start}..{s.end}" for s in session.segments) + "]"
 
 
-def _s7_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s7_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A count that goes back would commit the same work twice or skip new work."""
     session_id = _target(event)
-    if session_id is None or isinstance(event, Reset):
+    if session_id is None or isinstance(event, model.Reset):
         return _result_of("S7", before, event, step)
     old = _session_of(before, session_id)
     new = _session_of(step.state, session_id)
@@ -584,7 +572,7 @@ def _s7_transition(before: Process, event: Event, step: Step) -> str | None:
 
 
 def _s7_probe(
-    before: Process, event: Event, malformed: bool, outcome: Step | Exception
+    before: model.Process, event: model.Event, malformed: bool, outcome: model.Step | Exception
 ) -> str | None:
     """The drop-in's test hook writes an entry field; it must refuse (raise
     ValueError or TypeError, changing nothing) an edit that would leave the
@@ -597,7 +585,7 @@ def _s7_probe(
         return None
     if malformed:
         return f"{_edit_text(event)} would leave the entry malformed, but was accepted"
-    if outcome.result is not Outcome.DONE:
+    if outcome.result is not model.Outcome.DONE:
         return f"{_edit_text(event)} returned {outcome.result!r}, not DONE"
     session_id = _target(event)
     keys = {key for key, _ in before.sessions} | {key for key, _ in outcome.state.sessions}
@@ -605,7 +593,7 @@ def _s7_probe(
         if _session_of(before, key) != _session_of(outcome.state, key):
             return f"{_edit_text(event)} changed session {key!r}"
     written = None if session_id is None else _session_of(outcome.state, session_id)
-    if written is None and isinstance(event, EntryEdited) and event.field != "entry":
+    if written is None and isinstance(event, model.EntryEdited) and event.field != "entry":
         return f"{_edit_text(event)} removed the entry instead of writing one field"
     problem = None if written is None else malformed_entry(written)
     if problem is not None:
@@ -613,8 +601,8 @@ def _s7_probe(
     return None
 
 
-def _edit_text(event: Event) -> str:
-    if isinstance(event, EntryEdited):
+def _edit_text(event: model.Event) -> str:
+    if isinstance(event, model.EntryEdited):
         return f"the edit {event.field}={event.value!r} of {event.session_id!r}"
     return type(event).__name__
 
@@ -634,14 +622,14 @@ S7 = Property(
 # --- S8 discard-safe ------------------------------------------------------------------
 
 
-def _s8_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s8_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Discarding a dirty or busy entry forgets work no provider has extracted."""
-    if isinstance(event, Reset):
+    if isinstance(event, model.Reset):
         return _result_of("S8", before, event, step)
     for session_id, old in before.sessions:
         if _session_of(step.state, session_id) is not None:
             continue
-        if not isinstance(event, Discard):
+        if not isinstance(event, model.Discard):
             return f"{type(event).__name__} removed the entry of {session_id!r}"
         if old.generation > old.committed or old.in_flight is not None:
             state = "in flight" if old.in_flight is not None else "dirty"
@@ -660,7 +648,7 @@ S8 = Property(
 # --- S9 no-op -------------------------------------------------------------------------
 
 
-def _s9_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s9_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """Calling the provider with nothing new costs a slow extraction and may
     duplicate memories."""
     for call in _calls(step):
@@ -682,10 +670,10 @@ S9 = Property(
 # --- S10 coalescing -------------------------------------------------------------------
 
 
-def _s10_transition(before: Process, event: Event, step: Step) -> str | None:
+def _s10_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """One extraction per owner run keeps provider calls few and memories whole;
     splitting a run makes each boundary commit only a fragment."""
-    if isinstance(event, TurnCompleted) and not event.ephemeral:
+    if isinstance(event, model.TurnCompleted) and not event.ephemeral:
         old = _session_of(before, event.session_id)
         new = _session_of(step.state, event.session_id)
         if new is None:
@@ -718,7 +706,7 @@ def _s10_transition(before: Process, event: Event, step: Step) -> str | None:
     return _result_of("S10", before, event, step)
 
 
-def _s10_state(process: Process) -> str | None:
+def _s10_state(process: model.Process) -> str | None:
     """Two neighbouring segments of one owner would cost two calls where one does."""
     for session_id, session in process.sessions:
         for left, right in zip(session.segments, session.segments[1:], strict=False):
@@ -753,8 +741,8 @@ _DRIVE_LIMIT = 12
 class _Drive(NamedTuple):
     """What a schedule did to one session: the events, calls started, how it ended."""
 
-    state: Process
-    events: tuple[Event, ...]
+    state: model.Process
+    events: tuple[model.Event, ...]
     calls: int
     no_agent: bool
     """A follow-up found no agent to call (the debt is dropped: allowed)."""
@@ -762,8 +750,8 @@ class _Drive(NamedTuple):
 
 
 def _drive(
-    state: Process,
-    session_id: SessionId,
+    state: model.Process,
+    session_id: model.SessionId,
     step_fn: StepFn,
     effects: tuple[object, ...],
     *,
@@ -771,34 +759,34 @@ def _drive(
 ) -> _Drive:
     """Let the lifecycle run by itself: end the running call (success or failure)
     and carry out each ``StartFollowUp`` the steps return, as the shell does."""
-    pending = StartFollowUp(session_id) in effects
-    events: list[Event] = []
+    pending = model.StartFollowUp(session_id) in effects
+    events: list[model.Event] = []
     calls = 0
     for _ in range(_DRIVE_LIMIT):
         current = _session_of(state, session_id)
         running = None if current is None else current.in_flight
-        event: Event
+        event: model.Event
         if running is not None:
             event = (
-                CommitSucceeded(session_id, running.call_id)
+                model.CommitSucceeded(session_id, running.call_id)
                 if succeed
-                else CommitFailed(session_id, running.call_id)
+                else model.CommitFailed(session_id, running.call_id)
             )
         elif pending:
-            event = CommitRequested(session_id, _fresh_call_id(state), follow_up=True)
+            event = model.CommitRequested(session_id, _fresh_call_id(state), follow_up=True)
             pending = False
         else:
             return _Drive(state, tuple(events), calls, False, False)
         step = drive_step(step_fn, state, event, events)
         state = step.state
         calls += len(_calls(step))
-        pending = pending or StartFollowUp(session_id) in step.effects
-        if step.result is Outcome.NO_AGENT:
+        pending = pending or model.StartFollowUp(session_id) in step.effects
+        if step.result is model.Outcome.NO_AGENT:
             return _Drive(state, tuple(events), calls, True, False)
     return _Drive(state, tuple(events), calls, False, True)
 
 
-def _fresh_call_id(state: Process) -> int:
+def _fresh_call_id(state: model.Process) -> int:
     """A call id no session of ``state`` runs."""
     running = [s.in_flight.call_id for _, s in state.sessions if s.in_flight is not None]
     return max(running, default=0) + 1
@@ -807,7 +795,7 @@ def _fresh_call_id(state: Process) -> int:
 # --- L1 boundary-honoured -------------------------------------------------------------
 
 
-def _l1_state(process: Process) -> str | None:
+def _l1_state(process: model.Process) -> str | None:
     """The shell recovers a follow-up that an asynchronous exception kept from
     starting by asking ``owes_follow_up``: it must name exactly the idle sessions
     with unpaid work requested while busy, outside the drain, or the recovery
@@ -817,9 +805,9 @@ def _l1_state(process: Process) -> str | None:
         owed = (
             session.in_flight is None
             and session.follow_up_through > session.committed
-            and phase != DRAINING
+            and phase != model.DRAINING
         )
-        if owes_follow_up(session, phase) != owed:
+        if model.owes_follow_up(session, phase) != owed:
             return (
                 f"owes_follow_up({session_id!r}) is {not owed} with follow-up through "
                 f"{session.follow_up_through}, committed={session.committed}, "
@@ -828,16 +816,16 @@ def _l1_state(process: Process) -> str | None:
     return None
 
 
-def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
+def _l1_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A boundary that found a call running must not be lost: when that call
     ends and work it asked for is still dirty, a follow-up commit must start,
     except during the drain, which commits that work itself (a follow-up started
     then would race the drain). A follow-up is not a boundary: it never raises
     the debt, so work completed after the request waits for its own boundary."""
     draining = _draining(before) or _draining(step.state)
-    if draining and any(isinstance(effect, StartFollowUp) for effect in step.effects):
+    if draining and any(isinstance(effect, model.StartFollowUp) for effect in step.effects):
         return f"{type(event).__name__} started a follow-up while draining"
-    if isinstance(event, CommitRequested) and event.follow_up:
+    if isinstance(event, model.CommitRequested) and event.follow_up:
         old = _session_of(before, event.session_id)
         new = _session_of(step.state, event.session_id)
         if old is not None and new is not None and new.follow_up_through > old.follow_up_through:
@@ -845,16 +833,16 @@ def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
                 f"a follow-up raised the debt from {old.follow_up_through} to "
                 f"{new.follow_up_through}: only a boundary asks for more work"
             )
-    if not isinstance(event, CommitSucceeded | CommitFailed) or draining:
+    if not isinstance(event, model.CommitSucceeded | model.CommitFailed) or draining:
         return _result_of("L1", before, event, step)
     old = _session_of(before, event.session_id)
     new = _session_of(step.state, event.session_id)
     if old is None or new is None or not _ends_running_call(old, event):
         return _result_of("L1", before, event, step)
     assert old.in_flight is not None
-    retry = isinstance(event, CommitSucceeded) or not (event.fatal or old.in_flight.follow_up)
+    retry = isinstance(event, model.CommitSucceeded) or not (event.fatal or old.in_flight.follow_up)
     if retry and old.follow_up_through > new.committed:
-        if StartFollowUp(event.session_id) not in step.effects:
+        if model.StartFollowUp(event.session_id) not in step.effects:
             return (
                 f"the call ended with work through {old.follow_up_through} requested "
                 f"while busy, committed={new.committed}, and no follow-up was started"
@@ -864,19 +852,21 @@ def _l1_transition(before: Process, event: Event, step: Step) -> str | None:
     return _result_of("L1", before, event, step)
 
 
-def _l1_after(before: Process, event: Event, step: Step, step_fn: StepFn) -> ProgressFailure | None:
+def _l1_after(
+    before: model.Process, event: model.Event, step: model.Step, step_fn: StepFn
+) -> ProgressFailure | None:
     """A commit answered BUSY or TIMED_OUT was not carried out, and a whole commit
     takes one segment per call; when providers succeed, the lifecycle must commit
     the work completed before the request by itself (follow-ups, no new boundary).
     Against a provider that always fails it must give up after its own call and
     one follow-up, keeping the work dirty."""
-    if not isinstance(event, CommitRequested) or event.follow_up or _draining(before):
+    if not isinstance(event, model.CommitRequested) or event.follow_up or _draining(before):
         return None
     old = _session_of(before, event.session_id)
     if old is None:
         return None
-    deferred = step.result in (Outcome.BUSY, Outcome.TIMED_OUT)
-    if deferred or (event.whole and step.result is Outcome.STARTED):
+    deferred = step.result in (model.Outcome.BUSY, model.Outcome.TIMED_OUT)
+    if deferred or (event.whole and step.result is model.Outcome.STARTED):
         done = _drive(step.state, event.session_id, step_fn, step.effects, succeed=True)
         final = _session_of(done.state, event.session_id)
         committed = 0 if final is None else final.committed
@@ -888,7 +878,7 @@ def _l1_after(before: Process, event: Event, step: Step, step_fn: StepFn) -> Pro
                 f"lifecycle starts leave committed at {committed}",
                 done.events,
             )
-    if step.result not in (Outcome.STARTED, Outcome.BUSY, Outcome.TIMED_OUT):
+    if step.result not in (model.Outcome.STARTED, model.Outcome.BUSY, model.Outcome.TIMED_OUT):
         return None
     failing = _drive(step.state, event.session_id, step_fn, step.effects, succeed=False)
     calls = len(_calls(step)) + failing.calls
@@ -924,7 +914,7 @@ L1 = Property(
 # --- L2 drain-bounded -----------------------------------------------------------------
 
 
-def _l2_state(process: Process) -> str | None:
+def _l2_state(process: model.Process) -> str | None:
     """The drain decides its end from two counts; if they disagree with the
     sessions it returns with work left, or waits for work that is not there."""
     shutdown = process.shutdown
@@ -942,23 +932,26 @@ def _l2_state(process: Process) -> str | None:
     return None
 
 
-def _l2_transition(before: Process, event: Event, step: Step) -> str | None:
+def _l2_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A session the drain must commit is queued the moment it becomes
     committable: at the start, after a failure (up to DRAIN_ATTEMPTS), when a
     call ends or a turn completes during the drain; a hung provider then holds
     one worker only. Background commits are refused while draining."""
     after = step.state
-    if isinstance(event, DrainStarted):
+    if isinstance(event, model.DrainStarted):
         return _first(_drain_started(before, event, step), _result_of("L2", before, event, step))
-    ended = isinstance(event, DrainFinished) and _draining(before)
+    ended = isinstance(event, model.DrainFinished) and _draining(before)
     if ended and (_draining(after) or any(s.drain_failures for _, s in after.sessions)):
         return "the drain's end left it draining or kept attempt counts"
-    if isinstance(event, BackgroundCommitRequested | BackgroundCommitEnded):
+    if isinstance(event, model.BackgroundCommitRequested | model.BackgroundCommitEnded):
         change = after.shutdown.background_commits - before.shutdown.background_commits
         expected = 0
-        if isinstance(event, BackgroundCommitRequested) and step.result is Outcome.ADMITTED:
+        if (
+            isinstance(event, model.BackgroundCommitRequested)
+            and step.result is model.Outcome.ADMITTED
+        ):
             expected = 1
-        if isinstance(event, BackgroundCommitEnded) and before.shutdown.background_commits:
+        if isinstance(event, model.BackgroundCommitEnded) and before.shutdown.background_commits:
             expected = -1
         if change != expected:
             return f"{type(event).__name__} changed the background count by {change}"
@@ -966,25 +959,27 @@ def _l2_transition(before: Process, event: Event, step: Step) -> str | None:
         message = _queued_when_committable(before, event, step)
         if message is not None:
             return message
-    if isinstance(event, CommitFailed) and _draining(before):
+    if isinstance(event, model.CommitFailed) and _draining(before):
         old = _session_of(before, event.session_id)
         new = _session_of(after, event.session_id)
         counted = (
             old is None
             or new is None
-            or new.drain_failures == min(old.drain_failures + 1, DRAIN_ATTEMPTS)
+            or new.drain_failures == min(old.drain_failures + 1, model.DRAIN_ATTEMPTS)
         )
         if _ends_running_call(old, event) and not counted:
             assert old is not None and new is not None
             return (
                 f"a failed call during the drain moved drain_failures "
                 f"{old.drain_failures} -> {new.drain_failures} (each failure is one attempt, "
-                f"counted up to {DRAIN_ATTEMPTS})"
+                f"counted up to {model.DRAIN_ATTEMPTS})"
             )
     return _result_of("L2", before, event, step)
 
 
-def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | None:
+def _drain_started(
+    before: model.Process, event: model.DrainStarted, step: model.Step
+) -> str | None:
     after = step.state.shutdown
     if _draining(before):
         joined = before.shutdown._replace(
@@ -998,10 +993,10 @@ def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | No
             )
         return None
     wanted = [key for key, session in before.sessions if committable(session)]
-    queued = [e.session_id for e in step.effects if isinstance(e, QueueForDrain)]
+    queued = [e.session_id for e in step.effects if isinstance(e, model.QueueForDrain)]
     if sorted(map(str, queued)) != sorted(map(str, wanted)):
         return f"the drain started with queue {queued}, but {wanted} need a commit"
-    workers = [e.workers for e in step.effects if isinstance(e, StartDrainWorkers)]
+    workers = [e.workers for e in step.effects if isinstance(e, model.StartDrainWorkers)]
     expected_workers = max(1, min(event.workers, len(wanted)))
     if workers != [expected_workers]:
         return (
@@ -1009,7 +1004,7 @@ def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | No
             f"(expected {expected_workers}: a hung provider must hold one worker only)"
         )
     if (after.phase, after.deadline, after.waits_for_calls) != (
-        DRAINING,
+        model.DRAINING,
         event.deadline,
         not event.in_call,
     ):
@@ -1020,9 +1015,11 @@ def _drain_started(before: Process, event: DrainStarted, step: Step) -> str | No
     return None
 
 
-def _queued_when_committable(before: Process, event: Event, step: Step) -> str | None:
+def _queued_when_committable(
+    before: model.Process, event: model.Event, step: model.Step
+) -> str | None:
     """While draining, QueueForDrain names exactly the sessions that became committable."""
-    queued = {e.session_id for e in step.effects if isinstance(e, QueueForDrain)}
+    queued = {e.session_id for e in step.effects if isinstance(e, model.QueueForDrain)}
     for session_id in {key for key, _ in before.sessions} | {key for key, _ in step.state.sessions}:
         became = committable(_session_of(step.state, session_id)) and not committable(
             _session_of(before, session_id)
@@ -1034,7 +1031,9 @@ def _queued_when_committable(before: Process, event: Event, step: Step) -> str |
     return None
 
 
-def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> ProgressFailure | None:
+def _l2_progress(
+    process: model.Process, step_fn: StepFn, helper_agent: Agent
+) -> ProgressFailure | None:
     """Shutdown commits every dirty session; if some state cannot be driven clean
     even when providers succeed, the drain runs to its deadline and work is lost.
     While draining, workers taking the queued sessions and succeeding providers
@@ -1047,19 +1046,19 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
         if session.generation <= session.committed and session.in_flight is None:
             continue
         state = process
-        events: list[Event] = []
+        events: list[model.Event] = []
         for _ in range(2 * session.generation + 4):
             current = _session_of(state, session_id)
             if current is None or (current.generation <= current.committed and current.idle):
                 break
-            event: Event
+            event: model.Event
             if current.in_flight is not None:
-                event = CommitSucceeded(session_id, current.in_flight.call_id)
+                event = model.CommitSucceeded(session_id, current.in_flight.call_id)
             else:
                 first_owner = current.segments[0].owner if current.segments else None
                 needs_adopter = first_owner is None and current.registered is None
                 agent = helper_agent if needs_adopter else None
-                event = CommitRequested(session_id, _fresh_call_id(state), agent)
+                event = model.CommitRequested(session_id, _fresh_call_id(state), agent)
             after = drive_step(step_fn, state, event, events).state
             if after == state:
                 break
@@ -1075,25 +1074,25 @@ def _l2_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
     return None
 
 
-def _drain_finishes(process: Process, step_fn: StepFn) -> ProgressFailure | None:
+def _drain_finishes(process: model.Process, step_fn: StepFn) -> ProgressFailure | None:
     now = process.shutdown.deadline - 1.0
     state = process
-    events: list[Event] = []
+    events: list[model.Event] = []
     for _ in range(_DRIVE_LIMIT):
-        event: Event | None = None
+        event: model.Event | None = None
         for session_id, session in state.sessions:
             if session.in_flight is not None and session.in_flight.agent is not None:
-                event = CommitSucceeded(session_id, session.in_flight.call_id)
+                event = model.CommitSucceeded(session_id, session.in_flight.call_id)
                 break
             if committable(session):
-                event = DrainNext(session_id, now, _fresh_call_id(state))
+                event = model.DrainNext(session_id, now, _fresh_call_id(state))
                 break
         if event is None:
             break
         state = drive_step(step_fn, state, event, events).state
-    poll = DrainPoll(now)
+    poll = model.DrainPoll(now)
     result = drive_step(step_fn, state, poll, events).result
-    if result is not Outcome.FINISHED:
+    if result is not model.Outcome.FINISHED:
         return ProgressFailure(
             f"with providers that succeed and workers taking every queued session, the "
             f"drain still answers {result!r} before its deadline",
@@ -1118,7 +1117,7 @@ L2 = Property(
 # --- L3 deadlock-free -----------------------------------------------------------------
 
 
-def _l3_transition(before: Process, event: Event, step: Step) -> str | None:
+def _l3_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A waiter blocks until it is woken: every end of a call, and every change
     the drain waits on, must wake waiters, and a started call must carry the id
     its end will report, or the session stays in flight for good."""
@@ -1132,30 +1131,34 @@ def _l3_transition(before: Process, event: Event, step: Step) -> str | None:
                 f"the call started with id {call.call_id} is recorded as "
                 f"{None if running is None else running.call_id} (requested {expected})"
             )
-    wakes = WakeWaiters() in step.effects
+    wakes = model.WakeWaiters() in step.effects
     old = _session_of(before, _target(event)) if _target(event) is not None else None
     if _ends_running_call(old, event) and not wakes:
         return f"{type(event).__name__} ended the running call without waking waiters"
-    if isinstance(event, DrainFinished) and _draining(before) and not wakes:
+    if isinstance(event, model.DrainFinished) and _draining(before) and not wakes:
         return "the drain ended without waking its workers"
     counts = (before.shutdown.queued, before.shutdown.calls)
     moved = (step.state.shutdown.queued, step.state.shutdown.calls) != counts
-    still = _draining(before) and _draining(step.state) and not isinstance(event, DrainStarted)
+    still = (
+        _draining(before) and _draining(step.state) and not isinstance(event, model.DrainStarted)
+    )
     if still and moved and not wakes:
         return f"{type(event).__name__} changed the drain's counts without waking it"
     return _result_of("L3", before, event, step)
 
 
-def _l3_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> ProgressFailure | None:
+def _l3_progress(
+    process: model.Process, step_fn: StepFn, helper_agent: Agent
+) -> ProgressFailure | None:
     """A call that no provider outcome can end, or a follow-up that never runs,
     blocks every later commit of the session and the drain."""
     for session_id, session in process.sessions:
         running = session.in_flight
         if running is not None:
-            ends: tuple[Event, ...] = (
-                CommitSucceeded(session_id, running.call_id),
-                CommitFailed(session_id, running.call_id),
-                CommitFailed(session_id, running.call_id, fatal=True),
+            ends: tuple[model.Event, ...] = (
+                model.CommitSucceeded(session_id, running.call_id),
+                model.CommitFailed(session_id, running.call_id),
+                model.CommitFailed(session_id, running.call_id, fatal=True),
             )
             for event in ends:
                 after = _session_of(drive_step(step_fn, process, event, []).state, session_id)
@@ -1166,7 +1169,7 @@ def _l3_progress(process: Process, step_fn: StepFn, helper_agent: Agent) -> Prog
                         (event,),
                     )
         elif session.follow_up_through > session.committed and not _draining(process):
-            event = CommitRequested(session_id, _fresh_call_id(process), follow_up=True)
+            event = model.CommitRequested(session_id, _fresh_call_id(process), follow_up=True)
             if drive_step(step_fn, process, event, []).state == process:
                 return ProgressFailure(
                     f"{session_id!r}: a follow-up is owed but running it changes nothing",
@@ -1189,10 +1192,10 @@ L3 = Property(
 # --- L4 bounded-memory ----------------------------------------------------------------
 
 
-def _l4_transition(before: Process, event: Event, step: Step) -> str | None:
+def _l4_transition(before: model.Process, event: model.Event, step: model.Step) -> str | None:
     """A process that serves sessions for months must not keep every session it
     ever saw, nor the agent objects (and their memory) hanging off them."""
-    if not isinstance(event, Discard):
+    if not isinstance(event, model.Discard):
         return _result_of("L4", before, event, step)
     old = _session_of(before, event.session_id)
     if old is None or old.generation > old.committed or old.in_flight is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from memory_lifecycle import model
 from memory_lifecycle.model import Session
-from memory_lifecycle.specs import properties
 from memory_lifecycle.specs.checker.cli import _finish
 from memory_lifecycle.specs.checker.explore import explore
 from memory_lifecycle.specs.checker.mutants import MUTANTS
@@ -52,7 +51,7 @@ def test_recovery_query_must_name_exactly_the_owed_follow_ups_L1(
     def owes_too_much(session: Session | None, phase: str) -> bool:
         return session is not None and session.in_flight is None
 
-    monkeypatch.setattr(properties, "owes_follow_up", owes_too_much)
+    monkeypatch.setattr(model, "owes_follow_up", owes_too_much)
     result = explore(world, model.step, [BY_ID["L1"]])
     assert [item.property_id for item in result.violations] == ["L1"]
     assert "owes_follow_up" in result.violations[0].message

@@ -10,35 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from memory_lifecycle import model
-from memory_lifecycle.model import (
-    DRAINING,
-    BackgroundCommitRequested,
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    Effect,
-    EntryEdited,
-    Event,
-    InFlight,
-    Outcome,
-    Process,
-    QueueForDrain,
-    RegisterAgent,
-    Segment,
-    Session,
-    SessionId,
-    StartDrainWorkers,
-    StartFollowUp,
-    Step,
-    TurnCompleted,
-    WakeWaiters,
-)
 from memory_lifecycle.specs.properties import STEP_RAISED, StepFn
 
 from .world import Bounds
@@ -76,7 +47,9 @@ class Mutant:
     """A small world that shows the break (seconds, with the product engine)."""
 
 
-def _put(process: Process, session_id: SessionId, session: Session | None) -> Process:
+def _put(
+    process: model.Process, session_id: model.SessionId, session: model.Session | None
+) -> model.Process:
     pairs = [pair for pair in process.sessions if pair[0] != session_id]
     if session is not None:
         pairs.append((session_id, session))
@@ -84,51 +57,53 @@ def _put(process: Process, session_id: SessionId, session: Session | None) -> Pr
     return process._replace(sessions=tuple(pairs))
 
 
-def _session(process: Process, event: Event) -> Session | None:
+def _session(process: model.Process, event: model.Event) -> model.Session | None:
     return process.session(getattr(event, "session_id", None))
 
 
-def _without(effects: tuple[Effect, ...], kind: type) -> tuple[Effect, ...]:
+def _without(effects: tuple[model.Effect, ...], kind: type) -> tuple[model.Effect, ...]:
     return tuple(effect for effect in effects if not isinstance(effect, kind))
 
 
 # --- sessions ----------------------------------------------------------------------
 
 
-def success_to_generation(state: Process, event: Event) -> Step:
+def success_to_generation(state: model.Process, event: model.Event) -> model.Step:
     """Success advances committed to the current generation, not the captured end."""
     out = model.step(state, event)
-    if isinstance(event, CommitSucceeded) and out.result is Outcome.COMMITTED:
+    if isinstance(event, model.CommitSucceeded) and out.result is model.Outcome.COMMITTED:
         session = _session(out.state, event)
         assert session is not None
         cleared = session._replace(committed=session.generation, segments=(), follow_up_through=0)
-        effects = _without(out.effects, StartFollowUp)
-        return Step(_put(out.state, event.session_id, cleared), effects, out.result)
+        effects = _without(out.effects, model.StartFollowUp)
+        return model.Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
 
 
-def failure_clears_work(state: Process, event: Event) -> Step:
+def failure_clears_work(state: model.Process, event: model.Event) -> model.Step:
     """A failed call marks the work committed (as if the provider had extracted it)."""
     out = model.step(state, event)
-    if isinstance(event, CommitFailed) and out.result is Outcome.FAILED:
+    if isinstance(event, model.CommitFailed) and out.result is model.Outcome.FAILED:
         session = _session(out.state, event)
         assert session is not None
         cleared = session._replace(committed=session.generation, segments=(), follow_up_through=0)
-        return Step(_put(out.state, event.session_id, cleared), out.effects, out.result)
+        return model.Step(_put(out.state, event.session_id, cleared), out.effects, out.result)
     return out
 
 
-def registered_commits(state: Process, event: Event) -> Step:
+def registered_commits(state: model.Process, event: model.Event) -> model.Step:
     """The registered agent makes the provider call instead of the segment's owner."""
     out = model.step(state, event)
-    if isinstance(event, CommitRequested) and out.result is Outcome.STARTED:
+    if isinstance(event, model.CommitRequested) and out.result is model.Outcome.STARTED:
         session = _session(out.state, event)
         assert session is not None and session.in_flight is not None
         agent = session.registered
         if agent is not None and agent is not session.in_flight.agent:
             running = session.in_flight._replace(agent=agent)
-            call = CallProvider(event.session_id, event.call_id, agent, running.captured_generation)
-            return Step(
+            call = model.CallProvider(
+                event.session_id, event.call_id, agent, running.captured_generation
+            )
+            return model.Step(
                 _put(out.state, event.session_id, session._replace(in_flight=running)),
                 (call,),
                 out.result,
@@ -136,68 +111,70 @@ def registered_commits(state: Process, event: Event) -> Step:
     return out
 
 
-def no_in_flight_guard(state: Process, event: Event) -> Step:
+def no_in_flight_guard(state: model.Process, event: model.Event) -> model.Step:
     """A commit requested while a call runs starts another call."""
     before = _session(state, event)
-    if isinstance(event, CommitRequested) and before is not None and before.in_flight:
+    if isinstance(event, model.CommitRequested) and before is not None and before.in_flight:
         idle = _put(state, event.session_id, before._replace(in_flight=None))
         return model.step(idle, event)
     return model.step(state, event)
 
 
-def register_everywhere(state: Process, event: Event) -> Step:
+def register_everywhere(state: model.Process, event: model.Event) -> model.Step:
     """Registering an agent for one session registers it for every session."""
     out = model.step(state, event)
-    if isinstance(event, RegisterAgent):
+    if isinstance(event, model.RegisterAgent):
         pairs = tuple(
             (key, value._replace(registered=event.agent)) for key, value in out.state.sessions
         )
-        return Step(out.state._replace(sessions=pairs), out.effects, out.result)
+        return model.Step(out.state._replace(sessions=pairs), out.effects, out.result)
     return out
 
 
-def discard_dirty(state: Process, event: Event) -> Step:
+def discard_dirty(state: model.Process, event: model.Event) -> model.Step:
     """Discard removes an idle entry even when work is still dirty."""
     before = _session(state, event)
-    if isinstance(event, Discard) and before is not None and before.in_flight is None:
-        return Step(_put(state, event.session_id, None), (WakeWaiters(),), Outcome.DISCARDED)
+    if isinstance(event, model.Discard) and before is not None and before.in_flight is None:
+        return model.Step(
+            _put(state, event.session_id, None), (model.WakeWaiters(),), model.Outcome.DISCARDED
+        )
     return model.step(state, event)
 
 
-def follow_up_dropped(state: Process, event: Event) -> Step:
+def follow_up_dropped(state: model.Process, event: model.Event) -> model.Step:
     """A call that ends with work owed neither starts the follow-up nor keeps the debt."""
     out = model.step(state, event)
-    if isinstance(event, CommitSucceeded | CommitFailed):
+    if isinstance(event, model.CommitSucceeded | model.CommitFailed):
         session = _session(out.state, event)
         if session is not None and session.follow_up_through:
-            effects = _without(out.effects, StartFollowUp)
+            effects = _without(out.effects, model.StartFollowUp)
             cleared = session._replace(follow_up_through=0)
-            return Step(_put(out.state, event.session_id, cleared), effects, out.result)
+            return model.Step(_put(out.state, event.session_id, cleared), effects, out.result)
     return out
 
 
-def fatal_stays_in_flight(state: Process, event: Event) -> Step:
+def fatal_stays_in_flight(state: model.Process, event: model.Event) -> model.Step:
     """A BaseException escaping the provider leaves the session in flight forever."""
     out = model.step(state, event)
-    if isinstance(event, CommitFailed) and event.fatal and out.result is Outcome.FAILED:
-        return Step(state, (), out.result)
+    if isinstance(event, model.CommitFailed) and event.fatal and out.result is model.Outcome.FAILED:
+        return model.Step(state, (), out.result)
     return out
 
 
-def no_coalescing(state: Process, event: Event) -> Step:
+def no_coalescing(state: model.Process, event: model.Event) -> model.Step:
     """Every turn opens a new segment, even when its owner owns the last one."""
     out = model.step(state, event)
-    if isinstance(event, TurnCompleted) and not event.ephemeral:
+    if isinstance(event, model.TurnCompleted) and not event.ephemeral:
         session = _session(out.state, event)
         assert session is not None
         last = session.segments[-1]
         if last.start < last.end:
             split = (
                 *session.segments[:-1],
-                Segment(last.start, last.end - 1, last.owner),
-                Segment(last.end, last.end, last.owner),
+                model.Segment(last.start, last.end - 1, last.owner),
+                model.Segment(last.end, last.end, last.owner),
             )
-            return Step(
+            return model.Step(
                 _put(out.state, event.session_id, session._replace(segments=split)),
                 out.effects,
                 out.result,
@@ -205,29 +182,29 @@ def no_coalescing(state: Process, event: Event) -> Step:
     return out
 
 
-def call_when_clean(state: Process, event: Event) -> Step:
+def call_when_clean(state: model.Process, event: model.Event) -> model.Step:
     """A commit of a clean session still calls the provider."""
     before = _session(state, event)
     agent = None if before is None else before.registered
     clean = before is not None and before.generation and before.generation <= before.committed
-    if isinstance(event, CommitRequested) and clean and before and before.idle and agent:
-        running = InFlight(event.call_id, agent, before.generation, event.follow_up)
+    if isinstance(event, model.CommitRequested) and clean and before and before.idle and agent:
+        running = model.InFlight(event.call_id, agent, before.generation, event.follow_up)
         changed = _put(state, event.session_id, before._replace(in_flight=running))
-        call = CallProvider(event.session_id, event.call_id, agent, before.generation)
-        return Step(changed, (call,), Outcome.STARTED)
+        call = model.CallProvider(event.session_id, event.call_id, agent, before.generation)
+        return model.Step(changed, (call,), model.Outcome.STARTED)
     return model.step(state, event)
 
 
-def register_takes_segments(state: Process, event: Event) -> Step:
+def register_takes_segments(state: model.Process, event: model.Event) -> model.Step:
     """Registering an agent hands it every dirty segment."""
     out = model.step(state, event)
-    if isinstance(event, RegisterAgent):
+    if isinstance(event, model.RegisterAgent):
         session = _session(out.state, event)
         assert session is not None
         taken = tuple(s._replace(owner=event.agent) for s in session.segments)
-        merged = (Segment(taken[0].start, taken[-1].end, event.agent),) if taken else ()
+        merged = (model.Segment(taken[0].start, taken[-1].end, event.agent),) if taken else ()
         if session.in_flight is None:
-            return Step(
+            return model.Step(
                 _put(out.state, event.session_id, session._replace(segments=merged)),
                 out.effects,
                 out.result,
@@ -235,55 +212,55 @@ def register_takes_segments(state: Process, event: Event) -> Step:
     return out
 
 
-def turn_agent_not_registered(state: Process, event: Event) -> Step:
+def turn_agent_not_registered(state: model.Process, event: model.Event) -> model.Step:
     """A turn that names an agent owns its generation but does not register the agent."""
     before = _session(state, event)
     out = model.step(state, event)
-    if isinstance(event, TurnCompleted) and event.agent is not None and not event.ephemeral:
+    if isinstance(event, model.TurnCompleted) and event.agent is not None and not event.ephemeral:
         session = _session(out.state, event)
         assert session is not None
         kept = session._replace(registered=None if before is None else before.registered)
-        return Step(_put(out.state, event.session_id, kept), out.effects, out.result)
+        return model.Step(_put(out.state, event.session_id, kept), out.effects, out.result)
     return out
 
 
-def discard_keeps_entry(state: Process, event: Event) -> Step:
+def discard_keeps_entry(state: model.Process, event: model.Event) -> model.Step:
     """Discard reports the entry removed but keeps it (and its agents) alive."""
     out = model.step(state, event)
-    if isinstance(event, Discard) and out.result is Outcome.DISCARDED:
-        return Step(state, out.effects, out.result)
+    if isinstance(event, model.Discard) and out.result is model.Outcome.DISCARDED:
+        return model.Step(state, out.effects, out.result)
     return out
 
 
-def success_keeps_in_flight(state: Process, event: Event) -> Step:
+def success_keeps_in_flight(state: model.Process, event: model.Event) -> model.Step:
     """Success advances committed but never clears the in-flight mark."""
     out = model.step(state, event)
-    if isinstance(event, CommitSucceeded) and out.result is Outcome.COMMITTED:
+    if isinstance(event, model.CommitSucceeded) and out.result is model.Outcome.COMMITTED:
         before = _session(state, event)
         session = _session(out.state, event)
         assert before is not None and session is not None
         stuck = session._replace(in_flight=before.in_flight)
-        return Step(_put(out.state, event.session_id, stuck), out.effects, out.result)
+        return model.Step(_put(out.state, event.session_id, stuck), out.effects, out.result)
     return out
 
 
-def never_adopt(state: Process, event: Event) -> Step:
+def never_adopt(state: model.Process, event: model.Event) -> model.Step:
     """An ownerless segment is never adopted: its commit always finds no agent."""
     before = _session(state, event)
     ownerless = before is not None and before.segments and before.segments[0].owner is None
-    if isinstance(event, CommitRequested) and ownerless and before and before.idle:
-        return Step(state, (), Outcome.NO_AGENT)
+    if isinstance(event, model.CommitRequested) and ownerless and before and before.idle:
+        return model.Step(state, (), model.Outcome.NO_AGENT)
     return model.step(state, event)
 
 
-def adoption_not_merged(state: Process, event: Event) -> Step:
+def adoption_not_merged(state: model.Process, event: model.Event) -> model.Step:
     """An adopted ownerless segment stays apart from the adopter's own next segment."""
     before = _session(state, event)
     out = model.step(state, event)
     after = _session(out.state, event)
     if (
-        isinstance(event, CommitRequested)
-        and out.result is Outcome.STARTED
+        isinstance(event, model.CommitRequested)
+        and out.result is model.Outcome.STARTED
         and before is not None
         and after is not None
         and before.segments[0].owner is None
@@ -291,21 +268,21 @@ def adoption_not_merged(state: Process, event: Event) -> Step:
     ):
         first = before.segments[0]
         agent = after.segments[0].owner
-        segments = (Segment(first.start, first.end, agent), *before.segments[1:])
-        running = InFlight(event.call_id, agent, first.end, event.follow_up)
-        return Step(
+        segments = (model.Segment(first.start, first.end, agent), *before.segments[1:])
+        running = model.InFlight(event.call_id, agent, first.end, event.follow_up)
+        return model.Step(
             _put(out.state, event.session_id, after._replace(segments=segments, in_flight=running)),
-            (CallProvider(event.session_id, event.call_id, agent, first.end),),
+            (model.CallProvider(event.session_id, event.call_id, agent, first.end),),
             out.result,
         )
     return out
 
 
-def adoption_reads_too_far(state: Process, event: Event) -> Step:
+def adoption_reads_too_far(state: model.Process, event: model.Event) -> model.Step:
     """Adopting an ownerless run reads one segment too far: IndexError with three segments."""
     before = _session(state, event)
     if (
-        isinstance(event, CommitRequested)
+        isinstance(event, model.CommitRequested)
         and before is not None
         and before.idle
         and len(before.segments) >= 3
@@ -315,123 +292,138 @@ def adoption_reads_too_far(state: Process, event: Event) -> Step:
     return model.step(state, event)
 
 
-def ephemeral_counted(state: Process, event: Event) -> Step:
+def ephemeral_counted(state: model.Process, event: model.Event) -> model.Step:
     """An ephemeral turn is counted as a completed turn."""
-    if isinstance(event, TurnCompleted) and event.ephemeral:
+    if isinstance(event, model.TurnCompleted) and event.ephemeral:
         return model.step(state, event._replace(ephemeral=False))
     return model.step(state, event)
 
 
-def foreign_end_accepted(state: Process, event: Event) -> Step:
+def foreign_end_accepted(state: model.Process, event: model.Event) -> model.Step:
     """The end of any call, whatever its id, ends the session's running call."""
     before = _session(state, event)
-    if isinstance(event, CommitSucceeded | CommitFailed) and before and before.in_flight:
+    if (
+        isinstance(event, model.CommitSucceeded | model.CommitFailed)
+        and before
+        and before.in_flight
+    ):
         return model.step(state, event._replace(call_id=before.in_flight.call_id))
     return model.step(state, event)
 
 
-def kept_results_swapped(state: Process, event: Event) -> Step:
+def kept_results_swapped(state: model.Process, event: model.Event) -> model.Step:
     """Discard of a dirty entry reports KEPT_IN_FLIGHT, of a busy one KEPT_DIRTY."""
     out = model.step(state, event)
-    swap = {Outcome.KEPT_DIRTY: Outcome.KEPT_IN_FLIGHT, Outcome.KEPT_IN_FLIGHT: Outcome.KEPT_DIRTY}
-    if isinstance(event, Discard) and isinstance(out.result, Outcome) and out.result in swap:
+    swap = {
+        model.Outcome.KEPT_DIRTY: model.Outcome.KEPT_IN_FLIGHT,
+        model.Outcome.KEPT_IN_FLIGHT: model.Outcome.KEPT_DIRTY,
+    }
+    if (
+        isinstance(event, model.Discard)
+        and isinstance(out.result, model.Outcome)
+        and out.result in swap
+    ):
         return out._replace(result=swap[out.result])
     return out
 
 
-def edit_accepts_malformed(state: Process, event: Event) -> Step:
+def edit_accepts_malformed(state: model.Process, event: model.Event) -> model.Step:
     """The test hook swallows an edit it cannot make and reports it done."""
     try:
         return model.step(state, event)
     except ValueError:
-        if isinstance(event, EntryEdited):
-            return Step(state, (), Outcome.DONE)
+        if isinstance(event, model.EntryEdited):
+            return model.Step(state, (), model.Outcome.DONE)
         raise
 
 
 # --- waiting and follow-ups -----------------------------------------------------------
 
 
-def in_call_ignored(state: Process, event: Event) -> Step:
+def in_call_ignored(state: model.Process, event: model.Event) -> model.Step:
     """A commit from inside a provider call waits like any other (a wait cycle)."""
-    if isinstance(event, CommitRequested) and event.in_call:
+    if isinstance(event, model.CommitRequested) and event.in_call:
         return model.step(state, event._replace(in_call=False))
     return model.step(state, event)
 
 
-def wait_ignores_deadline(state: Process, event: Event) -> Step:
+def wait_ignores_deadline(state: model.Process, event: model.Event) -> model.Step:
     """A waiting commit keeps waiting after its deadline passed."""
-    if isinstance(event, CommitRequested) and event.wait:
+    if isinstance(event, model.CommitRequested) and event.wait:
         return model.step(state, event._replace(deadline=None))
     return model.step(state, event)
 
 
-def expired_wait_leaves_nothing(state: Process, event: Event) -> Step:
+def expired_wait_leaves_nothing(state: model.Process, event: model.Event) -> model.Step:
     """A wait that expires reports TIMED_OUT but leaves no follow-up behind."""
     out = model.step(state, event)
-    if isinstance(event, CommitRequested) and out.result is Outcome.TIMED_OUT:
-        return Step(state, out.effects, out.result)
+    if isinstance(event, model.CommitRequested) and out.result is model.Outcome.TIMED_OUT:
+        return model.Step(state, out.effects, out.result)
     return out
 
 
-def failed_follow_up_retries(state: Process, event: Event) -> Step:
+def failed_follow_up_retries(state: model.Process, event: model.Event) -> model.Step:
     """A failed follow-up is retried by another follow-up, for ever against a failing provider."""
     before = _session(state, event)
     out = model.step(state, event)
     running = None if before is None else before.in_flight
     if (
-        isinstance(event, CommitFailed)
-        and out.result is Outcome.FAILED
+        isinstance(event, model.CommitFailed)
+        and out.result is model.Outcome.FAILED
         and running is not None
         and running.follow_up
         and before is not None
         and before.follow_up_through > before.committed
-        and out.state.shutdown.phase != DRAINING
+        and out.state.shutdown.phase != model.DRAINING
     ):
         session = _session(out.state, event)
         assert session is not None
         kept = session._replace(follow_up_through=before.follow_up_through)
-        effects = (*out.effects, StartFollowUp(event.session_id))
-        return Step(_put(out.state, event.session_id, kept), effects, out.result)
+        effects = (*out.effects, model.StartFollowUp(event.session_id))
+        return model.Step(_put(out.state, event.session_id, kept), effects, out.result)
     return out
 
 
-def whole_commit_first_segment_only(state: Process, event: Event) -> Step:
+def whole_commit_first_segment_only(state: model.Process, event: model.Event) -> model.Step:
     """A whole commit (commit_in_background) commits the first segment and forgets the rest."""
-    if isinstance(event, CommitRequested) and event.whole:
+    if isinstance(event, model.CommitRequested) and event.whole:
         return model.step(state, event._replace(whole=False))
     return model.step(state, event)
 
 
-def end_without_wake(state: Process, event: Event) -> Step:
+def end_without_wake(state: model.Process, event: model.Event) -> model.Step:
     """A failed call ends without waking the threads waiting for it."""
     out = model.step(state, event)
-    if isinstance(event, CommitFailed) and out.result is Outcome.FAILED:
-        return out._replace(effects=_without(out.effects, WakeWaiters))
+    if isinstance(event, model.CommitFailed) and out.result is model.Outcome.FAILED:
+        return out._replace(effects=_without(out.effects, model.WakeWaiters))
     return out
 
 
-def follow_up_while_draining(state: Process, event: Event) -> Step:
+def follow_up_while_draining(state: model.Process, event: model.Event) -> model.Step:
     """A call that ends during the drain with work owed starts a follow-up anyway."""
     before = _session(state, event)
     out = model.step(state, event)
     if (
-        isinstance(event, CommitSucceeded)
-        and out.result is Outcome.COMMITTED
-        and state.shutdown.phase == DRAINING
+        isinstance(event, model.CommitSucceeded)
+        and out.result is model.Outcome.COMMITTED
+        and state.shutdown.phase == model.DRAINING
         and before is not None
         and before.follow_up_through > max(before.committed, 0)
     ):
         session = _session(out.state, event)
         if session is not None and session.dirty:
-            return out._replace(effects=(*out.effects, StartFollowUp(event.session_id)))
+            return out._replace(effects=(*out.effects, model.StartFollowUp(event.session_id)))
     return out
 
 
-def follow_up_raises_debt(state: Process, event: Event) -> Step:
+def follow_up_raises_debt(state: model.Process, event: model.Event) -> model.Step:
     """A follow-up that finds its session busy asks for the work completed since its boundary."""
     out = model.step(state, event)
-    if isinstance(event, CommitRequested) and event.follow_up and out.result is Outcome.BUSY:
+    if (
+        isinstance(event, model.CommitRequested)
+        and event.follow_up
+        and out.result is model.Outcome.BUSY
+    ):
         session = _session(out.state, event)
         assert session is not None
         if session.follow_up_through < session.generation:
@@ -443,7 +435,7 @@ def follow_up_raises_debt(state: Process, event: Event) -> Step:
 # --- the whole process --------------------------------------------------------------
 
 
-def step_sorts_by_entry(state: Process, event: Event) -> Step:
+def step_sorts_by_entry(state: model.Process, event: model.Event) -> model.Step:
     """The whole-process step keeps its sessions sorted by entry, which cannot be ordered."""
     out = model.step(state, event)
     pairs = list(out.state.sessions)
@@ -451,9 +443,9 @@ def step_sorts_by_entry(state: Process, event: Event) -> Step:
     return out._replace(state=out.state._replace(sessions=tuple(pairs)))
 
 
-def discard_of_nothing_answers_none(state: Process, event: Event) -> Step:
+def discard_of_nothing_answers_none(state: model.Process, event: model.Event) -> model.Step:
     """Discard of a session without entry answers None instead of a step."""
-    if isinstance(event, Discard) and _session(state, event) is None:
+    if isinstance(event, model.Discard) and _session(state, event) is None:
         return None  # type: ignore[return-value]
     return model.step(state, event)
 
@@ -461,32 +453,39 @@ def discard_of_nothing_answers_none(state: Process, event: Event) -> Step:
 # --- the drain ----------------------------------------------------------------------
 
 
-def drain_queues_twice(state: Process, event: Event) -> Step:
+def drain_queues_twice(state: model.Process, event: model.Event) -> model.Step:
     """A session that becomes committable during the drain is counted twice in its queue."""
     out = model.step(state, event)
-    if QueueForDrain(getattr(event, "session_id", None)) in out.effects and not isinstance(
-        event, DrainStarted
+    if model.QueueForDrain(getattr(event, "session_id", None)) in out.effects and not isinstance(
+        event, model.DrainStarted
     ):
         shutdown = out.state.shutdown._replace(queued=out.state.shutdown.queued + 1)
         return out._replace(state=out.state._replace(shutdown=shutdown))
     return out
 
 
-def drain_no_requeue_after_failure(state: Process, event: Event) -> Step:
+def drain_no_requeue_after_failure(state: model.Process, event: model.Event) -> model.Step:
     """A session whose call failed during the drain is not queued again."""
     out = model.step(state, event)
-    if isinstance(event, CommitFailed) and QueueForDrain(event.session_id) in out.effects:
+    if (
+        isinstance(event, model.CommitFailed)
+        and model.QueueForDrain(event.session_id) in out.effects
+    ):
         shutdown = out.state.shutdown._replace(queued=out.state.shutdown.queued - 1)
-        effects = _without(out.effects, QueueForDrain)
-        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
+        effects = _without(out.effects, model.QueueForDrain)
+        return model.Step(out.state._replace(shutdown=shutdown), effects, out.result)
     return out
 
 
-def drain_failures_not_counted(state: Process, event: Event) -> Step:
+def drain_failures_not_counted(state: model.Process, event: model.Event) -> model.Step:
     """A failed call during the drain is not counted, so the drain retries it for ever."""
     before = _session(state, event)
     out = model.step(state, event)
-    if isinstance(event, CommitFailed) and out.result is Outcome.FAILED and before is not None:
+    if (
+        isinstance(event, model.CommitFailed)
+        and out.result is model.Outcome.FAILED
+        and before is not None
+    ):
         session = _session(out.state, event)
         assert session is not None
         kept = session._replace(drain_failures=before.drain_failures)
@@ -494,55 +493,62 @@ def drain_failures_not_counted(state: Process, event: Event) -> Step:
     return out
 
 
-def drain_poll_ignores_calls(state: Process, event: Event) -> Step:
+def drain_poll_ignores_calls(state: model.Process, event: model.Event) -> model.Step:
     """The drain returns while calls it waits for are still in flight."""
     out = model.step(state, event)
     shutdown = state.shutdown
-    if isinstance(event, DrainPoll) and out.result is Outcome.WAIT and shutdown.queued == 0:
-        return out._replace(result=Outcome.FINISHED)
+    if (
+        isinstance(event, model.DrainPoll)
+        and out.result is model.Outcome.WAIT
+        and shutdown.queued == 0
+    ):
+        return out._replace(result=model.Outcome.FINISHED)
     return out
 
 
-def drain_next_ignores_deadline(state: Process, event: Event) -> Step:
+def drain_next_ignores_deadline(state: model.Process, event: model.Event) -> model.Step:
     """A drain worker starts calls after the drain's deadline."""
-    if isinstance(event, DrainNext) and state.shutdown.phase == DRAINING:
+    if isinstance(event, model.DrainNext) and state.shutdown.phase == model.DRAINING:
         return model.step(state, event._replace(now=min(event.now, state.shutdown.deadline - 1)))
     return model.step(state, event)
 
 
-def drain_start_skips_queue(state: Process, event: Event) -> Step:
+def drain_start_skips_queue(state: model.Process, event: model.Event) -> model.Step:
     """The drain starts without queueing the sessions dirty at its start."""
     out = model.step(state, event)
-    if isinstance(event, DrainStarted) and out.result is Outcome.STARTED:
-        effects = _without(out.effects, QueueForDrain)
+    if isinstance(event, model.DrainStarted) and out.result is model.Outcome.STARTED:
+        effects = _without(out.effects, model.QueueForDrain)
         shutdown = out.state.shutdown._replace(queued=0)
-        return Step(out.state._replace(shutdown=shutdown), effects, out.result)
+        return model.Step(out.state._replace(shutdown=shutdown), effects, out.result)
     return out
 
 
-def drain_single_worker(state: Process, event: Event) -> Step:
+def drain_single_worker(state: model.Process, event: model.Event) -> model.Step:
     """The drain starts one worker whatever it has queued: a hung provider stalls it all."""
     out = model.step(state, event)
-    if isinstance(event, DrainStarted) and out.result is Outcome.STARTED:
-        effects = (*_without(out.effects, StartDrainWorkers), StartDrainWorkers(1))
+    if isinstance(event, model.DrainStarted) and out.result is model.Outcome.STARTED:
+        effects = (*_without(out.effects, model.StartDrainWorkers), model.StartDrainWorkers(1))
         return out._replace(effects=effects)
     return out
 
 
-def drain_never_ends(state: Process, event: Event) -> Step:
+def drain_never_ends(state: model.Process, event: model.Event) -> model.Step:
     """The drain's end leaves the lifecycle draining: background commits refused for good."""
     out = model.step(state, event)
-    if isinstance(event, DrainFinished) and state.shutdown.phase == DRAINING:
+    if isinstance(event, model.DrainFinished) and state.shutdown.phase == model.DRAINING:
         return out._replace(state=out.state._replace(shutdown=state.shutdown))
     return out
 
 
-def background_admitted_while_draining(state: Process, event: Event) -> Step:
+def background_admitted_while_draining(state: model.Process, event: model.Event) -> model.Step:
     """A background commit is admitted while the drain runs."""
-    if isinstance(event, BackgroundCommitRequested) and state.shutdown.phase == DRAINING:
+    if (
+        isinstance(event, model.BackgroundCommitRequested)
+        and state.shutdown.phase == model.DRAINING
+    ):
         shutdown = state.shutdown
         admitted = shutdown._replace(background_commits=shutdown.background_commits + 1)
-        return Step(state._replace(shutdown=admitted), (), Outcome.ADMITTED)
+        return model.Step(state._replace(shutdown=admitted), (), model.Outcome.ADMITTED)
     return model.step(state, event)
 
 

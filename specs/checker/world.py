@@ -22,29 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from memory_lifecycle.model import (
-    DRAINING,
-    BackgroundCommitEnded,
-    BackgroundCommitRequested,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    EntryEdited,
-    Event,
-    Process,
-    RegisterAgent,
-    Reset,
-    Segment,
-    Session,
-    Shutdown,
-    TurnCompleted,
-    UnregisterAgent,
-)
+from memory_lifecycle import model
 
 
 class Handle:
@@ -206,7 +184,7 @@ them): each would double the states."""
 # --- events ----------------------------------------------------------------------
 
 
-def foreign_call_id(session: Session | None) -> int:
+def foreign_call_id(session: model.Session | None) -> int:
     """An id that is not the session's running call."""
     if session is None or session.in_flight is None:
         return FRESH_CALL_ID
@@ -215,104 +193,115 @@ def foreign_call_id(session: Session | None) -> int:
 
 def session_events(
     session_id: str,
-    session: Session | None,
+    session: model.Session | None,
     agents: tuple[object, ...],
     bounds: Bounds,
-    shutdown: Shutdown,
-) -> list[Event]:
+    shutdown: model.Shutdown,
+) -> list[model.Event]:
     """The events of one session allowed in its state, naming only ``agents``.
 
     They read nothing but this session and the shutdown record's phase, so the
     session-compositional engine can expand each session alone.
     """
-    events: list[Event] = [RegisterAgent(session_id, agent) for agent in agents]
+    events: list[model.Event] = [model.RegisterAgent(session_id, agent) for agent in agents]
     generation = 0 if session is None else session.generation
     if generation < bounds.max_generation:
-        events.append(TurnCompleted(session_id))
+        events.append(model.TurnCompleted(session_id))
         if bounds.explicit_turn_agent:
-            events.extend(TurnCompleted(session_id, agent) for agent in agents)
+            events.extend(model.TurnCompleted(session_id, agent) for agent in agents)
         if bounds.ephemeral:
-            events.append(TurnCompleted(session_id, None, True))
+            events.append(model.TurnCompleted(session_id, None, True))
     if session is not None and bounds.unregister and session.registered is not None:
-        events.append(UnregisterAgent(session_id))
+        events.append(model.UnregisterAgent(session_id))
     events.extend(_commit_requests(session_id, session, agents, bounds))
     running = session.in_flight if session is not None else None
     if running is not None and running.agent is not None:
         if bounds.provider_success:
-            events.append(CommitSucceeded(session_id, running.call_id))
+            events.append(model.CommitSucceeded(session_id, running.call_id))
         if bounds.provider_failure:
-            events.append(CommitFailed(session_id, running.call_id))
+            events.append(model.CommitFailed(session_id, running.call_id))
         if bounds.provider_fatal:
-            events.append(CommitFailed(session_id, running.call_id, fatal=True))
+            events.append(model.CommitFailed(session_id, running.call_id, fatal=True))
     if bounds.stale_ends:
         foreign = foreign_call_id(session)
-        events.append(CommitSucceeded(session_id, foreign))
-        events.append(CommitFailed(session_id, foreign))
+        events.append(model.CommitSucceeded(session_id, foreign))
+        events.append(model.CommitFailed(session_id, foreign))
     if bounds.discard:
-        events.append(Discard(session_id))
+        events.append(model.Discard(session_id))
     if bounds.drain:
-        events.append(DrainNext(session_id, BEFORE, FRESH_CALL_ID))
-        if shutdown.phase == DRAINING:
-            events.append(DrainNext(session_id, DEADLINE, FRESH_CALL_ID))
+        events.append(model.DrainNext(session_id, BEFORE, FRESH_CALL_ID))
+        if shutdown.phase == model.DRAINING:
+            events.append(model.DrainNext(session_id, DEADLINE, FRESH_CALL_ID))
     return events
 
 
 def _commit_requests(
-    session_id: str, session: Session | None, agents: tuple[object, ...], bounds: Bounds
-) -> list[Event]:
+    session_id: str, session: model.Session | None, agents: tuple[object, ...], bounds: Bounds
+) -> list[model.Event]:
     call = FRESH_CALL_ID
     adopters: tuple[object | None, ...] = (None, *agents) if bounds.commit_agent else (None,)
-    events: list[Event] = [CommitRequested(session_id, call, agent) for agent in adopters]
+    events: list[model.Event] = [
+        model.CommitRequested(session_id, call, agent) for agent in adopters
+    ]
     if bounds.agent_cannot_commit:
         events.extend(
-            CommitRequested(session_id, call, agent, agent_can_commit=False) for agent in agents
+            model.CommitRequested(session_id, call, agent, agent_can_commit=False)
+            for agent in agents
         )
     if bounds.whole:
-        events.extend(CommitRequested(session_id, call, agent, whole=True) for agent in adopters)
+        events.extend(
+            model.CommitRequested(session_id, call, agent, whole=True) for agent in adopters
+        )
     if bounds.wait:
-        events.append(CommitRequested(session_id, call, wait=True, now=BEFORE, deadline=DEADLINE))
-        events.append(CommitRequested(session_id, call, wait=True, now=DEADLINE, deadline=DEADLINE))
-        events.append(CommitRequested(session_id, call, wait=True))
+        events.append(
+            model.CommitRequested(session_id, call, wait=True, now=BEFORE, deadline=DEADLINE)
+        )
+        events.append(
+            model.CommitRequested(session_id, call, wait=True, now=DEADLINE, deadline=DEADLINE)
+        )
+        events.append(model.CommitRequested(session_id, call, wait=True))
     if bounds.in_call:
-        events.append(CommitRequested(session_id, call, in_call=True))
+        events.append(model.CommitRequested(session_id, call, in_call=True))
         if bounds.wait:
             events.append(
-                CommitRequested(
+                model.CommitRequested(
                     session_id, call, wait=True, in_call=True, now=BEFORE, deadline=DEADLINE
                 )
             )
     if bounds.follow_up and session is not None:
-        events.append(CommitRequested(session_id, call, follow_up=True))
+        events.append(model.CommitRequested(session_id, call, follow_up=True))
     return events
 
 
-def process_events(shutdown: Shutdown, bounds: Bounds) -> list[Event]:
+def process_events(shutdown: model.Shutdown, bounds: Bounds) -> list[model.Event]:
     """The process events allowed with ``shutdown``: background commits, the drain, reset.
 
     They read only the shutdown record (``DrainNext`` names a session and is
     offered with that session's events).
     """
-    events: list[Event] = []
+    events: list[model.Event] = []
     if bounds.background:
         if shutdown.background_commits < 1:
-            events.append(BackgroundCommitRequested())
+            events.append(model.BackgroundCommitRequested())
         else:
-            events.append(BackgroundCommitEnded())
+            events.append(model.BackgroundCommitEnded())
     if bounds.drain:
-        events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS))
+        events.append(model.DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS))
         if bounds.in_call:
-            events.append(DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS, in_call=True))
-        events.append(DrainPoll(BEFORE))
-        if shutdown.phase == DRAINING:
-            events.append(DrainPoll(BEFORE, worker=True))
-            events.append(DrainPoll(DEADLINE))
-            events.append(DrainFinished())
+            events.append(model.DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS, in_call=True))
+        events.append(model.DrainPoll(BEFORE))
+        if shutdown.phase == model.DRAINING:
+            events.append(model.DrainPoll(BEFORE, worker=True))
+            events.append(model.DrainPoll(DEADLINE))
+            events.append(model.DrainFinished())
     if bounds.reset:
-        events.append(Reset())
+        events.append(model.Reset())
     return events
 
 
-def enabled_events(state: Process, bounds: Bounds, *, symmetric: bool = False) -> list[Event]:
+def enabled_events(
+    state: model.Process, bounds: Bounds, *, symmetric: bool = False
+) -> list[model.Event]:
     """Every event the world offers in ``state`` (probes not included).
 
     With ``symmetric``, interchangeable handles are represented once: of the
@@ -326,7 +315,7 @@ def enabled_events(state: Process, bounds: Bounds, *, symmetric: bool = False) -
     if symmetric:
         absent = [key for key in session_ids if key not in present]
         session_ids = [key for key in session_ids if key in present] + absent[:1]
-    events: list[Event] = []
+    events: list[model.Event] = []
     for session_id in session_ids:
         events.extend(
             session_events(session_id, present.get(session_id), agents, bounds, state.shutdown)
@@ -335,7 +324,7 @@ def enabled_events(state: Process, bounds: Bounds, *, symmetric: bool = False) -
     return events
 
 
-def offered_agents(state: Process, bounds: Bounds, *, symmetric: bool) -> tuple[Handle, ...]:
+def offered_agents(state: model.Process, bounds: Bounds, *, symmetric: bool) -> tuple[Handle, ...]:
     """The agents events may name: all, or under symmetry the used ones and one fresh."""
     agents = bounds.agent_handles
     if not symmetric:
@@ -345,7 +334,7 @@ def offered_agents(state: Process, bounds: Bounds, *, symmetric: bool) -> tuple[
     return tuple(agent for agent in agents if agent in used) + tuple(fresh[:1])
 
 
-def agents_in(state: Process) -> set[object]:
+def agents_in(state: model.Process) -> set[object]:
     """Every agent handle the state mentions."""
     used: set[object] = set()
     for _, session in state.sessions:
@@ -365,20 +354,20 @@ def agents_in(state: Process) -> set[object]:
 class Probe(NamedTuple):
     """An edit applied to a state to check the answer, never explored further."""
 
-    event: EntryEdited
+    event: model.EntryEdited
     malformed: bool
     """True when the entry it would write is not well-formed: the edit must raise."""
 
 
 def edit_probes(
-    session_id: str, session: Session | None, agents: tuple[object, ...], bounds: Bounds
+    session_id: str, session: model.Session | None, agents: tuple[object, ...], bounds: Bounds
 ) -> list[Probe]:
     """Test-hook edits of one entry: well-formed ones and ones that must be refused."""
     if not bounds.edits:
         return []
     generation = 0 if session is None else session.generation
     committed = 0 if session is None else session.committed
-    edit = EntryEdited
+    edit = model.EntryEdited
 
     def ok(field: str, value: object) -> Probe:
         return Probe(edit(session_id, field, value), False)
@@ -394,12 +383,12 @@ def edit_probes(
         ok("generation", generation + 1),
         ok("committed_generation", generation),
         ok("entry", None),
-        ok("entry", Session()),
+        ok("entry", model.Session()),
         bad("committed_generation", generation + 1),
         bad("no_such_field", 1),
         bad("in_flight", "yes"),
         bad("entry", "not a session"),
-        bad("segments", (Segment(committed + 2, committed + 2, None),)),
+        bad("segments", (model.Segment(committed + 2, committed + 2, None),)),
         bad("segments", "not segments"),
         bad("generation", True),
     ]
@@ -413,7 +402,7 @@ def edit_probes(
     return probes
 
 
-def within_bounds(state: Process, bounds: Bounds) -> bool:
+def within_bounds(state: model.Process, bounds: Bounds) -> bool:
     """True when every counter of ``state`` lies within the world's bounds.
 
     The model never leaves them; a broken step function may (counting an
