@@ -2,124 +2,14 @@
 
 Standard library only; no clock, threads, logging or I/O. The theory of
 operation opens ``rules``; ``state``, ``events`` and ``effects`` hold the data
-it works on. The names below are re-exported for convenience; none of them
-shadows a submodule.
+it works on. Each submodule's ``__all__`` is re-exported here for
+convenience; none of the names shadows a submodule.
 """
 
-from .effects import (
-    CallProvider,
-    Effect,
-    Outcome,
-    QueueForDrain,
-    Result,
-    StartDrainWorkers,
-    StartFollowUp,
-    WakeWaiters,
-)
-from .events import (
-    EDITABLE_FIELDS,
-    PROCESS_EVENT_TYPES,
-    SESSION_EVENT_TYPES,
-    BackgroundCommitEnded,
-    BackgroundCommitRequested,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    EntryEdited,
-    Event,
-    ProcessEvent,
-    RegisterAgent,
-    Reset,
-    SessionEvent,
-    TurnCompleted,
-    UnregisterAgent,
-)
-from .rules import (
-    DRAIN_ATTEMPTS,
-    SESSION_RULES,
-    ProcessStep,
-    SessionStep,
-    Step,
-    drain_wants,
-    malformed,
-    owes_follow_up,
-    step,
-    step_process,
-    step_session,
-)
-from .state import (
-    DRAINED,
-    DRAINING,
-    EMPTY_PROCESS,
-    EMPTY_SESSION,
-    EMPTY_SHUTDOWN,
-    RUNNING,
-    Agent,
-    InFlight,
-    Process,
-    Segment,
-    Session,
-    SessionId,
-    Shutdown,
-)
+from . import effects, events, rules, state
+from .effects import *  # noqa: F403
+from .events import *  # noqa: F403
+from .rules import *  # noqa: F403
+from .state import *  # noqa: F403
 
-__all__ = [
-    "DRAINED",
-    "DRAINING",
-    "DRAIN_ATTEMPTS",
-    "EDITABLE_FIELDS",
-    "EMPTY_PROCESS",
-    "EMPTY_SESSION",
-    "EMPTY_SHUTDOWN",
-    "PROCESS_EVENT_TYPES",
-    "RUNNING",
-    "SESSION_EVENT_TYPES",
-    "SESSION_RULES",
-    "Agent",
-    "BackgroundCommitEnded",
-    "BackgroundCommitRequested",
-    "CallProvider",
-    "CommitFailed",
-    "CommitRequested",
-    "CommitSucceeded",
-    "Discard",
-    "DrainFinished",
-    "DrainNext",
-    "DrainPoll",
-    "DrainStarted",
-    "Effect",
-    "EntryEdited",
-    "Event",
-    "InFlight",
-    "Outcome",
-    "Process",
-    "ProcessEvent",
-    "ProcessStep",
-    "QueueForDrain",
-    "RegisterAgent",
-    "Reset",
-    "Result",
-    "Segment",
-    "Session",
-    "SessionEvent",
-    "SessionId",
-    "SessionStep",
-    "Shutdown",
-    "StartDrainWorkers",
-    "StartFollowUp",
-    "Step",
-    "TurnCompleted",
-    "UnregisterAgent",
-    "WakeWaiters",
-    "drain_wants",
-    "malformed",
-    "owes_follow_up",
-    "step",
-    "step_process",
-    "step_session",
-]
+__all__ = [*effects.__all__, *events.__all__, *rules.__all__, *state.__all__]

@@ -13,6 +13,18 @@ from typing import Any, Final
 from .record import Record
 from .state import Agent, SessionId
 
+__all__ = [
+    "CallProvider",
+    "Effect",
+    "Outcome",
+    "QueueForDrain",
+    "Result",
+    "StartDrainWorkers",
+    "StartFollowUp",
+    "WakeWaiters",
+]
+"""The names ``memory_lifecycle.model`` re-exports from this module."""
+
 
 class CallProvider(Record):
     """Call ``agent.commit_memory_session()``, then report how call ``call_id`` ended."""

@@ -14,6 +14,31 @@ from typing import Any, Final
 from .record import Record
 from .state import Agent, SessionId
 
+__all__ = [
+    "EDITABLE_FIELDS",
+    "PROCESS_EVENT_TYPES",
+    "SESSION_EVENT_TYPES",
+    "BackgroundCommitEnded",
+    "BackgroundCommitRequested",
+    "CommitFailed",
+    "CommitRequested",
+    "CommitSucceeded",
+    "Discard",
+    "DrainFinished",
+    "DrainNext",
+    "DrainPoll",
+    "DrainStarted",
+    "EntryEdited",
+    "Event",
+    "ProcessEvent",
+    "RegisterAgent",
+    "Reset",
+    "SessionEvent",
+    "TurnCompleted",
+    "UnregisterAgent",
+]
+"""The names ``memory_lifecycle.model`` re-exports from this module."""
+
 
 class RegisterAgent(Record):
     """The host made ``agent`` the owner of the session's future turns."""

@@ -141,6 +141,22 @@ from .state import (
     Shutdown,
 )
 
+__all__ = [
+    "DRAIN_ATTEMPTS",
+    "SESSION_RULES",
+    "ProcessStep",
+    "SessionStep",
+    "Step",
+    "drain_wants",
+    "malformed",
+    "owes_follow_up",
+    "step",
+    "step_process",
+    "step_session",
+]
+"""The names ``memory_lifecycle.model`` re-exports from this module."""
+
+
 DRAIN_ATTEMPTS = 3
 """Failed provider calls after which the drain stops retrying a session."""
 

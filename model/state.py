@@ -12,6 +12,24 @@ from typing import Any, Final
 
 from .record import Record
 
+__all__ = [
+    "DRAINED",
+    "DRAINING",
+    "EMPTY_PROCESS",
+    "EMPTY_SESSION",
+    "EMPTY_SHUTDOWN",
+    "RUNNING",
+    "Agent",
+    "InFlight",
+    "Process",
+    "Segment",
+    "Session",
+    "SessionId",
+    "Shutdown",
+]
+"""The names ``memory_lifecycle.model`` re-exports from this module."""
+
+
 Agent = object
 """An agent handle. Opaque to the model; compared by identity only."""
 
