@@ -248,14 +248,6 @@ def _s1_transition(before: model.Process, event: model.Event, step: model.Step) 
     return _result_of("S1", before, event, step)
 
 
-S1 = Property(
-    "S1",
-    "completed-only",
-    "The provider is called only for generations created by completed, non-ephemeral turns.",
-    on_transition=_s1_transition,
-)
-
-
 # --- S2 late-commit-safe --------------------------------------------------------------
 
 
@@ -281,14 +273,6 @@ def _s2_transition(before: model.Process, event: model.Event, step: model.Step) 
     if new.generation != old.generation:
         return f"a successful commit changed generation {old.generation} -> {new.generation}"
     return _result_of("S2", before, event, step)
-
-
-S2 = Property(
-    "S2",
-    "late-commit-safe",
-    "A successful commit advances committed to the end it captured, never further.",
-    on_transition=_s2_transition,
-)
 
 
 # --- S3 failure-preserving ------------------------------------------------------------
@@ -325,15 +309,6 @@ def _same_segments(old: model.Session, new: model.Session) -> bool:
         a.start == b.start and a.end == b.end and a.owner is b.owner
         for a, b in zip(old.segments, new.segments, strict=True)
     )
-
-
-S3 = Property(
-    "S3",
-    "failure-preserving",
-    "A failing commit, BaseException included, keeps the work dirty with its owner "
-    "and ends the in-flight mark.",
-    on_transition=_s3_transition,
-)
 
 
 # --- S4 ownership ---------------------------------------------------------------------
@@ -423,17 +398,6 @@ def _owners_kept(
     return None
 
 
-S4 = Property(
-    "S4",
-    "ownership",
-    "A generation is committed only by a call on its owner (ownerless: the adopter); "
-    "no event takes an older dirty segment from its owner; a turn is owned by the agent "
-    "named with it, which becomes the registered one.",
-    on_state=_s4_state,
-    on_transition=_s4_transition,
-)
-
-
 # --- S5 serialised --------------------------------------------------------------------
 
 
@@ -468,14 +432,6 @@ def _s5_transition(before: model.Process, event: model.Event, step: model.Step) 
     return _result_of("S5", before, event, step)
 
 
-S5 = Property(
-    "S5",
-    "serialised",
-    "At most one provider call is in flight per session; the end of any other call is stale.",
-    on_transition=_s5_transition,
-)
-
-
 # --- S6 isolation ---------------------------------------------------------------------
 
 
@@ -494,14 +450,6 @@ def _s6_transition(before: model.Process, event: model.Event, step: model.Step) 
         changed = sorted(str(key) for key in set(old) | set(new) if old.get(key) != new.get(key))
         return f"{type(event).__name__} changed other sessions: {', '.join(changed)}"
     return _result_of("S6", before, event, step)
-
-
-S6 = Property(
-    "S6",
-    "isolation",
-    "An event for session A leaves every other session unchanged.",
-    on_transition=_s6_transition,
-)
 
 
 # --- S7 well-formed -------------------------------------------------------------------
@@ -607,18 +555,6 @@ def _edit_text(event: model.Event) -> str:
     return type(event).__name__
 
 
-S7 = Property(
-    "S7",
-    "well-formed",
-    "0 <= committed <= generation, both monotonic; segments are ordered, contiguous and "
-    "cover exactly (committed, generation]; a follow-up owed and a running call's capture "
-    "lie in that range; a test hook refuses any edit that would break this.",
-    on_state=_s7_state,
-    on_transition=_s7_transition,
-    on_probe=_s7_probe,
-)
-
-
 # --- S8 discard-safe ------------------------------------------------------------------
 
 
@@ -637,14 +573,6 @@ def _s8_transition(before: model.Process, event: model.Event, step: model.Step) 
     return _result_of("S8", before, event, step)
 
 
-S8 = Property(
-    "S8",
-    "discard-safe",
-    "Discard removes only a clean, idle entry; nothing else but a reset removes one.",
-    on_transition=_s8_transition,
-)
-
-
 # --- S9 no-op -------------------------------------------------------------------------
 
 
@@ -656,15 +584,6 @@ def _s9_transition(before: model.Process, event: model.Event, step: model.Step) 
         if old is None or old.generation <= old.committed:
             return "a commit with nothing dirty called the provider"
     return _result_of("S9", before, event, step)
-
-
-S9 = Property(
-    "S9",
-    "no-op",
-    "A commit with nothing new never calls the provider.",
-    on_transition=_s9_transition,
-    required=False,
-)
 
 
 # --- S10 coalescing -------------------------------------------------------------------
@@ -716,16 +635,6 @@ def _s10_state(process: model.Process) -> str | None:
                     f"{right.start}..{right.end} share owner {left.owner!r}"
                 )
     return None
-
-
-S10 = Property(
-    "S10",
-    "coalescing",
-    "Consecutive turns of one owner share one segment, and one call covers it.",
-    on_state=_s10_state,
-    on_transition=_s10_transition,
-    required=False,
-)
 
 
 # --- schedules that drive a state forward ------------------------------------------------
@@ -896,19 +805,6 @@ def _l1_after(
             failing.events,
         )
     return None
-
-
-L1 = Property(
-    "L1",
-    "boundary-honoured",
-    "Work requested while a call was in flight (BUSY, or a wait that expired) is committed "
-    "by a follow-up, without another boundary, when providers succeed; a follow-up asks for "
-    "no more than its boundary did; no follow-up starts while draining; a provider that "
-    "always fails is given up on, the work kept dirty.",
-    on_state=_l1_state,
-    on_transition=_l1_transition,
-    after_transition=_l1_after,
-)
 
 
 # --- L2 drain-bounded -----------------------------------------------------------------
@@ -1101,19 +997,6 @@ def _drain_finishes(process: model.Process, step_fn: StepFn) -> ProgressFailure 
     return None
 
 
-L2 = Property(
-    "L2",
-    "drain-bounded",
-    "The drain returns by its deadline, earlier only when nothing it could commit is dirty "
-    "and no call it waits for is in flight; every committable session is queued (again after "
-    "a failure, up to DRAIN_ATTEMPTS, and when turns complete during the drain); from every "
-    "state, providers that succeed leave nothing dirty and nothing in flight.",
-    on_state=_l2_state,
-    on_transition=_l2_transition,
-    on_progress=_l2_progress,
-)
-
-
 # --- L3 deadlock-free -----------------------------------------------------------------
 
 
@@ -1178,17 +1061,6 @@ def _l3_progress(
     return None
 
 
-L3 = Property(
-    "L3",
-    "deadlock-free",
-    "No reachable state has a running call or owed follow-up that no enabled step can end; "
-    "a waiting commit gets WAIT only while its call runs and time remains, never from inside "
-    "a call, and every end of a call wakes the waiters.",
-    on_transition=_l3_transition,
-    on_progress=_l3_progress,
-)
-
-
 # --- L4 bounded-memory ----------------------------------------------------------------
 
 
@@ -1207,13 +1079,129 @@ def _l4_transition(before: model.Process, event: model.Event, step: model.Step) 
     return _result_of("L4", before, event, step)
 
 
+# --- the catalogue ------------------------------------------------------------------
+
+S1 = Property(
+    "S1",
+    "completed-only",
+    "The provider is called only for generations created by completed, non-ephemeral turns.",
+    on_transition=_s1_transition,
+)
+
+S2 = Property(
+    "S2",
+    "late-commit-safe",
+    "A successful commit advances committed to the end it captured, never further.",
+    on_transition=_s2_transition,
+)
+
+S3 = Property(
+    "S3",
+    "failure-preserving",
+    "A failing commit, BaseException included, keeps the work dirty with its owner "
+    "and ends the in-flight mark.",
+    on_transition=_s3_transition,
+)
+
+S4 = Property(
+    "S4",
+    "ownership",
+    "A generation is committed only by a call on its owner (ownerless: the adopter); "
+    "no event takes an older dirty segment from its owner; a turn is owned by the agent "
+    "named with it, which becomes the registered one.",
+    on_state=_s4_state,
+    on_transition=_s4_transition,
+)
+
+S5 = Property(
+    "S5",
+    "serialised",
+    "At most one provider call is in flight per session; the end of any other call is stale.",
+    on_transition=_s5_transition,
+)
+
+S6 = Property(
+    "S6",
+    "isolation",
+    "An event for session A leaves every other session unchanged.",
+    on_transition=_s6_transition,
+)
+
+S7 = Property(
+    "S7",
+    "well-formed",
+    "0 <= committed <= generation, both monotonic; segments are ordered, contiguous and "
+    "cover exactly (committed, generation]; a follow-up owed and a running call's capture "
+    "lie in that range; a test hook refuses any edit that would break this.",
+    on_state=_s7_state,
+    on_transition=_s7_transition,
+    on_probe=_s7_probe,
+)
+
+S8 = Property(
+    "S8",
+    "discard-safe",
+    "Discard removes only a clean, idle entry; nothing else but a reset removes one.",
+    on_transition=_s8_transition,
+)
+
+S9 = Property(
+    "S9",
+    "no-op",
+    "A commit with nothing new never calls the provider.",
+    on_transition=_s9_transition,
+    required=False,
+)
+
+S10 = Property(
+    "S10",
+    "coalescing",
+    "Consecutive turns of one owner share one segment, and one call covers it.",
+    on_state=_s10_state,
+    on_transition=_s10_transition,
+    required=False,
+)
+
+L1 = Property(
+    "L1",
+    "boundary-honoured",
+    "Work requested while a call was in flight (BUSY, or a wait that expired) is committed "
+    "by a follow-up, without another boundary, when providers succeed; a follow-up asks for "
+    "no more than its boundary did; no follow-up starts while draining; a provider that "
+    "always fails is given up on, the work kept dirty.",
+    on_state=_l1_state,
+    on_transition=_l1_transition,
+    after_transition=_l1_after,
+)
+
+L2 = Property(
+    "L2",
+    "drain-bounded",
+    "The drain returns by its deadline, earlier only when nothing it could commit is dirty "
+    "and no call it waits for is in flight; every committable session is queued (again after "
+    "a failure, up to DRAIN_ATTEMPTS, and when turns complete during the drain); from every "
+    "state, providers that succeed leave nothing dirty and nothing in flight.",
+    on_state=_l2_state,
+    on_transition=_l2_transition,
+    on_progress=_l2_progress,
+)
+
+L3 = Property(
+    "L3",
+    "deadlock-free",
+    "No reachable state has a running call or owed follow-up that no enabled step can end; "
+    "a waiting commit gets WAIT only while its call runs and time remains, never from inside "
+    "a call, and every end of a call wakes the waiters.",
+    on_transition=_l3_transition,
+    on_progress=_l3_progress,
+)
+
 L4 = Property(
     "L4",
     "bounded-memory",
     "A committed, unregistered, discarded session leaves no entry (and so no agent).",
     on_transition=_l4_transition,
 )
-
 
 ALL: tuple[Property, ...] = (S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, L1, L2, L3, L4)
 """Every property, in catalogue order."""

@@ -57,6 +57,26 @@ def _put(
     return process._replace(sessions=tuple(pairs))
 
 
+def _changed(
+    out: model.Step, session_id: model.SessionId, session: model.Session | None
+) -> model.Step:
+    """``out`` with one session replaced (``None``: removed)."""
+    return out._replace(state=_put(out.state, session_id, session))
+
+
+def _rewriting(kind: type, flag: str, field: str, value: object, description: str) -> StepFn:
+    """A broken step that, for an event of ``kind`` with ``flag`` set, sets ``field``
+    to ``value`` before the model sees it (it ignores what the flag asks)."""
+
+    def rewritten(state: model.Process, event: model.Event) -> model.Step:
+        if isinstance(event, kind) and getattr(event, flag):
+            event = event._replace(**{field: value})
+        return model.step(state, event)
+
+    rewritten.__doc__ = description
+    return rewritten
+
+
 def _session(process: model.Process, event: model.Event) -> model.Session | None:
     return process.session(getattr(event, "session_id", None))
 
@@ -87,7 +107,7 @@ def failure_clears_work(state: model.Process, event: model.Event) -> model.Step:
         session = _session(out.state, event)
         assert session is not None
         cleared = session._replace(committed=session.generation, segments=(), follow_up_through=0)
-        return model.Step(_put(out.state, event.session_id, cleared), out.effects, out.result)
+        return _changed(out, event.session_id, cleared)
     return out
 
 
@@ -174,11 +194,7 @@ def no_coalescing(state: model.Process, event: model.Event) -> model.Step:
                 model.Segment(last.start, last.end - 1, last.owner),
                 model.Segment(last.end, last.end, last.owner),
             )
-            return model.Step(
-                _put(out.state, event.session_id, session._replace(segments=split)),
-                out.effects,
-                out.result,
-            )
+            return _changed(out, event.session_id, session._replace(segments=split))
     return out
 
 
@@ -204,11 +220,7 @@ def register_takes_segments(state: model.Process, event: model.Event) -> model.S
         taken = tuple(s._replace(owner=event.agent) for s in session.segments)
         merged = (model.Segment(taken[0].start, taken[-1].end, event.agent),) if taken else ()
         if session.in_flight is None:
-            return model.Step(
-                _put(out.state, event.session_id, session._replace(segments=merged)),
-                out.effects,
-                out.result,
-            )
+            return _changed(out, event.session_id, session._replace(segments=merged))
     return out
 
 
@@ -220,7 +232,7 @@ def turn_agent_not_registered(state: model.Process, event: model.Event) -> model
         session = _session(out.state, event)
         assert session is not None
         kept = session._replace(registered=None if before is None else before.registered)
-        return model.Step(_put(out.state, event.session_id, kept), out.effects, out.result)
+        return _changed(out, event.session_id, kept)
     return out
 
 
@@ -240,7 +252,7 @@ def success_keeps_in_flight(state: model.Process, event: model.Event) -> model.S
         session = _session(out.state, event)
         assert before is not None and session is not None
         stuck = session._replace(in_flight=before.in_flight)
-        return model.Step(_put(out.state, event.session_id, stuck), out.effects, out.result)
+        return _changed(out, event.session_id, stuck)
     return out
 
 
@@ -292,11 +304,13 @@ def adoption_reads_too_far(state: model.Process, event: model.Event) -> model.St
     return model.step(state, event)
 
 
-def ephemeral_counted(state: model.Process, event: model.Event) -> model.Step:
-    """An ephemeral turn is counted as a completed turn."""
-    if isinstance(event, model.TurnCompleted) and event.ephemeral:
-        return model.step(state, event._replace(ephemeral=False))
-    return model.step(state, event)
+ephemeral_counted = _rewriting(
+    model.TurnCompleted,
+    "ephemeral",
+    "ephemeral",
+    False,
+    "An ephemeral turn is counted as a completed turn.",
+)
 
 
 def foreign_end_accepted(state: model.Process, event: model.Event) -> model.Step:
@@ -340,18 +354,22 @@ def edit_accepts_malformed(state: model.Process, event: model.Event) -> model.St
 # --- waiting and follow-ups -----------------------------------------------------------
 
 
-def in_call_ignored(state: model.Process, event: model.Event) -> model.Step:
-    """A commit from inside a provider call waits like any other (a wait cycle)."""
-    if isinstance(event, model.CommitRequested) and event.in_call:
-        return model.step(state, event._replace(in_call=False))
-    return model.step(state, event)
+in_call_ignored = _rewriting(
+    model.CommitRequested,
+    "in_call",
+    "in_call",
+    False,
+    "A commit from inside a provider call waits like any other (a wait cycle).",
+)
 
 
-def wait_ignores_deadline(state: model.Process, event: model.Event) -> model.Step:
-    """A waiting commit keeps waiting after its deadline passed."""
-    if isinstance(event, model.CommitRequested) and event.wait:
-        return model.step(state, event._replace(deadline=None))
-    return model.step(state, event)
+wait_ignores_deadline = _rewriting(
+    model.CommitRequested,
+    "wait",
+    "deadline",
+    None,
+    "A waiting commit keeps waiting after its deadline passed.",
+)
 
 
 def expired_wait_leaves_nothing(state: model.Process, event: model.Event) -> model.Step:
@@ -384,11 +402,13 @@ def failed_follow_up_retries(state: model.Process, event: model.Event) -> model.
     return out
 
 
-def whole_commit_first_segment_only(state: model.Process, event: model.Event) -> model.Step:
-    """A whole commit (commit_in_background) commits the first segment and forgets the rest."""
-    if isinstance(event, model.CommitRequested) and event.whole:
-        return model.step(state, event._replace(whole=False))
-    return model.step(state, event)
+whole_commit_first_segment_only = _rewriting(
+    model.CommitRequested,
+    "whole",
+    "whole",
+    False,
+    "A whole commit (commit_in_background) commits the first segment and forgets the rest.",
+)
 
 
 def end_without_wake(state: model.Process, event: model.Event) -> model.Step:
@@ -428,7 +448,7 @@ def follow_up_raises_debt(state: model.Process, event: model.Event) -> model.Ste
         assert session is not None
         if session.follow_up_through < session.generation:
             owed = session._replace(follow_up_through=session.generation)
-            return out._replace(state=_put(out.state, event.session_id, owed))
+            return _changed(out, event.session_id, owed)
     return out
 
 
@@ -489,7 +509,7 @@ def drain_failures_not_counted(state: model.Process, event: model.Event) -> mode
         session = _session(out.state, event)
         assert session is not None
         kept = session._replace(drain_failures=before.drain_failures)
-        return out._replace(state=_put(out.state, event.session_id, kept))
+        return _changed(out, event.session_id, kept)
     return out
 
 

@@ -26,7 +26,7 @@ from ..machine import (
     SESSION_STATE_MEANINGS,
     SESSION_STATES,
 )
-from ..properties import ALL, BY_ID, StepFn
+from ..properties import ALL, BY_ID, StepFn, answer
 from ..trace import Trace
 
 EXPLORER_BOUNDS = Bounds(sessions=1, agents=2, max_generation=2)
@@ -148,9 +148,9 @@ def trace_processes(
             candidates = [e for e in enabled_events(state, bounds) if event_text(e) == item.action]
             for event in candidates:
                 try:
-                    after = step_fn(state, event)
+                    after = answer(step_fn, state, event)
                 except Exception:
-                    continue  # the step that raised (a STEP violation) has no state after it
+                    continue  # a step that raised or answered no Step (STEP) has no state
                 if (
                     result_text(after.result, after.effects) == item.result
                     and state_text(after.state) == item.state
