@@ -90,3 +90,12 @@ def test_follow_up_that_asks_for_more_work_violates_L1() -> None:
     violation = result.violation("L1")
     assert violation is not None
     assert "raised the debt" in violation.message
+
+
+def test_bounds_without_names_the_families_it_knows() -> None:
+    """``Bounds.without`` leaves out the named event families and refuses an unknown
+    one with the list to choose from."""
+    bounds = Bounds(sessions=1).without("drain", "edits")
+    assert not bounds.drain and not bounds.edits and bounds.wait
+    with pytest.raises(ValueError, match="unknown event family drian; choose from"):
+        Bounds().without("drian")

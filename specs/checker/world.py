@@ -19,6 +19,7 @@ malformed (S7), but never explores the states they write.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -94,6 +95,16 @@ class Bounds:
         if self.max_generation < 1:
             raise ValueError(f"max_generation must be at least 1, got {self.max_generation}")
 
+    def without(self, *families: str) -> Bounds:
+        """These bounds with the named event families (``FAMILIES``) left out."""
+        unknown = [name for name in families if name not in FAMILIES]
+        if unknown:
+            raise ValueError(
+                f"unknown event famil{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(unknown)}; choose from {', '.join(FAMILIES)}"
+            )
+        return dataclasses.replace(self, **dict.fromkeys(families, False))
+
     @property
     def agent_handles(self) -> tuple[Handle, ...]:
         """The agents of this world."""
@@ -136,32 +147,16 @@ CHECK_BOUNDS = Bounds(sessions=2, agents=2, max_generation=2)
 """What ``memory-lifecycle check`` explores by default: two sessions, two agents,
 two turns each, every event family (seconds)."""
 
-SEGMENT_BOUNDS = Bounds(
-    sessions=1,
-    agents=2,
-    max_generation=3,
-    wait=False,
-    in_call=False,
-    drain=False,
-    background=False,
-    reset=False,
-    edits=False,
+SEGMENT_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3).without(
+    "wait", "in_call", "drain", "background", "reset", "edits"
 )
 """The second world ``memory-lifecycle check`` explores by default: one session with
 three turns, so that extensions and merges across segment boundaries (three turns
 of two owners) are reached, with only the families that shape segments (under a
 second)."""
 
-PROCESS_BOUNDS = Bounds(
-    sessions=2,
-    agents=1,
-    max_generation=1,
-    ephemeral=False,
-    wait=False,
-    in_call=False,
-    provider_fatal=False,
-    stale_ends=False,
-    edits=False,
+PROCESS_BOUNDS = Bounds(sessions=2, agents=1, max_generation=1).without(
+    "ephemeral", "wait", "in_call", "provider_fatal", "stale_ends", "edits"
 )
 """The third world ``memory-lifecycle check`` explores by default, stepping whole
 processes (the product engine): two sessions, one agent, one turn each. The
@@ -173,7 +168,7 @@ GRAPH_BOUNDS = Bounds(sessions=1, agents=2, max_generation=3)
 """What ``reachable_graph()`` explores by default: one session, two agents, three
 turns, small enough to hold every edge."""
 
-THOROUGH_BOUNDS = Bounds(sessions=2, agents=2, max_generation=3, in_call=False, background=False)
+THOROUGH_BOUNDS = Bounds(sessions=2, agents=2, max_generation=3).without("in_call", "background")
 """What ``check --thorough`` explores: two sessions, two agents, three turns each
 (merges across segment boundaries need three turns), in minutes. It leaves out
 the two families whose behaviour does not depend on turns, requests and drains
