@@ -37,6 +37,14 @@ def test_default_check_explores_three_turns_of_one_session_s4_s10() -> None:
     ]
     chosen = cli._parser().parse_args(["--sessions", "1", "--max-generation", "2"])
     assert cli.worlds_from(chosen) == [(Bounds(sessions=1, agents=2, max_generation=2), "auto")]
+    # S6: several sessions explored one at a time are followed by whole-process steps
+    chosen = cli._parser().parse_args(["--max-generation", "1"])
+    assert cli.worlds_from(chosen) == [
+        (Bounds(sessions=2, agents=2, max_generation=1), "auto"),
+        (PROCESS_BOUNDS, "product"),
+    ]
+    chosen = cli._parser().parse_args(["--max-generation", "1", "--engine", "product"])
+    assert cli.worlds_from(chosen) == [(Bounds(sessions=2, agents=2, max_generation=1), "product")]
     mutant = MUTANTS["adoption-reads-too-far"]  # a bug that needs three turns
     assert not explore(SEGMENT_BOUNDS, mutant.step, ALL, stop_at_first=True).ok
 

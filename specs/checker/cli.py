@@ -167,12 +167,18 @@ def bounds_from(args: argparse.Namespace) -> Bounds:
 
 def worlds_from(args: argparse.Namespace) -> list[tuple[Bounds, str]]:
     """The worlds to explore, each with its engine: the one the options ask for; by
-    default also the single-session world with three turns (``SEGMENT_BOUNDS``)
-    and two sessions stepped as whole processes (``PROCESS_BOUNDS``)."""
+    default also the single-session world with three turns (``SEGMENT_BOUNDS``).
+    A world of several sessions that the sessions engine explores is followed by two
+    sessions stepped as whole processes (``PROCESS_BOUNDS``), since only whole
+    steps show a session event changing another session (S6)."""
     bounds = bounds_from(args)
-    if bounds != CHECK_BOUNDS or args.mutant or args.max_states is not None:
-        return [(bounds, args.engine)]
-    return [(bounds, args.engine), (SEGMENT_BOUNDS, args.engine), (PROCESS_BOUNDS, "product")]
+    worlds = [(bounds, args.engine)]
+    if bounds == CHECK_BOUNDS and not args.mutant and args.max_states is None:
+        worlds.append((SEGMENT_BOUNDS, args.engine))
+    whole = args.engine == "product" or (args.engine == "auto" and args.mutant)
+    if bounds.sessions > 1 and not whole:
+        worlds.append((PROCESS_BOUNDS, "product"))
+    return worlds
 
 
 def _combined(results: list[CheckResult]) -> CheckResult:
