@@ -113,7 +113,7 @@ def test_without_the_verify_extra_a_command_names_it_and_exits_2(
     assert not (tmp_path / "never-written").exists()
 
 
-def test_probes_run_without_the_stateful_tools_s3(tmp_path: Path) -> None:
+def test_probes_run_without_the_stateful_tools_S3(tmp_path: Path) -> None:
     """S3: without hypothesis, `--checks probes` still runs and passes the drop-in."""
     code = (
         "import sys\n"

@@ -32,7 +32,7 @@ STATEFUL_ONLY = {"discard_ownerless_dirty"}
 @pytest.mark.parametrize(
     "target", ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"]
 )
-def test_shells_pass_every_property_s1_to_s10_l1_to_l4(target: str) -> None:
+def test_shells_pass_every_property_S1_to_S10_L1_to_L4(target: str) -> None:
     """S1-S10, L1-L4: compat and the native shell pass every probe and the stateful search."""
     report = run_conformance(target, budget="quick", checks=("probes", "stateful"))
     violated = {item.id for item in report.violated}
@@ -59,7 +59,7 @@ def test_broken_module_is_flagged_with_its_property(name: str) -> None:
         assert len(flagged.counterexample.steps) <= 8, flagged.counterexample.format()
 
 
-def test_missing_optional_calls_are_not_applicable_s8_l4_l2(tmp_path: Path) -> None:
+def test_missing_optional_calls_are_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: a target without discard_session or drain reports them not_applicable."""
     source = (BROKEN / "busy_request_dropped.py").read_text()
     source = source.replace("def discard_session(", "def _no_discard(")
@@ -80,7 +80,7 @@ def test_unloadable_target_is_a_clear_error(tmp_path: Path) -> None:
         target_factory(str(empty))
 
 
-def test_cli_json_and_junit_report_violations_l1(tmp_path: Path) -> None:
+def test_cli_json_and_junit_report_violations_L1(tmp_path: Path) -> None:
     """L1: the command exits 1 and writes JSON and JUnit naming the violated property."""
     junit = tmp_path / "conform.xml"
     diagram = tmp_path / "l1.mmd"
@@ -108,7 +108,7 @@ def test_cli_json_and_junit_report_violations_l1(tmp_path: Path) -> None:
 
 
 @pytest.mark.thorough
-def test_original_module_findings_s3_s10_l1_l2_l3() -> None:
+def test_original_module_findings_S3_S10_L1_L2_L3() -> None:
     """S3, S10, L1, L2, L3: the first published hermes-webui module breaks these.
 
     Opt-in (--thorough); skips when the original module is not on disk

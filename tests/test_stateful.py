@@ -118,7 +118,7 @@ def claims_only_what_it_checked(result: StatefulResult, budget: SearchBudget) ->
     "target",
     ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"],
 )
-def test_shells_match_the_model_s1_to_s10_l1_to_l4(target: str) -> None:
+def test_shells_match_the_model_S1_to_S10_L1_to_L4(target: str) -> None:
     """S1-S10, L1-L4: the compat module and the native shell show what the model predicts."""
     machine = lifecycle_machine(target_factory(target))
     run_state_machine_as_test(machine, settings=settings())
@@ -176,7 +176,7 @@ def _discrepancies() -> Iterator[Discrepancy]:
                 )
 
 
-def test_every_discrepancy_breaks_exactly_one_property_s1_to_s10_l1_to_l4() -> None:
+def test_every_discrepancy_breaks_exactly_one_property_S1_to_S10_L1_to_L4() -> None:
     """S1-S10, L1-L4: the invariants split discrepancies: each is blamed on one property."""
     machine_class = lifecycle_machine(target_factory("memory_lifecycle.compat"))
     machine = machine_class()
@@ -197,7 +197,7 @@ def test_every_discrepancy_breaks_exactly_one_property_s1_to_s10_l1_to_l4() -> N
         machine.teardown()
 
 
-def test_only_a_symptom_waits_for_its_cause_l3_s7() -> None:
+def test_only_a_symptom_waits_for_its_cause_L3_S7() -> None:
     """L3, S7: with a hang in the rule, a wrong dirty flag is a symptom: L3 is blamed, not S7."""
     machine = lifecycle_machine(target_factory("memory_lifecycle.compat"))()
     dirty = DirtyDiffers("dirty", "s1", not_a_bool=True, rule="commit")
@@ -210,7 +210,7 @@ def test_only_a_symptom_waits_for_its_cause_l3_s7() -> None:
         machine.teardown()
 
 
-def test_one_search_reports_each_violated_property_s1_s5_s8(three_defects: str) -> None:
+def test_one_search_reports_each_violated_property_S1_S5_S8(three_defects: str) -> None:
     """S1, S5, S8: a module breaking three properties gets all three from one call."""
     result = run_stateful(target_factory(three_defects), budget=QUICK)
     claims_only_what_it_checked(result, QUICK)
@@ -220,7 +220,7 @@ def test_one_search_reports_each_violated_property_s1_s5_s8(three_defects: str) 
     assert result.errors == ()
 
 
-def test_only_restricts_the_search_s2_s5(three_defects: str) -> None:
+def test_only_restricts_the_search_S2_S5(three_defects: str) -> None:
     """S2, S5: unselected properties are neither reported nor allowed to end the search.
 
     Asked for S2 only, the search runs its whole budget although the module
@@ -238,7 +238,7 @@ def test_only_restricts_the_search_s2_s5(three_defects: str) -> None:
     assert only_s5.verdicts["S5"].replay[:2] == ("--only", "S5")
 
 
-def test_unselected_invariants_never_run_s2() -> None:
+def test_unselected_invariants_never_run_S2() -> None:
     """S2: a machine checking S2 runs the S2 invariant and no other."""
     ran: set[str] = set()
     machine_class = lifecycle_machine(target_factory("memory_lifecycle.compat"), Supervisor(["S2"]))
@@ -252,7 +252,7 @@ def test_unselected_invariants_never_run_s2() -> None:
     assert ran == {"late_turns_survive_a_commit_S2"}
 
 
-def test_a_search_out_of_time_passes_nothing_s1_to_s10_l1_to_l4() -> None:
+def test_a_search_out_of_time_passes_nothing_S1_to_S10_L1_to_L4() -> None:
     """S1-S10, L1-L4: when the time limit ends the search early, no property is passed."""
     budget = SearchBudget(runs=10_000, steps=25, seconds=1.0, shrink_seconds=1.0)
     result = run_stateful(target_factory("memory_lifecycle.compat"), budget=budget)
@@ -261,7 +261,7 @@ def test_a_search_out_of_time_passes_nothing_s1_to_s10_l1_to_l4() -> None:
     assert all("time limit" in verdict.detail for verdict in result.verdicts.values())
 
 
-def test_missing_calls_make_properties_not_applicable_s8_l4_l2(tmp_path: Path) -> None:
+def test_missing_calls_make_properties_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: without discard_session and drain they are not applicable, not passed."""
     source = (BROKEN / "busy_request_dropped.py").read_text()
     source = source.replace("def discard_session(", "def _no_discard(")
@@ -274,7 +274,7 @@ def test_missing_calls_make_properties_not_applicable_s8_l4_l2(tmp_path: Path) -
     assert result.runs == 0
 
 
-def test_same_seed_same_verdict_s1() -> None:
+def test_same_seed_same_verdict_S1() -> None:
     """S1: two searches with one seed find the same violation with the same counterexample."""
     factory = target_factory(str(BROKEN / "ephemeral_counted.py"))
     budget = SearchBudget(runs=40, steps=20, seconds=120.0, shrink_seconds=30.0)
@@ -284,7 +284,7 @@ def test_same_seed_same_verdict_s1() -> None:
     assert first.runs == second.runs
 
 
-def test_original_module_violates_s3_s10_l1_in_one_quick_run() -> None:
+def test_original_module_violates_S3_S10_L1_in_one_quick_run() -> None:
     """S3, S10, L1: the first published hermes-webui module breaks all three; one run says so.
 
     Skips when the original module is not on disk (MEMORY_LIFECYCLE_ORIGINAL
