@@ -26,20 +26,11 @@ from memory_lifecycle.specs.stateful import (
     SearchBudget,
     StatefulResult,
     Supervisor,
+    discrepancy,
     lifecycle_machine,
     run_stateful,
 )
-from memory_lifecycle.specs.stateful.discrepancy import (
-    CallsDiffer,
-    DirtyDiffers,
-    Discrepancy,
-    Hang,
-    Observation,
-    Overlap,
-    ResultDiffers,
-    StrayCall,
-    ThreadsLeft,
-)
+from memory_lifecycle.specs.stateful.discrepancy import Discrepancy, Observation
 from memory_lifecycle.specs.stateful.machine import invariant_names
 from memory_lifecycle.specs.stateful.prediction import Expected
 
@@ -128,14 +119,14 @@ def _discrepancies() -> Iterator[Discrepancy]:
     """Every kind of discrepancy in every combination of the circumstances it records."""
     flags = (False, True)
     for drain, wedged in itertools.product(flags, flags):
-        yield Hang("hang", "s1", drain=drain, wedged=wedged)
-    yield ThreadsLeft("threads")
-    yield Overlap("overlap", "s1")
-    yield StrayCall("stray", "s2")
+        yield discrepancy.Hang("hang", "s1", drain=drain, wedged=wedged)
+    yield discrepancy.ThreadsLeft("threads")
+    yield discrepancy.Overlap("overlap", "s1")
+    yield discrepancy.StrayCall("stray", "s2")
     for difference in ("wrong_agent", "extra", "missing", "extra_in_drain"):
         for values in itertools.product(flags, repeat=6):
             after, no_turn, busy, repeats, follow_up, nothing = values
-            yield CallsDiffer(
+            yield discrepancy.CallsDiffer(
                 "calls",
                 "s1",
                 difference,
@@ -147,23 +138,29 @@ def _discrepancies() -> Iterator[Discrepancy]:
                 nothing_predicted=nothing,
             )
     for ephemeral, after in itertools.product(flags, flags):
-        yield ResultDiffers("turn", "s1", call="turn", ephemeral=ephemeral, after_failure=after)
+        yield discrepancy.ResultDiffers(
+            "turn", "s1", call="turn", ephemeral=ephemeral, after_failure=after
+        )
     commits = [item for item in Expected if item.name not in ("STARTED", "OTHER")]
     for expected, after in itertools.product(commits, flags):
-        yield ResultDiffers("commit", "s1", call="commit", expected=expected, after_failure=after)
-    swallowed = ResultDiffers("abort", "s1", call="commit", abort_swallowed=True)
+        yield discrepancy.ResultDiffers(
+            "commit", "s1", call="commit", expected=expected, after_failure=after
+        )
+    swallowed = discrepancy.ResultDiffers("abort", "s1", call="commit", abort_swallowed=True)
     yield replace(swallowed, expected=Expected.FAILED)
     for how in ("ok", "fail"):
-        yield ResultDiffers("release", "s1", call="held_commit", ended=how)
-    yield ResultDiffers("abort", "s1", call="held_commit", ended="abort", abort_swallowed=True)
+        yield discrepancy.ResultDiffers("release", "s1", call="held_commit", ended=how)
+    yield discrepancy.ResultDiffers(
+        "abort", "s1", call="held_commit", ended="abort", abort_swallowed=True
+    )
     for expected in commits:
-        yield ResultDiffers("discard", "s1", call="discard", expected=expected)
+        yield discrepancy.ResultDiffers("discard", "s1", call="discard", expected=expected)
     rules = ("start", "register", "complete_turn", "commit", "held commit", "release_held_commit")
     for rule_name in (*rules, "discard", "drain"):
         for ended in (None, "ok", "fail", "abort"):
             for values in itertools.product(flags, repeat=5):
                 other, not_bool, lost, after, follow_up = values
-                yield DirtyDiffers(
+                yield discrepancy.DirtyDiffers(
                     "dirty",
                     "s1",
                     other_session=other,
@@ -200,8 +197,10 @@ def test_every_discrepancy_breaks_exactly_one_property_S1_to_S10_L1_to_L4() -> N
 def test_only_a_symptom_waits_for_its_cause_L3_S7() -> None:
     """L3, S7: with a hang in the rule, a wrong dirty flag is a symptom: L3 is blamed, not S7."""
     machine = lifecycle_machine(target_factory("memory_lifecycle.compat"))()
-    dirty = DirtyDiffers("dirty", "s1", not_a_bool=True, rule="commit")
-    machine.seen = Observation("commit", ("s1",), {}, discrepancies=[dirty, Hang("hang", "s1")])
+    dirty = discrepancy.DirtyDiffers("dirty", "s1", not_a_bool=True, rule="commit")
+    machine.seen = Observation(
+        "commit", ("s1",), {}, discrepancies=[dirty, discrepancy.Hang("hang", "s1")]
+    )
     try:
         machine.counts_well_formed_S7()
         with pytest.raises(PropertyViolation, match="L3 violated"):
