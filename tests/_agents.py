@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 WAIT = 10.0
 """Upper bound on every wait in the tests; reaching it is a failure, not a delay."""
@@ -73,3 +73,32 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
             return
         event.wait(0.005)
     raise AssertionError(f"timed out waiting until {what}")
+
+
+def held_session(
+    register: Callable[[Hashable, GatedAgent], object],
+    complete_turn: Callable[[Hashable], object],
+    session_id: Hashable = "s",
+    *,
+    name: str = "a",
+) -> GatedAgent:
+    """Register an agent that holds its calls open, then complete one turn under it.
+
+    ``register`` and ``complete_turn`` are the API's own calls (the native shell's
+    ``register_agent`` and ``complete_turn``, or the drop-in's ``register_agent`` and
+    ``mark_turn_completed``), so the session is dirty, owned, and its next provider
+    call waits for ``release``.
+    """
+    agent = GatedAgent(name, hold=True)
+    register(session_id, agent)
+    complete_turn(session_id)
+    return agent
+
+
+def start_held(
+    call: Callable[[], object], agent: GatedAgent
+) -> tuple[threading.Thread, list[object]]:
+    """Start ``call`` on a thread (see ``start``); return once ``agent``'s held call began."""
+    thread, box = start(call)
+    assert agent.entered.wait(WAIT)
+    return thread, box
