@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -42,6 +43,14 @@ def _program(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedPr
         check=False,
         cwd=cwd,
     )
+
+
+def _exit_status(main: Callable[[list[str]], int], arguments: list[str]) -> int:
+    """What a subcommand's ``main`` returns, or the status argparse exits with."""
+    try:
+        return main(arguments)
+    except SystemExit as stopped:
+        return int(stopped.code or 0)
 
 
 @pytest.fixture
@@ -204,11 +213,7 @@ def test_conform_unwritable_output_exits_2_before_any_check(option: str, expecte
 def test_conform_bad_usage_exits_2(
     arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    try:
-        status = conform_cli.main(arguments)
-    except SystemExit as stopped:
-        status = int(stopped.code or 0)
-    assert status == 2
+    assert _exit_status(conform_cli.main, arguments) == 2
     assert expected in capsys.readouterr().err
 
 
@@ -381,11 +386,7 @@ def test_interleave_violation_exits_1_with_replay_command(
 def test_interleave_bad_usage_exits_2(
     arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    try:
-        status = interleave_cli.main(arguments)
-    except SystemExit as stopped:
-        status = int(stopped.code or 0)
-    assert status == 2
+    assert _exit_status(interleave_cli.main, arguments) == 2
     assert expected in capsys.readouterr().err
 
 

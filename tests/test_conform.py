@@ -14,6 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from _targets import broken_without
 from broken import EXPECTED
 from memory_lifecycle.specs.conformance.runner import run_conformance
 from memory_lifecycle.specs.conformance.target import TargetError, target_factory
@@ -61,11 +62,12 @@ def test_broken_module_is_flagged_with_its_property(name: str) -> None:
 
 def test_missing_optional_calls_are_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: a target without discard_session or drain reports them not_applicable."""
-    source = (BROKEN / "busy_request_dropped.py").read_text()
-    source = source.replace("def discard_session(", "def _no_discard(")
-    source = source.replace("def drain_all_on_shutdown(", "def _no_drain(")
-    small = tmp_path / "small_api.py"
-    small.write_text(source)
+    small = broken_without(
+        "busy_request_dropped",
+        tmp_path / "small_api.py",
+        "discard_session",
+        "drain_all_on_shutdown",
+    )
     report = run_conformance(
         str(small), budget="quick", only={"S8", "L4", "L2"}, checks=("probes",)
     )

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from _targets import broken_without
 
 BROKEN = Path(__file__).parent / "broken"
 PLUGIN = "memory_lifecycle.specs.conformance.pytest_plugin"
@@ -88,8 +89,7 @@ def test_advisory_S10_violation_is_xfail_unless_strict(tmp_path: Path) -> None:
 
 def test_missing_discard_skips_S8_and_L4_naming_property_and_lack(tmp_path: Path) -> None:
     """S8, L4: skipped, the reason at the target naming the property and the missing call."""
-    source = (BROKEN / "busy_request_dropped.py").read_text()
-    (tmp_path / "old_api.py").write_text(source.replace("def discard_session(", "def _gone("))
+    broken_without("busy_request_dropped", tmp_path / "old_api.py", "discard_session")
     done = _run_pytest(tmp_path, "-q", "--lifecycle-target=old_api.py", "--lifecycle-checks=probes")
     assert "1 failed, 11 passed, 2 skipped" in done.stdout, done.stdout
     assert (
