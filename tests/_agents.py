@@ -102,3 +102,22 @@ def start_held(
     thread, box = start(call)
     assert agent.entered.wait(WAIT)
     return thread, box
+
+
+def commit_running_behind_a_new_turn(
+    complete_turn: Callable[..., object],
+    commit: Callable[[Hashable], object],
+    session_id: Hashable = "s",
+) -> tuple[GatedAgent, threading.Thread]:
+    """Complete a turn under a held agent, start its commit on a thread, and complete a
+    second turn while that provider call runs.
+
+    ``complete_turn`` takes the session id and an ``agent`` keyword (the native
+    ``complete_turn``, the drop-in's ``mark_turn_completed``); ``commit`` the
+    session id. Returns the agent (release it to end the call) and the thread.
+    """
+    agent = GatedAgent("a", hold=True)
+    complete_turn(session_id, agent=agent)
+    thread, _ = start_held(lambda: commit(session_id), agent)
+    complete_turn(session_id)
+    return agent, thread

@@ -10,7 +10,15 @@ from types import ModuleType
 
 import memory_lifecycle.compat as compat_module
 import pytest
-from _agents import WAIT, GatedAgent, join, start, start_held, wait_until
+from _agents import (
+    WAIT,
+    GatedAgent,
+    commit_running_behind_a_new_turn,
+    join,
+    start,
+    start_held,
+    wait_until,
+)
 
 SIGNATURES = {
     "register_agent": "(session_id: 'str', agent: 'Any') -> 'None'",
@@ -119,10 +127,9 @@ def test_base_exception_does_not_wedge_the_session_S3(compat: ModuleType) -> Non
 
 def test_busy_boundary_commit_is_not_lost_until_shutdown_L1(compat: ModuleType) -> None:
     """L1 (divergence): a busy boundary's work is committed when the running call ends."""
-    agent = GatedAgent("a", hold=True)
-    compat.mark_turn_completed("s", agent=agent)
-    first, _ = start_held(lambda: compat.commit_session_memory("s"), agent)
-    compat.mark_turn_completed("s")
+    agent, first = commit_running_behind_a_new_turn(
+        compat.mark_turn_completed, compat.commit_session_memory
+    )
     assert compat.commit_session_memory("s") is False
     agent.release.set()
     join(first)

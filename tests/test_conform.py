@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from _targets import broken_without
+from _targets import lacking_the_optional_calls
 from broken import EXPECTED
 from memory_lifecycle.specs.conformance.runner import run_conformance
 from memory_lifecycle.specs.conformance.target import TargetError, target_factory
@@ -62,12 +62,7 @@ def test_broken_module_is_flagged_with_its_property(name: str) -> None:
 
 def test_missing_optional_calls_are_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: a target without discard_session or drain reports them not_applicable."""
-    small = broken_without(
-        "busy_request_dropped",
-        tmp_path / "small_api.py",
-        "discard_session",
-        "drain_all_on_shutdown",
-    )
+    small = lacking_the_optional_calls(tmp_path)
     report = run_conformance(
         str(small), budget="quick", only={"S8", "L4", "L2"}, checks=("probes",)
     )

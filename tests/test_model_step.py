@@ -26,6 +26,9 @@ OTHER_CALL = 8
 NEW_CALL = 9
 """The id a request offers."""
 
+RUNNING_CALL = InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False)
+"""The call the in-flight representatives run: A's, capturing generation 1."""
+
 STATES: dict[str, Session | None] = {
     "ABSENT": None,
     "CLEAN": Session(generation=1, committed=1, registered=A),
@@ -36,14 +39,14 @@ STATES: dict[str, Session | None] = {
         committed=0,
         registered=A,
         segments=(Segment(1, 1, A),),
-        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+        in_flight=RUNNING_CALL,
     ),
     "COMMITTING_DIRTY": Session(
         generation=2,
         committed=0,
         registered=A,
         segments=(Segment(1, 2, A),),
-        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+        in_flight=RUNNING_CALL,
     ),
 }
 

@@ -4,7 +4,7 @@ default bound."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from memory_lifecycle import model
@@ -51,6 +51,18 @@ def _after(property_id: str, before: Process, event: Event, step: Step) -> str |
     assert check is not None
     failure = check(before, event, step, model.step)
     return None if failure is None else failure.message
+
+
+def _ignoring(event_type: type[Event], result: Outcome) -> Callable[[Process, Event], Step]:
+    """A broken step: the model's, except that an event of ``event_type`` changes
+    nothing and returns ``result``."""
+
+    def broken(state: Process, event: Event) -> Step:
+        if isinstance(event, event_type):
+            return Step(state, (), result)
+        return model.step(state, event)
+
+    return broken
 
 
 LATE = [
@@ -403,11 +415,7 @@ def test_L2_every_state_can_be_driven_clean_when_providers_succeed() -> None:
     ownerless = _run([model.TurnCompleted("s1"), model.TurnCompleted("s1")])
     assert check(ownerless, model.step, A) is None
 
-    def never_adopt(state: Process, event: Event) -> Step:
-        if isinstance(event, model.CommitRequested):
-            return Step(state, (), Outcome.NO_AGENT)
-        return model.step(state, event)
-
+    never_adopt = _ignoring(model.CommitRequested, Outcome.NO_AGENT)
     failure = check(ownerless, never_adopt, A)
     assert failure is not None and failure.events == (model.CommitRequested("s1", 1, A),)
     draining = _run([model.TurnCompleted("s1", A), model.DrainStarted(0.0, 1.0, 2)])
@@ -430,11 +438,7 @@ def test_L3_a_running_call_can_always_end() -> None:
     running = _run(RUNNING)
     assert check(running, model.step, A) is None
 
-    def wedged(state: Process, event: Event) -> Step:
-        if isinstance(event, model.CommitSucceeded):
-            return Step(state, (), Outcome.COMMITTED)
-        return model.step(state, event)
-
+    wedged = _ignoring(model.CommitSucceeded, Outcome.COMMITTED)
     failure = check(running, wedged, A)
     assert failure is not None and "left it in flight" in failure.message
 

@@ -9,7 +9,16 @@ import tracemalloc
 import weakref
 
 import pytest
-from _agents import WAIT, GatedAgent, held_session, join, start, start_held, wait_until
+from _agents import (
+    WAIT,
+    GatedAgent,
+    commit_running_behind_a_new_turn,
+    held_session,
+    join,
+    start,
+    start_held,
+    wait_until,
+)
 from memory_lifecycle import Outcome, SessionLifecycle
 from memory_lifecycle.model import Segment, TurnCompleted
 
@@ -230,10 +239,7 @@ def test_waiter_times_out_and_leaves_a_follow_up_L1_L3(
     lifecycle: SessionLifecycle, timeout: float
 ) -> None:
     """L1, L3: a bounded wait returns TIMED_OUT; its work is committed by a follow-up."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start_held(lambda: lifecycle.commit("s"), agent)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     began = time.monotonic()
     assert lifecycle.commit("s", wait=True, timeout=timeout) is Outcome.TIMED_OUT
     assert time.monotonic() - began < WAIT / 2
@@ -247,10 +253,7 @@ def test_busy_commit_is_followed_up_without_another_boundary_L1(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L1: a boundary commit refused as busy is committed when the running call ends."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start_held(lambda: lifecycle.commit("s"), agent)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     assert lifecycle.commit("s") is Outcome.BUSY
     agent.release.set()
     join(first)
@@ -478,10 +481,7 @@ def test_infinite_timeout_and_deadline_wait_without_error_L2_L3(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L2, L3: timeouts beyond what threading accepts are waits without a bound, not errors."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start_held(lambda: lifecycle.commit("s"), agent)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     waiter, box = start(lambda: lifecycle.commit("s", wait=True, timeout=float("inf")))
     wait_until(lambda: waiting_threads(lifecycle) == 1, "the committer waits")
     agent.release.set()

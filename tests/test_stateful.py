@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _targets import broken_without
+from _targets import lacking_the_optional_calls
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 from memory_lifecycle.specs.conformance.runner import run_conformance
@@ -263,12 +263,7 @@ def test_a_search_out_of_time_passes_nothing_S1_to_S10_L1_to_L4() -> None:
 
 def test_missing_calls_make_properties_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: without discard_session and drain they are not applicable, not passed."""
-    small = broken_without(
-        "busy_request_dropped",
-        tmp_path / "small_api.py",
-        "discard_session",
-        "drain_all_on_shutdown",
-    )
+    small = lacking_the_optional_calls(tmp_path)
     budget = SearchBudget(runs=20, steps=10, seconds=60.0, shrink_seconds=2.0)
     result = run_stateful(target_factory(str(small)), budget=budget, properties=["S8", "L4", "L2"])
     assert {verdict.status for verdict in result.verdicts.values()} == {"not_applicable"}
