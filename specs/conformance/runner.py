@@ -25,8 +25,9 @@ import time
 import types
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
+from ..commandline import missing_tool
 from ..interleave.runner import quiet_logging
 from ..properties import ALL, BY_ID
 from ..trace import Trace
@@ -40,6 +41,19 @@ they win when a property's verdicts are combined."""
 
 CHECKS = ("probes", "stateful", "interleave")
 """The kinds of check, in the order they run."""
+
+
+def named_checks(text: str) -> tuple[str, ...]:
+    """The kinds of check a comma-separated option value names, in its order."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def stateful_tool_missing(checks: Collection[str]) -> str | None:
+    """What to install when ``checks`` include the stateful comparison and hypothesis
+    is not importable; None otherwise (the probes and interleavings need nothing)."""
+    if "stateful" not in checks:
+        return None
+    return missing_tool("hypothesis", "the stateful comparison")
 
 
 @dataclass(frozen=True)
@@ -612,21 +626,25 @@ def _interleave_factory(factory: TargetFactory, sample: Target) -> Any:
     return factory if native or isinstance(sample.api, types.ModuleType) else None
 
 
-def run_conformance(
-    target: str,
-    *,
-    budget: str = "standard",
-    only: Collection[str] | None = None,
-    seed: int = 0,
-    checks: tuple[str, ...] = CHECKS,
-    progress: Progress | None = None,
-) -> Report:
+class RunOptions(TypedDict, total=False):
+    """What ``run_conformance`` passes on to ``Conformance`` (see its parameters)."""
+
+    budget: str
+    only: Collection[str] | None
+    seed: int
+    checks: tuple[str, ...]
+    progress: Progress | None
+
+
+def run_conformance(target: str, **options: Unpack[RunOptions]) -> Report:
     """Check ``target`` (a dotted module path or a .py file); raises ``TargetError`` if unusable.
 
+    ``options`` are ``Conformance``'s: the budget, the properties to check
+    (``only``), the seed, the kinds of ``checks`` and a ``progress`` callback.
     Ctrl-C stops the run: the report then says ``interrupted`` and keeps every
     verdict reached so far.
     """
-    run = Conformance(target, budget=budget, only=only, seed=seed, checks=checks, progress=progress)
+    run = Conformance(target, **options)
     try:
         run.run_probes()
         run.run_stateful()
