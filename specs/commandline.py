@@ -65,6 +65,16 @@ def target_error_text(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+def subcommand_parser(name: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """The parser of ``memory-lifecycle NAME``; its help keeps the epilog's line breaks."""
+    return argparse.ArgumentParser(
+        prog=f"memory-lifecycle {name}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def add_strict_option(parser: argparse.ArgumentParser) -> None:
     """``--strict``: an advisory violation fails the run too (exit status 1)."""
     parser.add_argument(

@@ -29,6 +29,7 @@ from ..commandline import (
     add_strict_option,
     check_output_file,
     exit_status_help,
+    subcommand_parser,
     target_error_text,
 )
 from ..properties import ALL
@@ -55,12 +56,11 @@ kinds: S9 and S10 are advisory (efficiency, hygiene); the others are required.""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memory-lifecycle conform",
-        description="Check an implementation of the memory-provider session lifecycle API "
-        "against the properties S1-S10 and L1-L4.",
-        epilog=f"{STATUS_HELP}\n\n{exit_status_help()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = subcommand_parser(
+        "conform",
+        "Check an implementation of the memory-provider session lifecycle API against the "
+        "properties S1-S10 and L1-L4.",
+        f"{STATUS_HELP}\n\n{exit_status_help()}",
     )
     parser.add_argument(
         "target",

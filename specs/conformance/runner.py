@@ -23,7 +23,7 @@ from __future__ import annotations
 import shlex
 import time
 import types
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -433,13 +433,7 @@ class Conformance:
         if factory is None:
             reason = "the interleaving explorer cannot load this kind of target"
             self.done += len(scenarios)
-            for scenario, interrupts in scenarios:
-                _not_checked_all(
-                    self._covered(scenario),
-                    "interleave",
-                    _source(scenario.name, interrupts),
-                    reason,
-                )
+            self._not_explored(scenarios, reason)
             self.finished.add("interleave")
             return
         from ..interleave.explore import explore
@@ -449,8 +443,9 @@ class Conformance:
             self._step(label)
             covered = self._covered(scenario)
             if covered and all(slot.status == "violated" for slot in covered):
-                reason = "already shown violated; not explored again"
-                _not_checked_all(covered, "interleave", _source(scenario.name, interrupts), reason)
+                self._not_explored(
+                    [(scenario, interrupts)], "already shown violated; not explored again"
+                )
                 continue
 
             def count(runs: int, label: str = label) -> None:
@@ -476,13 +471,7 @@ class Conformance:
                 reason = f"the explorer stopped at scenario {scenario.name}: {error}"
                 self._report.errors.append(reason)
                 self.done += len(scenarios) - index - 1
-                for rest, rest_interrupts in scenarios[index:]:
-                    _not_checked_all(
-                        self._covered(rest),
-                        "interleave",
-                        _source(rest.name, rest_interrupts),
-                        reason,
-                    )
+                self._not_explored(scenarios[index:], reason)
                 self.finished.add("interleave")
                 return
             self._record_exploration(scenario, result, interrupts)
@@ -490,6 +479,13 @@ class Conformance:
 
     def _covered(self, scenario: Any) -> list[PropertyResult]:
         return [self.results[pid] for pid in scenario.properties if pid in self.results]
+
+    def _not_explored(self, scenarios: Sequence[tuple[Any, bool]], reason: str) -> None:
+        """Each property these scenarios cover gets a not-checked verdict from each of them."""
+        for scenario, interrupts in scenarios:
+            _not_checked_all(
+                self._covered(scenario), "interleave", _source(scenario.name, interrupts), reason
+            )
 
     def _record_exploration(self, scenario: Any, result: Any, interrupts: bool) -> None:
         source = _source(scenario.name, interrupts)

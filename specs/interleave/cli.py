@@ -23,6 +23,7 @@ from ..commandline import (
     Progress,
     add_strict_option,
     exit_status_help,
+    subcommand_parser,
 )
 from ..conformance.target import TargetError, TargetFactory, target_factory
 from ..properties import BY_ID
@@ -44,12 +45,11 @@ PROG = "memory-lifecycle interleave"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Explore the thread interleavings of a lifecycle implementation "
+    parser = subcommand_parser(
+        "interleave",
+        "Explore the thread interleavings of a lifecycle implementation "
         "deterministically and check the properties on every schedule.",
-        epilog=exit_status_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        exit_status_help(),
     )
     parser.add_argument(
         "target",
