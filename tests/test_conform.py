@@ -70,7 +70,7 @@ def test_missing_optional_calls_are_not_applicable_S8_L4_L2(tmp_path: Path) -> N
 
 
 def test_unloadable_target_is_a_clear_error(tmp_path: Path) -> None:
-    """S1: a module lacking the required functions is refused with what is missing."""
+    """A module lacking the required functions is refused with what is missing."""
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     with pytest.raises(TargetError, match="lacks register_agent"):

@@ -193,7 +193,7 @@ def test_unregister_orphans_only_an_ownerless_first_segment() -> None:
     )
 
 
-def test_abstraction_of_sessions() -> None:
+def test_session_state_names_the_abstract_state_of_each_kind_of_session() -> None:
     assert session_state(None) == "ABSENT"
     assert session_state(Session()) == "CLEAN"
     assert session_state(Session(generation=1, committed=1, registered=A)) == "CLEAN"
@@ -209,7 +209,7 @@ def test_abstraction_of_sessions() -> None:
     assert session_state(failed) == "DIRTY"
 
 
-def test_abstraction_of_the_process() -> None:
+def test_process_state_is_the_drain_phase_that_reset_and_a_new_drain_move() -> None:
     assert process_state(model.EMPTY_PROCESS) == "RUNNING"
     assert process_state(model.Process(shutdown=model.Shutdown(phase="DRAINING"))) == "DRAINING"
     assert process_state(model.Process(shutdown=model.Shutdown(phase="DRAINED"))) == "DRAINED"
