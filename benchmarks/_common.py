@@ -6,6 +6,7 @@ hermes-webui module is optional and loaded from a file path when present.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import platform
@@ -49,6 +50,20 @@ def load_reference(path: Path, name: str = "hermes_webui_session_lifecycle") -> 
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def comparison_parser(doc: str, quick_help: str) -> argparse.ArgumentParser:
+    """The options of a script that compares with the original: ``--quick`` (described
+    by ``quick_help``) and ``--reference PATH``; the description is ``doc``'s first paragraph."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_REFERENCE,
+        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
+    )
+    return parser
 
 
 def header(title: str) -> str:

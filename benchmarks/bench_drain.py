@@ -26,7 +26,6 @@ they make progress) on the original module.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import threading
@@ -38,7 +37,7 @@ from types import ModuleType
 from typing import Any
 
 import memory_lifecycle
-from _common import DEFAULT_REFERENCE, header, load_reference, median, progress, table
+from _common import comparison_parser, header, load_reference, median, progress, table
 from memory_lifecycle import compat
 from memory_lifecycle.lifecycle import DEFAULT_DRAIN_WORKERS
 
@@ -190,11 +189,19 @@ def sequential_with_budget(module: ModuleType, deadline: float) -> None:
             return
 
 
+def prepared_original(
+    path: Path, name: str, scenario: Scenario, release: threading.Event
+) -> tuple[ModuleType, list[str]]:
+    """A fresh copy of the original module (imported as ``name``) with the scenario's
+    sessions made dirty, and their ids."""
+    module = load_reference(path, name)
+    assert module is not None
+    return module, prepare(module, scenario, release)
+
+
 def run_original_sequential(path: Path) -> Callable[[Scenario, threading.Event], Outcome]:
     def run(scenario: Scenario, release: threading.Event) -> Outcome:
-        module = load_reference(path, "original_for_sequential_drain")
-        assert module is not None
-        ids = prepare(module, scenario, release)
+        module, ids = prepared_original(path, "original_for_sequential_drain", scenario, release)
         started = time.monotonic()
         sequential_with_budget(module, scenario.deadline)
         elapsed = time.monotonic() - started
@@ -207,9 +214,7 @@ def run_original_sequential(path: Path) -> Callable[[Scenario, threading.Event],
 
 def run_original_own(path: Path) -> Callable[[Scenario, threading.Event], Outcome]:
     def run(scenario: Scenario, release: threading.Event) -> Outcome:
-        module = load_reference(path, "original_for_own_drain")
-        assert module is not None
-        ids = prepare(module, scenario, release)
+        module, ids = prepared_original(path, "original_for_own_drain", scenario, release)
         started = time.monotonic()
         drainer = threading.Thread(target=module.drain_all_on_shutdown, daemon=True)
         drainer.start()
@@ -400,14 +405,7 @@ def fault_table(reference: Path, repeats: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat, two scenarios (~15 s)")
-    parser.add_argument(
-        "--reference",
-        type=Path,
-        default=DEFAULT_REFERENCE,
-        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
-    )
+    parser = comparison_parser(__doc__, "one repeat, two scenarios (~15 s)")
     parser.add_argument("--repeats", type=int, help="runs per configuration (median shown)")
     options = parser.parse_args(argv)
     repeats = options.repeats or (1 if options.quick else 3)

@@ -13,18 +13,16 @@ the table also counts the entries and the agent objects still alive.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import memory_lifecycle
-from _common import DEFAULT_REFERENCE, header, load_reference, progress, table
+from _common import comparison_parser, header, load_reference, progress, table
 from memory_lifecycle import compat
 
 
@@ -115,14 +113,17 @@ def measure(target: Target, sessions: int, tag: str, unregistering: bool) -> Mea
     register, turn, commit = target.register, target.turn, target.commit
     discard = target.discard
     unregister = target.unregister if unregistering else _keep
-    # One session first, so lazily built structures are not counted per session.
-    warm_up = f"{tag}-warm-up"
-    register(warm_up, CountedAgent())
-    turn(warm_up)
-    commit(warm_up)
-    unregister(warm_up)
-    if discard is not None:
-        discard(warm_up)
+
+    def retire(session_id: str) -> None:
+        """One session's whole life: registered, a turn, committed, (unregistered,) discarded."""
+        register(session_id, CountedAgent())
+        turn(session_id)
+        commit(session_id)
+        unregister(session_id)
+        if discard is not None:
+            discard(session_id)
+
+    retire(f"{tag}-warm-up")  # first, so lazily built structures are not counted per session
     entries_before = target.entries()
     agents_before = CountedAgent.alive
     gc.collect()
@@ -130,13 +131,7 @@ def measure(target: Target, sessions: int, tag: str, unregistering: bool) -> Mea
     started = time.perf_counter()
     before = tracemalloc.get_traced_memory()[0]
     for number in range(sessions):
-        session_id = f"{tag}-{number}"
-        register(session_id, CountedAgent())
-        turn(session_id)
-        commit(session_id)
-        unregister(session_id)
-        if discard is not None:
-            discard(session_id)
+        retire(f"{tag}-{number}")
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     seconds = time.perf_counter() - started
@@ -153,14 +148,7 @@ def measure(target: Target, sessions: int, tag: str, unregistering: bool) -> Mea
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller runs (~5 s)")
-    parser.add_argument(
-        "--reference",
-        type=Path,
-        default=DEFAULT_REFERENCE,
-        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
-    )
+    parser = comparison_parser(__doc__, "smaller runs (~5 s)")
     options = parser.parse_args(argv)
     sizes = [1_000, 5_000] if options.quick else [1_000, 10_000, 25_000]
 

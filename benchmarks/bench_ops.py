@@ -19,7 +19,6 @@ tables show the median over rounds. A second table runs the whole workload with
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
 import importlib.abc
@@ -31,12 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import memory_lifecycle
-from _common import DEFAULT_REFERENCE, InstantAgent, header, load_reference, median, progress, table
+from _common import InstantAgent, comparison_parser, header, load_reference, median, progress, table
 from memory_lifecycle import compat
 
 PACKAGE = "memory_lifecycle"
@@ -441,14 +439,7 @@ def report_sweep(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (~15 s)")
-    parser.add_argument(
-        "--reference",
-        type=Path,
-        default=DEFAULT_REFERENCE,
-        help="path of the original hermes_webui_session_lifecycle.py (skipped when absent)",
-    )
+    parser = comparison_parser(__doc__, "fewer rounds (~15 s)")
     parser.add_argument("--rounds", type=int, help="rounds per configuration")
     parser.add_argument("--batch", type=int, help="sessions per thread per round")
     parser.add_argument(

@@ -41,43 +41,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple
 
-from memory_lifecycle.model import (
-    BackgroundCommitEnded,
-    BackgroundCommitRequested,
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    Effect,
-    EntryEdited,
-    Outcome,
-    Process,
-    ProcessEvent,
-    ProcessStep,
-    QueueForDrain,
-    RegisterAgent,
-    Reset,
-    Result,
-    Session,
-    SessionEvent,
-    SessionId,
-    SessionStep,
-    Shutdown,
-    StartDrainWorkers,
-    StartFollowUp,
-    TurnCompleted,
-    UnregisterAgent,
-    WakeWaiters,
-    drain_wants,
-    owes_follow_up,
-    step_process,
-    step_session,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import Outcome, Session, SessionId
 from memory_lifecycle.model.state import DRAINING, EMPTY_SHUTDOWN
 
 from .checks import (
@@ -185,7 +150,7 @@ class SessionLifecycle:
 
     # --- the one place state changes (lock held) --------------------------------
 
-    def _feed(self, event: SessionEvent) -> tuple[SessionStep, Session | None]:
+    def _feed(self, event: model.SessionEvent) -> tuple[model.SessionStep, Session | None]:
         """Step one session event and store what the model decides.
 
         Returns the step and the session's previous state, which the caller
@@ -196,7 +161,7 @@ class SessionLifecycle:
         sessions = self._sessions
         session_id = event.session_id
         before = sessions.get(session_id)
-        moved = step_session(before, event, self._shutdown)
+        moved = model.step_session(before, event, self._shutdown)
         after = moved.session
         if after is None:
             if before is not None:
@@ -208,10 +173,10 @@ class SessionLifecycle:
             self._carry_out_locked(moved.effects)
         return moved, before
 
-    def _feed_process(self, event: ProcessEvent) -> tuple[ProcessStep, list[Session]]:
+    def _feed_process(self, event: model.ProcessEvent) -> tuple[model.ProcessStep, list[Session]]:
         """Step one process event and store what the model decides (see ``_feed``)."""
         sessions = self._sessions
-        moved = step_process(self._shutdown, sessions, event)
+        moved = model.step_process(self._shutdown, sessions, event)
         previous = []
         for session_id, session in moved.changes:
             old = sessions.pop(session_id, None)
@@ -224,7 +189,7 @@ class SessionLifecycle:
             self._carry_out_locked(moved.effects)
         return moved, previous
 
-    def _carry_out_locked(self, effects: Sequence[Effect]) -> None:
+    def _carry_out_locked(self, effects: Sequence[model.Effect]) -> None:
         """The effects carried out under the lock: wake-ups and drain queue entries.
 
         Work queued while every drain worker is inside a (perhaps hung) provider
@@ -232,7 +197,7 @@ class SessionLifecycle:
         the drain's queue is the shell's, the queue itself is the model's.
         """
         for effect in effects:
-            if isinstance(effect, QueueForDrain):
+            if isinstance(effect, model.QueueForDrain):
                 self._drain_queue.append(effect.session_id)
                 if 0 < self._drain_threads <= self._drain_busy < self.drain_workers:
                     try:
@@ -241,7 +206,7 @@ class SessionLifecycle:
                         # No thread to be had: the running workers take it in turn;
                         # the event that queued it has already been applied.
                         self._say_error("drain: could not start another worker")
-            elif not isinstance(effect, WakeWaiters):
+            elif not isinstance(effect, model.WakeWaiters):
                 continue
             if self._waiting:
                 self.condition.notify_all()
@@ -260,7 +225,7 @@ class SessionLifecycle:
         finally:
             self._waiting -= 1
 
-    def apply(self, event: SessionEvent) -> Result:
+    def apply(self, event: model.SessionEvent) -> model.Result:
         """Feed one session event to the model (for adapters and tests).
 
         Provider-call events are the shell's own: feeding them here ends a call
@@ -285,7 +250,7 @@ class SessionLifecycle:
         Writing ``in_flight = False`` ends the call the mark stood for, so a
         follow-up owed by a commit that found it running starts (L1).
         """
-        self.apply(EntryEdited(session_id, field_name, value))
+        self.apply(model.EntryEdited(session_id, field_name, value))
 
     # --- registration and turns -------------------------------------------------
 
@@ -295,11 +260,11 @@ class SessionLifecycle:
         if agent is None:
             raise ValueError("register_agent() needs an agent; use unregister_agent() to clear it")
         check_agent(agent)
-        self.apply(RegisterAgent(session_id, agent))
+        self.apply(model.RegisterAgent(session_id, agent))
 
     def unregister_agent(self, session_id: SessionId) -> None:
         """Forget the current agent; owners of dirty work are kept."""
-        self.apply(UnregisterAgent(session_id))
+        self.apply(model.UnregisterAgent(session_id))
 
     def complete_turn(
         self, session_id: SessionId, *, agent: object | None = None, ephemeral: object = False
@@ -307,7 +272,7 @@ class SessionLifecycle:
         """Record a completed turn; return the session's generation."""
         check_agent(agent)
         generation = self.apply(
-            TurnCompleted(session_id, agent, check_flag("ephemeral", ephemeral))
+            model.TurnCompleted(session_id, agent, check_flag("ephemeral", ephemeral))
         )
         assert isinstance(generation, int)
         return generation
@@ -346,7 +311,7 @@ class SessionLifecycle:
             return len(self._sessions)
 
     @property
-    def shutdown(self) -> Shutdown:
+    def shutdown(self) -> model.Shutdown:
         """The process-wide record: drain phase and counts, background commits."""
         return self._shutdown
 
@@ -355,11 +320,11 @@ class SessionLifecycle:
         """True while a drain runs."""
         return self._shutdown.phase == DRAINING
 
-    def process_state(self) -> Process:
+    def process_state(self) -> model.Process:
         """The whole state as a model ``Process`` (the ids must be orderable)."""
         with self.lock:
             pairs = sorted(self._sessions.items(), key=lambda pair: pair[0])  # type: ignore[arg-type,return-value]
-            return Process(tuple(pairs), self._shutdown)
+            return model.Process(tuple(pairs), self._shutdown)
 
     # --- commits ----------------------------------------------------------------
 
@@ -424,7 +389,7 @@ class SessionLifecycle:
             with self.lock:
                 while True:
                     now = self._clock() if deadline is not None else 0.0
-                    request = CommitRequested(
+                    request = model.CommitRequested(
                         session_id,
                         call_id,
                         agent,
@@ -445,7 +410,7 @@ class SessionLifecycle:
                     return moved.result
                 self._enter_call(ident, call_id)
             call = moved.effects[0]
-            assert isinstance(call, CallProvider)
+            assert isinstance(call, model.CallProvider)
             return self._call_provider(call, ident)
         except BaseException as error:
             # A plain tuple: building a _Unsettled would be a call, where a second
@@ -479,7 +444,7 @@ class SessionLifecycle:
             if not running:
                 del self._calls_by_thread[ident]
 
-    def _call_provider(self, call: CallProvider, ident: int) -> Outcome:
+    def _call_provider(self, call: model.CallProvider, ident: int) -> Outcome:
         """Run the provider call outside the lock and feed back how it ended.
 
         The state is updated before anything else runs (logging included), so a
@@ -491,19 +456,19 @@ class SessionLifecycle:
                 raise TypeError(no_commit_method(call.agent))
             method()
         except Exception:
-            self._end_call(ident, CommitFailed(call.session_id, call.call_id))
+            self._end_call(ident, model.CommitFailed(call.session_id, call.call_id))
             self._say_error(
                 "commit_memory_session() failed for session %s; the work stays dirty",
                 describe(call.session_id),
             )
             return Outcome.FAILED
         except BaseException:
-            self._end_call(ident, CommitFailed(call.session_id, call.call_id, fatal=True))
+            self._end_call(ident, model.CommitFailed(call.session_id, call.call_id, fatal=True))
             raise
-        self._end_call(ident, CommitSucceeded(call.session_id, call.call_id))
+        self._end_call(ident, model.CommitSucceeded(call.session_id, call.call_id))
         return Outcome.COMMITTED
 
-    def _end_call(self, ident: int, event: CommitSucceeded | CommitFailed) -> None:
+    def _end_call(self, ident: int, event: model.CommitSucceeded | model.CommitFailed) -> None:
         """Feed back the end of a provider call, then start the follow-ups it owes."""
         with self.lock:
             self._leave_call(ident, event.call_id)
@@ -511,7 +476,7 @@ class SessionLifecycle:
             if event.call_id in self._drain_call_ids:
                 # Recorded with the call's end, so a drain that ends at once reports it.
                 self._drain_call_ids.discard(event.call_id)
-                if isinstance(event, CommitSucceeded):
+                if isinstance(event, model.CommitSucceeded):
                     self._drain_committed.add(event.session_id)
         self._start_follow_ups(moved.effects)
 
@@ -527,11 +492,11 @@ class SessionLifecycle:
             if self._drain_abandoned:
                 self._drain_abandoned = False
                 if self._shutdown.phase == DRAINING:
-                    self._feed_process(DrainFinished())
+                    self._feed_process(model.DrainFinished())
             if self._shutdown.phase == DRAINING and not self._drain_queue:
                 self._requeue_wanted()
         while True:
-            effects: tuple[Effect, ...] = ()
+            effects: tuple[model.Effect, ...] = ()
             with self.lock:
                 if not self._unsettled:
                     return
@@ -546,22 +511,22 @@ class SessionLifecycle:
                 self._unsettled.popleft()
             self._start_follow_ups(effects)
 
-    def _settle_call(self, unsettled: _Unsettled) -> tuple[Effect, ...]:
+    def _settle_call(self, unsettled: _Unsettled) -> tuple[model.Effect, ...]:
         """End ``unsettled``'s call if still recorded, else recover its effects; lock held."""
         self._leave_call(unsettled.thread, unsettled.call_id)
         session_id = unsettled.session_id
         session = self._sessions.get(session_id)
         running = None if session is None else session.in_flight
         if running is not None and running.call_id == unsettled.call_id:
-            moved, _kept = self._feed(CommitFailed(session_id, unsettled.call_id, fatal=True))
+            moved, _kept = self._feed(model.CommitFailed(session_id, unsettled.call_id, fatal=True))
             return moved.effects
-        if owes_follow_up(session, self._shutdown.phase):
-            return (StartFollowUp(session_id),)
+        if model.owes_follow_up(session, self._shutdown.phase):
+            return (model.StartFollowUp(session_id),)
         return ()
 
-    def _start_follow_ups(self, effects: Sequence[Effect]) -> None:
+    def _start_follow_ups(self, effects: Sequence[model.Effect]) -> None:
         for effect in effects:
-            if not isinstance(effect, StartFollowUp):
+            if not isinstance(effect, model.StartFollowUp):
                 continue
             session_id = effect.session_id
             work = partial(
@@ -613,7 +578,7 @@ class SessionLifecycle:
         """Track a commit thread before starting it; False while draining (do not start it)."""
         with self.background_lock:
             with self.lock:
-                moved, _kept = self._feed_process(BackgroundCommitRequested())
+                moved, _kept = self._feed_process(model.BackgroundCommitRequested())
             if moved.result is not Outcome.ADMITTED:
                 return False
             self.background_threads.add(thread)
@@ -626,7 +591,7 @@ class SessionLifecycle:
                 return
             self.background_threads.discard(thread)
             with self.lock:
-                self._feed_process(BackgroundCommitEnded())
+                self._feed_process(model.BackgroundCommitEnded())
 
     def take_background_threads(self) -> list[threading.Thread]:
         """Stop tracking every background thread and return them (to join them)."""
@@ -635,14 +600,14 @@ class SessionLifecycle:
             self.background_threads.clear()
             with self.lock:
                 for _ in threads:
-                    self._feed_process(BackgroundCommitEnded())
+                    self._feed_process(model.BackgroundCommitEnded())
         return threads
 
     # --- retirement and shutdown ------------------------------------------------
 
     def discard(self, session_id: SessionId) -> Outcome:
         """Drop a clean, idle session's entry (DISCARDED or ALREADY_ABSENT); else KEPT_*."""
-        result = self.apply(Discard(session_id))
+        result = self.apply(model.Discard(session_id))
         assert isinstance(result, Outcome)
         return result
 
@@ -663,7 +628,7 @@ class SessionLifecycle:
             self.settle()
         ident = threading.get_ident()
         now = self._clock()
-        started = DrainStarted(
+        started = model.DrainStarted(
             now=now,
             deadline=now + seconds,
             workers=self.drain_workers,
@@ -680,14 +645,14 @@ class SessionLifecycle:
                     self._drain_committed.clear()
                     self._drain_call_ids.clear()
             for effect in moved.effects:
-                if isinstance(effect, StartDrainWorkers):
+                if isinstance(effect, model.StartDrainWorkers):
                     self._start_drain_workers(effect.workers)
             with self.lock:
                 result = self._await_drain_end()
                 report = self._report(result is Outcome.TIMED_OUT)
                 if leads:
                     leads = False
-                    self._feed_process(DrainFinished())
+                    self._feed_process(model.DrainFinished())
         except BaseException:
             # Judged by the phase read under the lock just before the drain was fed:
             # an interruption may land after it started but before ``leads`` was set.
@@ -707,7 +672,7 @@ class SessionLifecycle:
         """Wait until the model says the drain has ended; lock held."""
         while True:
             now = self._clock()
-            moved, _kept = self._feed_process(DrainPoll(now))
+            moved, _kept = self._feed_process(model.DrainPoll(now))
             if moved.result is not Outcome.WAIT:
                 assert isinstance(moved.result, Outcome)
                 return moved.result
@@ -759,18 +724,18 @@ class SessionLifecycle:
             with self.lock:
                 self._drain_threads -= 1
 
-    def _next_drain_call(self, ident: int) -> CallProvider | None:
+    def _next_drain_call(self, ident: int) -> model.CallProvider | None:
         """The next provider call the drain starts, or None once it has ended."""
         with self.lock:
             while True:
                 now = self._clock()
                 if self._drain_queue:
                     session_id = self._drain_queue.popleft()
-                    event = DrainNext(session_id, now, next(self._call_ids))
+                    event = model.DrainNext(session_id, now, next(self._call_ids))
                     moved, _kept = self._feed_process(event)
                     if moved.result is Outcome.STARTED:
                         call = moved.effects[0]
-                        assert isinstance(call, CallProvider)
+                        assert isinstance(call, model.CallProvider)
                         self._enter_call(ident, call.call_id)
                         self._drain_call_ids.add(call.call_id)
                         self._drain_busy += 1
@@ -778,7 +743,7 @@ class SessionLifecycle:
                     if moved.result is Outcome.SKIPPED:
                         continue
                     return None
-                moved, _kept = self._feed_process(DrainPoll(now, worker=True))
+                moved, _kept = self._feed_process(model.DrainPoll(now, worker=True))
                 if moved.result is not Outcome.WAIT:
                     return None
                 if self._shutdown.queued and self._requeue_wanted():
@@ -787,7 +752,7 @@ class SessionLifecycle:
 
     def _requeue_wanted(self) -> bool:
         """Queue again what the drain wants, after an interruption lost a queue entry."""
-        wanted = [key for key, session in self._sessions.items() if drain_wants(session)]
+        wanted = [key for key, session in self._sessions.items() if model.drain_wants(session)]
         self._drain_queue.extend(wanted)
         return bool(wanted)
 
@@ -795,7 +760,7 @@ class SessionLifecycle:
         """Forget every session and the drain (for tests); running calls end as stale."""
         with self.background_lock:
             with self.lock:
-                _, _kept = self._feed_process(Reset())
+                _, _kept = self._feed_process(model.Reset())
                 self._drain_queue.clear()
                 self._drain_committed.clear()
             self.background_threads.clear()

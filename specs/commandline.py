@@ -1,4 +1,4 @@
-"""What every subcommand shares: exit statuses, output-path checks, live progress.
+"""What every subcommand shares: exit statuses, options, output-path checks, live progress.
 
 Exit statuses are the same everywhere (``EXIT_STATUSES``). Output paths are
 checked before any long work starts, so a typo costs no run and never ends in
@@ -10,6 +10,7 @@ nothing, and the results the command prints are the record.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import shutil
@@ -62,6 +63,36 @@ def target_error_text(error: BaseException) -> str:
     if isinstance(cause, SyntaxError) and cause.filename:
         return f"{cause.filename}:{cause.lineno}: syntax error: {cause.msg}"
     return " ".join(str(error).split())
+
+
+def subcommand_parser(name: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """The parser of ``memory-lifecycle NAME``; its help keeps the epilog's line breaks."""
+    return argparse.ArgumentParser(
+        prog=f"memory-lifecycle {name}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_strict_option(parser: argparse.ArgumentParser) -> None:
+    """``--strict``: an advisory violation fails the run too (exit status 1)."""
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit status 1) on advisory violations (S9, S10) too",
+    )
+
+
+def add_sequence_diagram_option(parser: argparse.ArgumentParser) -> None:
+    """``--sequence-diagram FILE``: where the counterexamples go as Mermaid diagrams."""
+    parser.add_argument(
+        "--sequence-diagram",
+        metavar="FILE",
+        type=Path,
+        help="write each counterexample as a Mermaid sequence diagram: FILE for one, "
+        "FILE with the property id before the suffix (seq.S2.mmd) for several",
+    )
 
 
 class OutputError(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 WAIT = 10.0
 """Upper bound on every wait in the tests; reaching it is a failure, not a delay."""
@@ -73,3 +73,51 @@ def wait_until(predicate: Callable[[], bool], what: str) -> None:
             return
         event.wait(0.005)
     raise AssertionError(f"timed out waiting until {what}")
+
+
+def held_session(
+    register: Callable[[Hashable, GatedAgent], object],
+    complete_turn: Callable[[Hashable], object],
+    session_id: Hashable = "s",
+    *,
+    name: str = "a",
+) -> GatedAgent:
+    """Register an agent that holds its calls open, then complete one turn under it.
+
+    ``register`` and ``complete_turn`` are the API's own calls (the native shell's
+    ``register_agent`` and ``complete_turn``, or the drop-in's ``register_agent`` and
+    ``mark_turn_completed``), so the session is dirty, owned, and its next provider
+    call waits for ``release``.
+    """
+    agent = GatedAgent(name, hold=True)
+    register(session_id, agent)
+    complete_turn(session_id)
+    return agent
+
+
+def start_held(
+    call: Callable[[], object], agent: GatedAgent
+) -> tuple[threading.Thread, list[object]]:
+    """Start ``call`` on a thread (see ``start``); return once ``agent``'s held call began."""
+    thread, box = start(call)
+    assert agent.entered.wait(WAIT)
+    return thread, box
+
+
+def commit_running_behind_a_new_turn(
+    complete_turn: Callable[..., object],
+    commit: Callable[[Hashable], object],
+    session_id: Hashable = "s",
+) -> tuple[GatedAgent, threading.Thread]:
+    """Complete a turn under a held agent, start its commit on a thread, and complete a
+    second turn while that provider call runs.
+
+    ``complete_turn`` takes the session id and an ``agent`` keyword (the native
+    ``complete_turn``, the drop-in's ``mark_turn_completed``); ``commit`` the
+    session id. Returns the agent (release it to end the call) and the thread.
+    """
+    agent = GatedAgent("a", hold=True)
+    complete_turn(session_id, agent=agent)
+    thread, _ = start_held(lambda: commit(session_id), agent)
+    complete_turn(session_id)
+    return agent, thread

@@ -9,6 +9,8 @@ MEMORY_LIFECYCLE_THOROUGH=1.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,18 +24,29 @@ settings.register_profile(
     derandomize=True,
     print_blob=True,
 )
+CI = settings.get_profile("ci")
 settings.register_profile(
-    "dev", max_examples=300, stateful_step_count=50, deadline=None, print_blob=True
+    "dev",
+    CI,
+    max_examples=300,
+    stateful_step_count=50,
+    suppress_health_check=[],
+    derandomize=False,
 )
 settings.register_profile(
-    "thorough",
-    max_examples=5000,
-    stateful_step_count=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    print_blob=True,
+    "thorough", CI, max_examples=5000, stateful_step_count=100, derandomize=False
 )
 settings.load_profile(os.environ.get("MEMORY_LIFECYCLE_PROFILE", "ci"))
+
+
+@pytest.fixture
+def compat() -> Iterator[ModuleType]:
+    """The drop-in module (``memory_lifecycle.compat``), reset before and after the test."""
+    import memory_lifecycle.compat as module
+
+    module._reset_for_tests()
+    yield module
+    module._reset_for_tests()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -41,29 +41,34 @@ def main() -> int:
         from memory_lifecycle import SessionLifecycle
 
         lifecycle = SessionLifecycle()
-
-        def operate(session_id: str, agent: Agent) -> None:
-            lifecycle.register_agent(session_id, agent)
-            lifecycle.complete_turn(session_id)
-            lifecycle.has_uncommitted_work(session_id)
-            lifecycle.commit(session_id, wait=True, timeout=0.01)
-
-        def drain() -> None:
-            lifecycle.drain(0.02)
-
+        calls = (
+            lifecycle.register_agent,
+            lifecycle.complete_turn,
+            lifecycle.has_uncommitted_work,
+            lifecycle.commit,
+            lifecycle.drain,
+        )
     else:
         import memory_lifecycle.compat as compat
 
         lifecycle = compat._lifecycle
+        calls = (
+            compat.register_agent,
+            compat.mark_turn_completed,
+            compat.has_uncommitted_work,
+            compat.commit_session_memory,
+            compat.drain_all_on_shutdown,
+        )
+    register, complete_turn, has_uncommitted_work, commit, drain_by = calls
 
-        def operate(session_id: str, agent: Agent) -> None:
-            compat.register_agent(session_id, agent)
-            compat.mark_turn_completed(session_id)
-            compat.has_uncommitted_work(session_id)
-            compat.commit_session_memory(session_id, wait=True, timeout=0.01)
+    def operate(session_id: str, agent: Agent) -> None:
+        register(session_id, agent)
+        complete_turn(session_id)
+        has_uncommitted_work(session_id)
+        commit(session_id, wait=True, timeout=0.01)
 
-        def drain() -> None:
-            compat.drain_all_on_shutdown(0.02)
+    def drain() -> None:
+        drain_by(0.02)
 
     sessions = [f"s{number}" for number in range(8)]
     agents = {session_id: Agent() for session_id in sessions}

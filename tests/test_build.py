@@ -6,6 +6,7 @@ mypyc, and once on an install made with MEMORY_LIFECYCLE_PURE=1.
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import importlib.metadata
 import subprocess
@@ -20,16 +21,17 @@ from memory_lifecycle import lifecycle
 VERIFICATION_TOOLS = ("hypothesis", "transitions", "graphviz", "pytest", "_pytest")
 """Top-level modules of the ``verify`` extra; the runtime must import none of them."""
 
-COMPILED_MODULES = (
-    "memory_lifecycle.model.record",
-    "memory_lifecycle.model.state",
-    "memory_lifecycle.model.events",
-    "memory_lifecycle.model.effects",
-    "memory_lifecycle.model.rules",
-    "memory_lifecycle.checks",
-    "memory_lifecycle.lifecycle",
-)
-"""The modules setup.py compiles."""
+
+def _compiled_by_setup() -> tuple[str, ...]:
+    """setup.py's ``COMPILED``: the modules it compiles (read, since running it builds)."""
+    tree = ast.parse((Path(__file__).resolve().parent.parent / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "COMPILED":
+            return tuple(ast.literal_eval(node.value))
+    raise AssertionError("setup.py defines no COMPILED list")
+
+
+COMPILED_MODULES = _compiled_by_setup()
 
 
 def _module_file(name: str) -> Path:

@@ -27,7 +27,7 @@ from memory_lifecycle.specs.checker.world import (
 from memory_lifecycle.specs.properties import ALL, BY_ID
 
 
-def test_default_check_explores_three_turns_of_one_session_s4_s10() -> None:
+def test_default_check_explores_three_turns_of_one_session_S4_S10() -> None:
     """S4, S10: the default run adds one session with three turns, where merges across
     segment boundaries happen; options that choose a world explore that world alone."""
     assert cli.worlds_from(cli._parser().parse_args([])) == [
@@ -49,7 +49,7 @@ def test_default_check_explores_three_turns_of_one_session_s4_s10() -> None:
     assert not explore(SEGMENT_BOUNDS, mutant.step, ALL, stop_at_first=True).ok
 
 
-def test_discard_offered_for_a_session_without_entry_s8() -> None:
+def test_discard_offered_for_a_session_without_entry_S8() -> None:
     """S8: the world offers Discard for a session with no entry, whose result
     (ALREADY_ABSENT) the result table checks on every transition."""
     events = session_events("s1", None, CHECK_BOUNDS.agent_handles, CHECK_BOUNDS, Shutdown())
@@ -57,7 +57,7 @@ def test_discard_offered_for_a_session_without_entry_s8() -> None:
     assert step_session(None, Discard("s1")).result is Outcome.ALREADY_ABSENT
 
 
-def test_edit_probes_write_what_is_well_formed_and_refuse_wrong_types_s7() -> None:
+def test_edit_probes_write_what_is_well_formed_and_refuse_wrong_types_S7() -> None:
     """S7: the test hook is probed with well-formed writes of segments and of a lower
     generation, and with values of the wrong type; an edit of one field that removes
     the entry is a violation."""

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -59,6 +60,15 @@ def bad_targets(tmp_path: Path) -> dict[str, Path]:
         made[name] = path
     made["missing"] = tmp_path / "no_such_file.py"
     return made
+
+
+UNUSABLE_TARGETS = [
+    ("missing", "does not exist"),
+    ("syntax", "syntax error: invalid syntax"),
+    ("import", "no_such_module_anywhere"),
+    ("api", "lacks register_agent"),
+]
+"""Each kind of ``bad_targets`` with what the one line that refuses it says."""
 
 
 # --- the top-level command ------------------------------------------------------------
@@ -113,7 +123,7 @@ def test_without_the_verify_extra_a_command_names_it_and_exits_2(
     assert not (tmp_path / "never-written").exists()
 
 
-def test_probes_run_without_the_stateful_tools_s3(tmp_path: Path) -> None:
+def test_probes_run_without_the_stateful_tools_S3(tmp_path: Path) -> None:
     """S3: without hypothesis, `--checks probes` still runs and passes the drop-in."""
     code = (
         "import sys\n"
@@ -146,18 +156,40 @@ def test_a_dotted_target_in_the_current_folder_is_found(tmp_path: Path) -> None:
     assert "S1 completed-only" in done.stdout and "passed" in done.stdout
 
 
+SUBCOMMAND_MAINS: dict[str, Callable[[list[str]], int]] = {
+    "conform": conform_cli.main,
+    "interleave": interleave_cli.main,
+}
+BAD_USAGE = [
+    ("conform", ["compat", "--only", "S99"], "unknown property id(s) S99"),
+    ("conform", ["compat", "--checks", "probes,fuzz"], "--checks takes some of probes"),
+    ("conform", ["compat", "--quick", "--thorough"], "not allowed with argument"),
+    ("conform", [], "the following arguments are required: TARGET"),
+    ("interleave", [], "the following arguments are required: TARGET"),
+    ("interleave", ["compat", "--replay", "0.1"], "--replay needs exactly one --scenario"),
+    ("interleave", ["compat", "--scenario", "nope"], "invalid choice: 'nope'"),
+    ("interleave", ["compat", "--budget", "0"], "--budget must be at least 1"),
+]
+"""Arguments ``conform`` and ``interleave`` refuse, with what their message says."""
+
+
+@pytest.mark.parametrize(("subcommand", "arguments", "expected"), BAD_USAGE)
+def test_conform_and_interleave_bad_usage_exits_2_saying_what_is_wrong(
+    subcommand: str, arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad usage of a subcommand: exit status 2 and the problem on stderr."""
+    try:
+        status = SUBCOMMAND_MAINS[subcommand](arguments)
+    except SystemExit as stopped:
+        status = int(stopped.code or 0)
+    assert status == 2
+    assert expected in capsys.readouterr().err
+
+
 # --- conform --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "message"),
-    [
-        ("missing", "does not exist"),
-        ("syntax", "syntax error: invalid syntax"),
-        ("import", "no_such_module_anywhere"),
-        ("api", "lacks register_agent"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "message"), UNUSABLE_TARGETS)
 def test_conform_unusable_target_exits_2_with_one_line(
     kind: str, message: str, bad_targets: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -190,26 +222,6 @@ def test_conform_unwritable_output_exits_2_before_any_check(option: str, expecte
     assert done.returncode == 2
     assert expected in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
-
-
-@pytest.mark.parametrize(
-    ("arguments", "expected"),
-    [
-        (["compat", "--only", "S99"], "unknown property id(s) S99"),
-        (["compat", "--checks", "probes,fuzz"], "--checks takes some of probes"),
-        (["compat", "--quick", "--thorough"], "not allowed with argument"),
-        ([], "the following arguments are required: TARGET"),
-    ],
-)
-def test_conform_bad_usage_exits_2(
-    arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    try:
-        status = conform_cli.main(arguments)
-    except SystemExit as stopped:
-        status = int(stopped.code or 0)
-    assert status == 2
-    assert expected in capsys.readouterr().err
 
 
 def test_conform_compat_by_short_name_conforms_exit_0(
@@ -313,15 +325,7 @@ def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
 # --- interleave -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("kind", "message"),
-    [
-        ("missing", "does not exist"),
-        ("syntax", "syntax error: invalid syntax"),
-        ("import", "no_such_module_anywhere"),
-        ("api", "lacks register_agent"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "message"), UNUSABLE_TARGETS)
 def test_interleave_unusable_target_exits_2(
     kind: str, message: str, bad_targets: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -367,26 +371,6 @@ def test_interleave_violation_exits_1_with_replay_command(
         out
     )
     assert "[required] S3 violated" in out
-
-
-@pytest.mark.parametrize(
-    ("arguments", "expected"),
-    [
-        ([], "the following arguments are required: TARGET"),
-        (["compat", "--replay", "0.1"], "--replay needs exactly one --scenario"),
-        (["compat", "--scenario", "nope"], "invalid choice: 'nope'"),
-        (["compat", "--budget", "0"], "--budget must be at least 1"),
-    ],
-)
-def test_interleave_bad_usage_exits_2(
-    arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    try:
-        status = interleave_cli.main(arguments)
-    except SystemExit as stopped:
-        status = int(stopped.code or 0)
-    assert status == 2
-    assert expected in capsys.readouterr().err
 
 
 def test_interleave_help_shows_prog_defaults_every_scenario_and_exit_statuses(

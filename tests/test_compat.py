@@ -10,7 +10,15 @@ from types import ModuleType
 
 import memory_lifecycle.compat as compat_module
 import pytest
-from _agents import WAIT, GatedAgent, join, start, wait_until
+from _agents import (
+    WAIT,
+    GatedAgent,
+    commit_running_behind_a_new_turn,
+    join,
+    start,
+    start_held,
+    wait_until,
+)
 
 SIGNATURES = {
     "register_agent": "(session_id: 'str', agent: 'Any') -> 'None'",
@@ -98,8 +106,7 @@ def test_discard_session_returns_the_published_booleans_S8(compat: ModuleType) -
     assert compat.discard_session("never-seen") is True
     compat.mark_turn_completed("s", agent=agent)
     assert compat.discard_session("s") is False
-    thread, _ = start(lambda: compat.commit_session_memory("s"))
-    assert agent.entered.wait(WAIT)
+    thread, _ = start_held(lambda: compat.commit_session_memory("s"), agent)
     assert compat.discard_session("s") is False
     agent.release.set()
     join(thread)
@@ -120,11 +127,9 @@ def test_base_exception_does_not_wedge_the_session_S3(compat: ModuleType) -> Non
 
 def test_busy_boundary_commit_is_not_lost_until_shutdown_L1(compat: ModuleType) -> None:
     """L1 (divergence): a busy boundary's work is committed when the running call ends."""
-    agent = GatedAgent("a", hold=True)
-    compat.mark_turn_completed("s", agent=agent)
-    first, _ = start(lambda: compat.commit_session_memory("s"))
-    assert agent.entered.wait(WAIT)
-    compat.mark_turn_completed("s")
+    agent, first = commit_running_behind_a_new_turn(
+        compat.mark_turn_completed, compat.commit_session_memory
+    )
     assert compat.commit_session_memory("s") is False
     agent.release.set()
     join(first)
@@ -135,8 +140,7 @@ def test_negative_timeout_returns_at_once_L3(compat: ModuleType) -> None:
     """L3: a waiting commit with a negative timeout does not block."""
     agent = GatedAgent("a", hold=True)
     compat.mark_turn_completed("s", agent=agent)
-    first, _ = start(lambda: compat.commit_session_memory("s"))
-    assert agent.entered.wait(WAIT)
+    first, _ = start_held(lambda: compat.commit_session_memory("s"), agent)
     assert compat.commit_session_memory("s", wait=True, timeout=-1) is False
     agent.release.set()
     join(first)

@@ -11,11 +11,10 @@ import importlib
 import logging
 import math
 import threading
-from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from _agents import WAIT, GatedAgent, join, start
+from _agents import WAIT, GatedAgent, held_session, join, start, start_held
 
 PUBLISHED_NAMES = (
     "logger",
@@ -47,12 +46,9 @@ PUBLISHED_NAMES = (
 
 
 @pytest.fixture
-def lifecycle() -> Iterator[ModuleType]:
-    import memory_lifecycle.compat as module
-
-    module._reset_for_tests()
-    yield module
-    module._reset_for_tests()
+def lifecycle(compat: ModuleType) -> ModuleType:
+    """The drop-in module, reset before and after the test (the ``compat`` fixture)."""
+    return compat
 
 
 class Agent:
@@ -198,11 +194,8 @@ def test_patched_monotonic_drives_waiting_timeouts_L3(
 ) -> None:
     """L3: patching ``time.monotonic`` through the module moves the clock the
     lifecycle reads: a waiting commit gives up when the patched clock passes."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.mark_turn_completed("s")
-    thread, _ = start(lambda: lifecycle.commit_session_memory("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.mark_turn_completed)
+    thread, _ = start_held(lambda: lifecycle.commit_session_memory("s"), agent)
     readings = iter([1000.0, 1000.0, 2000.0])
     monkeypatch.setattr(lifecycle.time, "monotonic", lambda: next(readings, 3000.0))
     assert lifecycle.commit_session_memory("s", wait=True, timeout=5.0) is False

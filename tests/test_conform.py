@@ -14,6 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from _targets import lacking_the_optional_calls
 from broken import EXPECTED
 from memory_lifecycle.specs.conformance.runner import run_conformance
 from memory_lifecycle.specs.conformance.target import TargetError, target_factory
@@ -32,7 +33,7 @@ STATEFUL_ONLY = {"discard_ownerless_dirty"}
 @pytest.mark.parametrize(
     "target", ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"]
 )
-def test_shells_pass_every_property_s1_to_s10_l1_to_l4(target: str) -> None:
+def test_shells_pass_every_property_S1_to_S10_L1_to_L4(target: str) -> None:
     """S1-S10, L1-L4: compat and the native shell pass every probe and the stateful search."""
     report = run_conformance(target, budget="quick", checks=("probes", "stateful"))
     violated = {item.id for item in report.violated}
@@ -59,13 +60,9 @@ def test_broken_module_is_flagged_with_its_property(name: str) -> None:
         assert len(flagged.counterexample.steps) <= 8, flagged.counterexample.format()
 
 
-def test_missing_optional_calls_are_not_applicable_s8_l4_l2(tmp_path: Path) -> None:
+def test_missing_optional_calls_are_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: a target without discard_session or drain reports them not_applicable."""
-    source = (BROKEN / "busy_request_dropped.py").read_text()
-    source = source.replace("def discard_session(", "def _no_discard(")
-    source = source.replace("def drain_all_on_shutdown(", "def _no_drain(")
-    small = tmp_path / "small_api.py"
-    small.write_text(source)
+    small = lacking_the_optional_calls(tmp_path)
     report = run_conformance(
         str(small), budget="quick", only={"S8", "L4", "L2"}, checks=("probes",)
     )
@@ -73,14 +70,14 @@ def test_missing_optional_calls_are_not_applicable_s8_l4_l2(tmp_path: Path) -> N
 
 
 def test_unloadable_target_is_a_clear_error(tmp_path: Path) -> None:
-    """S1: a module lacking the required functions is refused with what is missing."""
+    """A module lacking the required functions is refused with what is missing."""
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     with pytest.raises(TargetError, match="lacks register_agent"):
         target_factory(str(empty))
 
 
-def test_cli_json_and_junit_report_violations_l1(tmp_path: Path) -> None:
+def test_cli_json_and_junit_report_violations_L1(tmp_path: Path) -> None:
     """L1: the command exits 1 and writes JSON and JUnit naming the violated property."""
     junit = tmp_path / "conform.xml"
     diagram = tmp_path / "l1.mmd"
@@ -108,7 +105,7 @@ def test_cli_json_and_junit_report_violations_l1(tmp_path: Path) -> None:
 
 
 @pytest.mark.thorough
-def test_original_module_findings_s3_s10_l1_l2_l3() -> None:
+def test_original_module_findings_S3_S10_L1_L2_L3() -> None:
     """S3, S10, L1, L2, L3: the first published hermes-webui module breaks these.
 
     Opt-in (--thorough); skips when the original module is not on disk

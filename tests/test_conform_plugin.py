@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from _targets import broken_without
 
 BROKEN = Path(__file__).parent / "broken"
 PLUGIN = "memory_lifecycle.specs.conformance.pytest_plugin"
@@ -37,7 +38,7 @@ def _host(folder: Path, broken: str, name: str = "host_lifecycle.py") -> Path:
     return folder
 
 
-def test_l1_fails_exactly_its_item_with_trace_and_replay(tmp_path: Path) -> None:
+def test_L1_fails_exactly_its_item_with_trace_and_replay(tmp_path: Path) -> None:
     """L1: a required violation fails exactly the L1 item, with its trace and replay command."""
     host = _host(tmp_path, "busy_request_dropped")
     done = _run_pytest(host, "-q", "--lifecycle-target=host_lifecycle", "--lifecycle-checks=probes")
@@ -51,7 +52,7 @@ def test_l1_fails_exactly_its_item_with_trace_and_replay(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(not CONSOLE_SCRIPT.is_file(), reason="memory-lifecycle script not installed")
-def test_printed_replay_command_works_from_where_it_was_printed_l1(tmp_path: Path) -> None:
+def test_printed_replay_command_works_from_where_it_was_printed_L1(tmp_path: Path) -> None:
     """L1: the replay command, run as printed from the same folder, reproduces the violation."""
     host = _host(tmp_path, "busy_request_dropped")
     done = _run_pytest(host, "-q", "--lifecycle-target=host_lifecycle", "--lifecycle-checks=probes")
@@ -70,7 +71,7 @@ def test_printed_replay_command_works_from_where_it_was_printed_l1(tmp_path: Pat
     assert "L1 boundary-honoured" in replayed.stdout and "VIOLATED" in replayed.stdout
 
 
-def test_advisory_s10_violation_is_xfail_unless_strict(tmp_path: Path) -> None:
+def test_advisory_S10_violation_is_xfail_unless_strict(tmp_path: Path) -> None:
     """S10: an advisory violation xfails (exit 0); with --lifecycle-strict it fails."""
     host = _host(tmp_path, "no_coalescing_in_flight")
     options = ("-q", "--lifecycle-target=host_lifecycle", "--lifecycle-checks=probes")
@@ -86,10 +87,9 @@ def test_advisory_s10_violation_is_xfail_unless_strict(tmp_path: Path) -> None:
     assert "S10 coalescing (advisory) violated" in strict.stdout
 
 
-def test_missing_discard_skips_s8_and_l4_naming_property_and_lack(tmp_path: Path) -> None:
+def test_missing_discard_skips_S8_and_L4_naming_property_and_lack(tmp_path: Path) -> None:
     """S8, L4: skipped, the reason at the target naming the property and the missing call."""
-    source = (BROKEN / "busy_request_dropped.py").read_text()
-    (tmp_path / "old_api.py").write_text(source.replace("def discard_session(", "def _gone("))
+    broken_without("busy_request_dropped", tmp_path / "old_api.py", "discard_session")
     done = _run_pytest(tmp_path, "-q", "--lifecycle-target=old_api.py", "--lifecycle-checks=probes")
     assert "1 failed, 11 passed, 2 skipped" in done.stdout, done.stdout
     assert (

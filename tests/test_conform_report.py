@@ -35,7 +35,7 @@ def _result(property_id: str, *statuses: str) -> PropertyResult:
     return result
 
 
-def test_combined_status_violated_beats_passed_beats_not_applicable_s3() -> None:
+def test_combined_status_violated_beats_passed_beats_not_applicable_S3() -> None:
     """S3: one violation decides; else one pass; else not applicable; else not checked."""
     assert _result("S3", "passed", "violated", "not_checked").status == "violated"
     assert _result("S3", "not_checked", "passed").status == "passed"
@@ -43,7 +43,7 @@ def test_combined_status_violated_beats_passed_beats_not_applicable_s3() -> None
     assert _result("S3", "not_checked", "not_checked").status == "not_checked"
 
 
-def test_a_property_no_check_covered_is_not_checked_never_passed_s6() -> None:
+def test_a_property_no_check_covered_is_not_checked_never_passed_S6() -> None:
     """S6: without any verdict the status is not_checked, with the reason."""
     result = _result("S6")
     assert result.status == "not_checked"
@@ -140,7 +140,7 @@ def test_every_output_carries_the_same_statuses_and_kinds() -> None:
     assert any(line.startswith("S8 discard-safe        required  n/a") for line in lines)
 
 
-def test_table_shows_every_piece_of_evidence_s3() -> None:
+def test_table_shows_every_piece_of_evidence_S3() -> None:
     """S3: all five verdicts are listed, none folded into "(+4 more)"."""
     report = Report("t.py", "quick", [_result("S3", *["passed"] * 5)], checks=("probes",))
     text = table(report)
@@ -148,12 +148,12 @@ def test_table_shows_every_piece_of_evidence_s3() -> None:
     assert all(f"probe {index}: passed (why)" in text for index in range(5))
 
 
-def test_advisory_violation_alone_exits_0_and_1_with_strict_s10() -> None:
+def test_advisory_violation_alone_exits_0_and_1_with_strict_S10() -> None:
     report = Report("t.py", "quick", [_result("S10", "violated")], checks=("probes",))
     assert report.exit_status() == 0 and report.exit_status(strict=True) == 1
     assert "advisory violations do not fail the run without --strict" in table(report)
 
 
-def test_catalogue_has_required_and_advisory_properties_s9_s10() -> None:
+def test_catalogue_has_required_and_advisory_properties_S9_S10() -> None:
     """S9 and S10 are advisory (efficiency, hygiene); every other property is required."""
     assert [item.id for item in ALL if not item.required] == ["S9", "S10"]

@@ -232,7 +232,7 @@ def _commits_late_work(state: Process, event: Event) -> Step:
     return result
 
 
-def test_s2_checker_counterexample_draws_as_a_sequence_diagram() -> None:
+def test_S2_checker_counterexample_draws_as_a_sequence_diagram() -> None:
     """S2: the checker's shortest trace of a late-commit bug, as a Mermaid sequence diagram."""
     found = explore(
         Bounds(sessions=1, agents=1, max_generation=2),

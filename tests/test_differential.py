@@ -50,7 +50,7 @@ def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict
     return status, document["reference"]
 
 
-def test_undeclared_difference_fails_with_its_shrunk_sequence_s4(
+def test_undeclared_difference_fails_with_its_shrunk_sequence_S4(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """S4: refusing owned work for an agent without commit_memory_session is undeclared: exit 1."""
@@ -68,7 +68,7 @@ def test_undeclared_difference_fails_with_its_shrunk_sequence_s4(
     assert finding["generated_length"] >= len(steps)
 
 
-def test_declared_divergence_is_honoured_and_needed_s3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_declared_divergence_is_honoured_and_needed_S3(capsys: pytest.CaptureFixture[str]) -> None:
     """S3: a module that ends the call on a BaseException passes only thanks to its divergence."""
     status, report = _run_json(
         capsys, _module("base_exception_released"), "--reference", _module("baseline")
@@ -155,7 +155,7 @@ def test_bad_divergence_file_is_a_usage_error(
     assert message in capsys.readouterr().err
 
 
-def test_drop_in_against_baseline_only_declared_divergences_s3_l1_l2_l3_s4_s7_s10() -> None:
+def test_drop_in_against_baseline_only_declared_divergences_S3_L1_L2_L3_S4_S7_S10() -> None:
     """S3, L1, L2, L3, S4, S7, S10: the drop-in differs from published behaviour only as
     declared."""
     report = run_differential("memory_lifecycle.compat", _module("baseline"), budget="quick")
@@ -270,7 +270,7 @@ def test_each_declared_divergence_explains_its_difference(divergence: Divergence
     assert run_sequence(ops, *factories, without).undeclared != ()
 
 
-def test_drop_in_against_the_original_module_s3_l1_l2_l3_s4_s7_s10(
+def test_drop_in_against_the_original_module_S3_L1_L2_L3_S4_S7_S10(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """S3, L1, L2, L3, S4, S7, S10: ``conform compat --reference ORIGINAL`` passes, its
@@ -282,7 +282,7 @@ def test_drop_in_against_the_original_module_s3_l1_l2_l3_s4_s7_s10(
     assert sum(item["exercised"] > 0 for item in report["divergences"]) >= len(DECLARED) // 2
 
 
-def test_cross_session_wait_cycle_returns_busy_l3() -> None:
+def test_cross_session_wait_cycle_returns_busy_L3() -> None:
     """L3: two providers committing each other's sessions with wait=True: the baseline's
     inner commit never returns, the drop-in's returns False at once (a declared divergence)."""
     ops = [

@@ -53,7 +53,7 @@ def _bound(scenario: str) -> int:
 
 
 @pytest.mark.parametrize("scenario", CANONICAL)
-def test_sound_variant_has_no_violation_s1_to_s10_l1_to_l3(scenario: str) -> None:
+def test_sound_variant_has_no_violation_S2_S3_S5_S7_S8_S9_L1_L2_L3(scenario: str) -> None:
     """S2 S3 S5 S7 S8 S9 L1 L2 L3: a sound lifecycle passes every schedule within the bound."""
     result = explore(
         SCENARIOS[scenario], _racy("sound"), budget=2_000, preemption_bound=_bound(scenario)
@@ -72,7 +72,7 @@ def test_compat_exhaustive_within_bound_finds_nothing(scenario: str) -> None:
 
 
 @pytest.mark.parametrize("scenario", INTERRUPTED)
-def test_sound_variant_survives_ctrl_c_at_every_site_s3_l3_l2(scenario: str) -> None:
+def test_sound_variant_survives_ctrl_c_at_every_site_S3_L3_L2(scenario: str) -> None:
     """S3 L3 L2: a KeyboardInterrupt at any interrupt site leaves no wedge, no held lock."""
     result = explore(SCENARIOS[scenario], _racy("sound"), budget=3_000, interrupts=True)
     assert result.violation is None, result.violation.format() if result.violation else ""
@@ -80,7 +80,7 @@ def test_sound_variant_survives_ctrl_c_at_every_site_s3_l3_l2(scenario: str) -> 
 
 
 @pytest.mark.parametrize("scenario", [_compat_case(name) for name in INTERRUPTED])
-def test_compat_survives_ctrl_c_at_every_site_s3_l3_l2(scenario: str) -> None:
+def test_compat_survives_ctrl_c_at_every_site_S3_L3_L2(scenario: str) -> None:
     """S3 L3 L2: the drop-in, interrupted at every site of the host's calls, stays usable."""
     result = explore(SCENARIOS[scenario], target_factory("compat"), budget=3_000, interrupts=True)
     assert result.violation is None, result.violation.format() if result.violation else ""
@@ -235,7 +235,7 @@ ORIGINAL_FINDINGS = [
 
 @pytest.mark.skipif(not ORIGINAL.is_file(), reason="the original module is not present")
 @pytest.mark.parametrize(("scenario", "property_id", "words"), ORIGINAL_FINDINGS)
-def test_original_module_drain_wait_and_ctrl_c_findings_l1_l2_l3(
+def test_original_module_drain_wait_and_ctrl_c_findings_L1_L2_L3(
     scenario: str, property_id: str, words: str
 ) -> None:
     """L1 L2 L3: the original's drain, waits and Ctrl-C handling break these properties."""

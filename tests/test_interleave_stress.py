@@ -25,7 +25,7 @@ SHORT = ["--threads", "6", "--sessions", "8", "--seconds", "0.4", "--max-ops", "
 
 
 @pytest.mark.parametrize("target", ["compat", "native"])
-def test_stress_on_the_shell_loses_nothing_s5_l3(
+def test_stress_on_the_shell_loses_nothing_S5_L3(
     target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """S3 S5 L2 L3: no overlapping calls, no wedge, nothing left dirty, no hung thread."""
@@ -35,7 +35,7 @@ def test_stress_on_the_shell_loses_nothing_s5_l3(
     assert "ok: no overlap, no wedge, no lock left held, no generation lost" in printed
 
 
-def test_stress_fails_on_the_base_exception_wedge_s3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stress_fails_on_the_base_exception_wedge_S3(capsys: pytest.CaptureFixture[str]) -> None:
     """S3: a variant that skips cleanup on BaseException leaves work dirty; exit status 1."""
     arguments = [*SHORT, "--base-rate", "0.3", "--drain-deadline", "0.5"]
     status = _stress().main([*arguments, "--target", "racy.base_exception_wedge"])
@@ -47,7 +47,7 @@ def test_stress_fails_on_the_base_exception_wedge_s3(capsys: pytest.CaptureFixtu
 SIGINT = [*SHORT, "--seconds", "1.5", "--sigint-ms", "1", "--drain-deadline", "0.5"]
 
 
-def test_stress_with_sigint_finds_nothing_in_the_sound_variant_s3_l3(
+def test_stress_with_sigint_finds_nothing_in_the_sound_variant_S3_L3(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """S3 L3: SIGINT every millisecond in the main thread leaves no wedge and no held lock."""
@@ -57,7 +57,7 @@ def test_stress_with_sigint_finds_nothing_in_the_sound_variant_s3_l3(
     assert "interrupted" in printed and "no wedge, no lock left held" in printed
 
 
-def test_stress_with_sigint_finds_the_ctrl_c_wedge_s3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stress_with_sigint_finds_the_ctrl_c_wedge_S3(capsys: pytest.CaptureFixture[str]) -> None:
     """S3: a variant whose provider call starts outside its try is wedged by a real SIGINT."""
     status = _stress().main([*SIGINT, "--target", "racy.interrupt_wedges_session"])
     printed = capsys.readouterr().out

@@ -6,28 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from memory_lifecycle.model import (
-    EMPTY_PROCESS,
-    EMPTY_SHUTDOWN,
-    PROCESS_EVENT_TYPES,
-    SESSION_EVENT_TYPES,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainNext,
-    DrainPoll,
-    InFlight,
-    Outcome,
-    Process,
-    RegisterAgent,
-    Reset,
-    Segment,
-    Session,
-    Shutdown,
-    TurnCompleted,
-    UnregisterAgent,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import EMPTY_SHUTDOWN, InFlight, Segment, Session
 from memory_lifecycle.specs.abstraction import process_state, session_state
 from memory_lifecycle.specs.machine import (
     ANY_STATE,
@@ -49,7 +29,7 @@ from memory_lifecycle.specs.machine import (
 )
 
 A, B = object(), object()
-DRAINING = Shutdown(phase="DRAINING", deadline=1.0)
+DRAINING = model.Shutdown(phase="DRAINING", deadline=1.0)
 
 
 def test_every_edge_names_declared_states_and_guards() -> None:
@@ -74,8 +54,10 @@ def test_result_tables_cover_every_event_type_of_the_model() -> None:
     """Results are spec: every event type has rows, naming known states, guards,
     outcomes and a catalogue property; test hooks have rows but no edges."""
     triggers = {row.trigger for row in (*SESSION_RESULTS, *PROCESS_RESULTS)}
-    assert triggers == {t.__name__ for t in (*SESSION_EVENT_TYPES, *PROCESS_EVENT_TYPES)}
-    outcomes = {member.name for member in Outcome} | {GENERATION}
+    assert triggers == {
+        t.__name__ for t in (*model.SESSION_EVENT_TYPES, *model.PROCESS_EVENT_TYPES)
+    }
+    outcomes = {member.name for member in model.Outcome} | {GENERATION}
     for row in (*SESSION_RESULTS, *PROCESS_RESULTS):
         states = SESSION_STATES if row in SESSION_RESULTS else PROCESS_STATES
         assert all(source in (*states, ANY_STATE) for source in row.sources), row
@@ -93,18 +75,18 @@ def test_result_table_allows_only_what_its_rows_say() -> None:
         generation=1, registered=A, segments=(Segment(1, 1, A),), in_flight=InFlight(3, A, 1, False)
     )
     shutdown = EMPTY_SHUTDOWN
-    wait = CommitRequested("s", 4, wait=True, now=0.0, deadline=1.0)
+    wait = model.CommitRequested("s", 4, wait=True, now=0.0, deadline=1.0)
     assert table.allowed(running, wait, shutdown)[0] == {"WAIT"}
     late = wait._replace(now=1.0)
     assert table.allowed(running, late, shutdown)[0] == {"TIMED_OUT"}
     assert table.allowed(running, wait._replace(in_call=True), shutdown)[0] == {"BUSY"}
-    assert table.allowed(running, CommitSucceeded("s", 9), shutdown)[0] == {"STALE"}
-    assert table.allowed(running, CommitSucceeded("s", 3), shutdown)[0] == {"COMMITTED"}
-    assert table.allowed(running, Discard("s"), shutdown)[0] == {"KEPT_IN_FLIGHT"}
-    verdict = table.judge(running, Discard("s"), shutdown, Outcome.KEPT_DIRTY, running)
+    assert table.allowed(running, model.CommitSucceeded("s", 9), shutdown)[0] == {"STALE"}
+    assert table.allowed(running, model.CommitSucceeded("s", 3), shutdown)[0] == {"COMMITTED"}
+    assert table.allowed(running, model.Discard("s"), shutdown)[0] == {"KEPT_IN_FLIGHT"}
+    verdict = table.judge(running, model.Discard("s"), shutdown, model.Outcome.KEPT_DIRTY, running)
     assert verdict is not None and verdict.property_id == "S8"
     assert "returned KEPT_DIRTY; allowed: KEPT_IN_FLIGHT" in verdict.message
-    turn = table.judge(None, TurnCompleted("s"), shutdown, 2, Session(generation=1))
+    turn = table.judge(None, model.TurnCompleted("s"), shutdown, 2, Session(generation=1))
     assert turn is not None and "generation 2" in turn.message
 
 
@@ -113,17 +95,17 @@ def test_result_table_for_the_drain_reads_the_shutdown_record() -> None:
     finishes early only when nothing is queued and no awaited call runs."""
     table = ResultTable()
     dirty = Session(generation=1, registered=A, segments=(Segment(1, 1, A),))
-    assert table.allowed(dirty, DrainNext("s", 0.0, 1), DRAINING)[0] == {"STARTED"}
-    assert table.allowed(dirty, DrainNext("s", 1.0, 1), DRAINING)[0] == {"TIMED_OUT"}
-    assert table.allowed(dirty, DrainNext("s", 0.0, 1), EMPTY_SHUTDOWN)[0] == {"FINISHED"}
+    assert table.allowed(dirty, model.DrainNext("s", 0.0, 1), DRAINING)[0] == {"STARTED"}
+    assert table.allowed(dirty, model.DrainNext("s", 1.0, 1), DRAINING)[0] == {"TIMED_OUT"}
+    assert table.allowed(dirty, model.DrainNext("s", 0.0, 1), EMPTY_SHUTDOWN)[0] == {"FINISHED"}
     given_up = dirty._replace(drain_failures=3)
-    assert table.allowed(given_up, DrainNext("s", 0.0, 1), DRAINING)[0] == {"SKIPPED"}
+    assert table.allowed(given_up, model.DrainNext("s", 0.0, 1), DRAINING)[0] == {"SKIPPED"}
     busy = DRAINING._replace(calls=1)
-    assert table.allowed(None, DrainPoll(0.0), busy)[0] == {"WAIT"}
-    assert table.allowed(None, DrainPoll(0.0), busy._replace(waits_for_calls=False))[0] == {
+    assert table.allowed(None, model.DrainPoll(0.0), busy)[0] == {"WAIT"}
+    assert table.allowed(None, model.DrainPoll(0.0), busy._replace(waits_for_calls=False))[0] == {
         "FINISHED"
     }
-    assert table.allowed(None, DrainPoll(1.0), busy)[0] == {"TIMED_OUT"}
+    assert table.allowed(None, model.DrainPoll(1.0), busy)[0] == {"TIMED_OUT"}
 
 
 def test_a_result_row_with_an_unknown_guard_is_rejected() -> None:
@@ -143,17 +125,23 @@ def test_session_machine_guards_choose_between_edges() -> None:
     machine = build_session_machine()
     clean = Session()
     shutdown = EMPTY_SHUTDOWN
-    assert machine.fire("CLEAN", "TurnCompleted", clean, TurnCompleted("s"), shutdown) == "ORPHANED"
-    assert machine.fire("CLEAN", "TurnCompleted", clean, TurnCompleted("s", A), shutdown) == "DIRTY"
-    ephemeral = TurnCompleted("s", A, ephemeral=True)
+    assert (
+        machine.fire("CLEAN", "TurnCompleted", clean, model.TurnCompleted("s"), shutdown)
+        == "ORPHANED"
+    )
+    assert (
+        machine.fire("CLEAN", "TurnCompleted", clean, model.TurnCompleted("s", A), shutdown)
+        == "DIRTY"
+    )
+    ephemeral = model.TurnCompleted("s", A, ephemeral=True)
     assert machine.fire("CLEAN", "TurnCompleted", clean, ephemeral, shutdown) == "CLEAN"
     two = Session(generation=2, registered=A, segments=(Segment(1, 1, A), Segment(2, 2, B)))
-    commit = CommitRequested("s", 1)
+    commit = model.CommitRequested("s", 1)
     assert machine.fire("DIRTY", "CommitRequested", two, commit, shutdown) == "COMMITTING_DIRTY"
-    assert machine.fire("DIRTY", "Reset", two, Reset(), shutdown) == "ABSENT"
-    assert machine.fire("DIRTY", "NoSuchTrigger", two, Reset(), shutdown) == "DIRTY"
+    assert machine.fire("DIRTY", "Reset", two, model.Reset(), shutdown) == "ABSENT"
+    assert machine.fire("DIRTY", "NoSuchTrigger", two, model.Reset(), shutdown) == "DIRTY"
     one = Session(generation=1, registered=A, segments=(Segment(1, 1, A),))
-    worker = DrainNext("s", 0.0, 1)
+    worker = model.DrainNext("s", 0.0, 1)
     assert machine.fire("DIRTY", "DrainNext", one, worker, DRAINING) == "COMMITTING"
     assert machine.fire("DIRTY", "DrainNext", one, worker._replace(now=1.0), DRAINING) == "DIRTY"
 
@@ -162,7 +150,7 @@ def test_an_agent_that_cannot_commit_takes_no_edge_S4() -> None:
     """S4: a commit passing an agent without a commit method adopts nothing."""
     machine = build_session_machine()
     ownerless = Session(generation=1, segments=(Segment(1, 1, None),))
-    able = CommitRequested("s", 1, B)
+    able = model.CommitRequested("s", 1, B)
     unable = able._replace(agent_can_commit=False)
     assert machine.fire("ORPHANED", "CommitRequested", ownerless, able, EMPTY_SHUTDOWN) == (
         "COMMITTING"
@@ -181,11 +169,11 @@ def test_success_leaves_orphan_when_rest_has_no_agent() -> None:
         in_flight=InFlight(5, A, 1, False),
     )
     assert session_state(running) == "COMMITTING_DIRTY"
-    done = CommitSucceeded("s", 5)
+    done = model.CommitSucceeded("s", 5)
     assert machine.fire("COMMITTING_DIRTY", "CommitSucceeded", running, done, EMPTY_SHUTDOWN) == (
         "ORPHANED"
     )
-    stale = CommitFailed("s", 6)
+    stale = model.CommitFailed("s", 6)
     assert machine.fire("COMMITTING_DIRTY", "CommitFailed", running, stale, EMPTY_SHUTDOWN) == (
         "COMMITTING_DIRTY"
     )
@@ -196,16 +184,16 @@ def test_unregister_orphans_only_an_ownerless_first_segment() -> None:
     ownerless = Session(generation=1, registered=A, segments=(Segment(1, 1, None),))
     owned = Session(generation=1, registered=A, segments=(Segment(1, 1, A),))
     assert session_state(ownerless) == session_state(owned) == "DIRTY"
-    event = UnregisterAgent("s")
+    event = model.UnregisterAgent("s")
     assert machine.fire("DIRTY", "UnregisterAgent", ownerless, event, EMPTY_SHUTDOWN) == "ORPHANED"
     assert machine.fire("DIRTY", "UnregisterAgent", owned, event, EMPTY_SHUTDOWN) == "DIRTY"
-    register = RegisterAgent("s", B)
+    register = model.RegisterAgent("s", B)
     assert machine.fire("ORPHANED", "RegisterAgent", ownerless, register, EMPTY_SHUTDOWN) == (
         "DIRTY"
     )
 
 
-def test_abstraction_of_sessions() -> None:
+def test_session_state_names_the_abstract_state_of_each_kind_of_session() -> None:
     assert session_state(None) == "ABSENT"
     assert session_state(Session()) == "CLEAN"
     assert session_state(Session(generation=1, committed=1, registered=A)) == "CLEAN"
@@ -221,13 +209,15 @@ def test_abstraction_of_sessions() -> None:
     assert session_state(failed) == "DIRTY"
 
 
-def test_abstraction_of_the_process() -> None:
-    assert process_state(EMPTY_PROCESS) == "RUNNING"
-    assert process_state(Process(shutdown=Shutdown(phase="DRAINING"))) == "DRAINING"
-    assert process_state(Process(shutdown=Shutdown(phase="DRAINED"))) == "DRAINED"
+def test_process_state_is_the_drain_phase_that_reset_and_a_new_drain_move() -> None:
+    assert process_state(model.EMPTY_PROCESS) == "RUNNING"
+    assert process_state(model.Process(shutdown=model.Shutdown(phase="DRAINING"))) == "DRAINING"
+    assert process_state(model.Process(shutdown=model.Shutdown(phase="DRAINED"))) == "DRAINED"
     machine = build_process_machine()
-    assert machine.fire("DRAINING", "Reset", None, Reset(), DRAINING) == "RUNNING"
-    assert machine.fire("DRAINED", "DrainStarted", None, Reset(), EMPTY_SHUTDOWN) == "DRAINING"
+    assert machine.fire("DRAINING", "Reset", None, model.Reset(), DRAINING) == "RUNNING"
+    assert (
+        machine.fire("DRAINED", "DrainStarted", None, model.Reset(), EMPTY_SHUTDOWN) == "DRAINING"
+    )
 
 
 def test_machine_queries_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -236,9 +226,15 @@ def test_machine_queries_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
     machine = build_session_machine()
     clean = Session()
     with caplog.at_level(logging.DEBUG):
-        assert machine.fire("DIRTY", "Discard", clean, Discard("s"), EMPTY_SHUTDOWN) == "DIRTY"
-        assert machine.fire("CLEAN", "Discard", clean, Discard("s"), EMPTY_SHUTDOWN) == "ABSENT"
-        ephemeral = TurnCompleted("s", ephemeral=True)
+        assert (
+            machine.fire("DIRTY", "Discard", clean, model.Discard("s"), EMPTY_SHUTDOWN) == "DIRTY"
+        )
+        assert (
+            machine.fire("CLEAN", "Discard", clean, model.Discard("s"), EMPTY_SHUTDOWN) == "ABSENT"
+        )
+        ephemeral = model.TurnCompleted("s", ephemeral=True)
         assert machine.fire("CLEAN", "TurnCompleted", clean, ephemeral, EMPTY_SHUTDOWN) == "CLEAN"
-        build_process_machine().fire("RUNNING", "DrainFinished", None, Reset(), EMPTY_SHUTDOWN)
+        build_process_machine().fire(
+            "RUNNING", "DrainFinished", None, model.Reset(), EMPTY_SHUTDOWN
+        )
     assert caplog.records == []

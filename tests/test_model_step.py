@@ -11,43 +11,8 @@ behind, property by property, and the drain's rules.
 from __future__ import annotations
 
 import pytest
-from memory_lifecycle.model import (
-    DRAIN_ATTEMPTS,
-    DRAINED,
-    DRAINING,
-    EMPTY_PROCESS,
-    RUNNING,
-    BackgroundCommitEnded,
-    BackgroundCommitRequested,
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainPoll,
-    DrainStarted,
-    EntryEdited,
-    Event,
-    InFlight,
-    Outcome,
-    Process,
-    QueueForDrain,
-    RegisterAgent,
-    Reset,
-    Segment,
-    Session,
-    Shutdown,
-    StartDrainWorkers,
-    StartFollowUp,
-    TurnCompleted,
-    UnregisterAgent,
-    WakeWaiters,
-    step,
-    step_process,
-    step_session,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import InFlight, Outcome, Segment, Session
 from memory_lifecycle.specs.machine import ResultTable
 from memory_lifecycle.specs.properties import malformed_entry
 
@@ -61,6 +26,9 @@ OTHER_CALL = 8
 NEW_CALL = 9
 """The id a request offers."""
 
+RUNNING_CALL = InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False)
+"""The call the in-flight representatives run: A's, capturing generation 1."""
+
 STATES: dict[str, Session | None] = {
     "ABSENT": None,
     "CLEAN": Session(generation=1, committed=1, registered=A),
@@ -71,38 +39,38 @@ STATES: dict[str, Session | None] = {
         committed=0,
         registered=A,
         segments=(Segment(1, 1, A),),
-        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+        in_flight=RUNNING_CALL,
     ),
     "COMMITTING_DIRTY": Session(
         generation=2,
         committed=0,
         registered=A,
         segments=(Segment(1, 2, A),),
-        in_flight=InFlight(call_id=CALL, agent=A, captured_generation=1, follow_up=False),
+        in_flight=RUNNING_CALL,
     ),
 }
 
-EVENTS: dict[str, Event] = {
-    "register B": RegisterAgent(SID, B),
-    "unregister": UnregisterAgent(SID),
-    "turn": TurnCompleted(SID),
-    "turn by B": TurnCompleted(SID, B),
-    "ephemeral turn": TurnCompleted(SID, ephemeral=True),
-    "commit": CommitRequested(SID, NEW_CALL),
-    "commit with B": CommitRequested(SID, NEW_CALL, B),
-    "commit with B, unable": CommitRequested(SID, NEW_CALL, B, agent_can_commit=False),
-    "whole commit": CommitRequested(SID, NEW_CALL, whole=True),
-    "wait, time left": CommitRequested(SID, NEW_CALL, wait=True, now=0.0, deadline=1.0),
-    "wait, expired": CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0),
-    "wait, unbounded": CommitRequested(SID, NEW_CALL, wait=True),
-    "wait, in a call": CommitRequested(SID, NEW_CALL, wait=True, in_call=True, deadline=1.0),
-    "follow-up": CommitRequested(SID, NEW_CALL, follow_up=True),
-    "provider returned": CommitSucceeded(SID, CALL),
-    "provider raised": CommitFailed(SID, CALL),
-    "BaseException": CommitFailed(SID, CALL, fatal=True),
-    "stale end": CommitSucceeded(SID, OTHER_CALL),
-    "discard": Discard(SID),
-    "drain worker": DrainNext(SID, 0.0, NEW_CALL),
+EVENTS: dict[str, model.Event] = {
+    "register B": model.RegisterAgent(SID, B),
+    "unregister": model.UnregisterAgent(SID),
+    "turn": model.TurnCompleted(SID),
+    "turn by B": model.TurnCompleted(SID, B),
+    "ephemeral turn": model.TurnCompleted(SID, ephemeral=True),
+    "commit": model.CommitRequested(SID, NEW_CALL),
+    "commit with B": model.CommitRequested(SID, NEW_CALL, B),
+    "commit with B, unable": model.CommitRequested(SID, NEW_CALL, B, agent_can_commit=False),
+    "whole commit": model.CommitRequested(SID, NEW_CALL, whole=True),
+    "wait, time left": model.CommitRequested(SID, NEW_CALL, wait=True, now=0.0, deadline=1.0),
+    "wait, expired": model.CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0),
+    "wait, unbounded": model.CommitRequested(SID, NEW_CALL, wait=True),
+    "wait, in a call": model.CommitRequested(SID, NEW_CALL, wait=True, in_call=True, deadline=1.0),
+    "follow-up": model.CommitRequested(SID, NEW_CALL, follow_up=True),
+    "provider returned": model.CommitSucceeded(SID, CALL),
+    "provider raised": model.CommitFailed(SID, CALL),
+    "BaseException": model.CommitFailed(SID, CALL, fatal=True),
+    "stale end": model.CommitSucceeded(SID, OTHER_CALL),
+    "discard": model.Discard(SID),
+    "drain worker": model.DrainNext(SID, 0.0, NEW_CALL),
 }
 
 Out = Outcome
@@ -127,8 +95,8 @@ CASES = [
 TABLE = ResultTable()
 
 
-def _process(session: Session | None) -> Process:
-    return Process(() if session is None else ((SID, session),))
+def _process(session: Session | None) -> model.Process:
+    return model.Process(() if session is None else ((SID, session),))
 
 
 @pytest.mark.parametrize(("state_name", "event_name", "expected"), CASES)
@@ -139,14 +107,14 @@ def test_every_event_in_every_abstract_state_S1_to_S10(
     and S7 well-formedness after it."""
     before = STATES[state_name]
     event = EVENTS[event_name]
-    moved = step(_process(before), event)
+    moved = model.step(_process(before), event)
     after = moved.state.session(SID)
     assert moved.result == expected
-    verdict = TABLE.judge(before, event, Shutdown(), moved.result, after)
+    verdict = TABLE.judge(before, event, model.Shutdown(), moved.result, after)
     assert verdict is None, verdict
     if after is not None:
         assert malformed_entry(after) is None
-    calls = [effect for effect in moved.effects if isinstance(effect, CallProvider)]
+    calls = [effect for effect in moved.effects if isinstance(effect, model.CallProvider)]
     assert len(calls) == (1 if moved.result is Outcome.STARTED else 0)
     if calls:
         assert after is not None and after.in_flight is not None
@@ -155,28 +123,28 @@ def test_every_event_in_every_abstract_state_S1_to_S10(
 
 def test_registered_only_session_is_never_committed_S1() -> None:
     """S1: a registered session with no completed turn has nothing to commit."""
-    session = step_session(None, RegisterAgent(SID, A)).session
-    moved = step_session(session, CommitRequested(SID, NEW_CALL))
+    session = model.step_session(None, model.RegisterAgent(SID, A)).session
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL))
     assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
 
 
 def test_ephemeral_turn_completes_nothing_S1() -> None:
     """S1: an ephemeral turn adds no generation, creates no entry, registers no agent."""
-    moved = step_session(None, TurnCompleted(SID, A, ephemeral=True))
+    moved = model.step_session(None, model.TurnCompleted(SID, A, ephemeral=True))
     assert moved.session is None and moved.result == 0
     dirty = STATES["DIRTY"]
-    moved = step_session(dirty, TurnCompleted(SID, B, ephemeral=True))
+    moved = model.step_session(dirty, model.TurnCompleted(SID, B, ephemeral=True))
     assert moved.session is dirty and moved.result == 2
 
 
 def test_success_advances_only_to_the_captured_end_S2() -> None:
     """S2: turns completed while the call ran stay dirty after it succeeds."""
-    moved = step_session(STATES["COMMITTING_DIRTY"], CommitSucceeded(SID, CALL))
+    moved = model.step_session(STATES["COMMITTING_DIRTY"], model.CommitSucceeded(SID, CALL))
     assert moved.result is Outcome.COMMITTED
     assert moved.session == Session(
         generation=2, committed=1, registered=A, segments=(Segment(2, 2, A),)
     )
-    assert WakeWaiters() in moved.effects
+    assert model.WakeWaiters() in moved.effects
 
 
 @pytest.mark.parametrize("fatal", [False, True], ids=["Exception", "BaseException"])
@@ -184,7 +152,7 @@ def test_failure_keeps_work_and_owner_and_clears_in_flight_S3(fatal: bool) -> No
     """S3: any failure leaves generation, committed and owners unchanged, and not in flight."""
     before = STATES["COMMITTING_DIRTY"]
     assert before is not None
-    moved = step_session(before, CommitFailed(SID, CALL, fatal))
+    moved = model.step_session(before, model.CommitFailed(SID, CALL, fatal))
     after = moved.session
     assert moved.result is Outcome.FAILED and after is not None
     assert after.in_flight is None
@@ -193,26 +161,26 @@ def test_failure_keeps_work_and_owner_and_clears_in_flight_S3(fatal: bool) -> No
         before.committed,
         before.segments,
     )
-    assert WakeWaiters() in moved.effects
+    assert model.WakeWaiters() in moved.effects
 
 
 def test_replacement_agent_cannot_take_an_older_segment_S4() -> None:
     """S4: a newly registered or passed agent commits nothing owned by another."""
-    session = step_session(STATES["DIRTY"], RegisterAgent(SID, B)).session
-    moved = step_session(session, CommitRequested(SID, NEW_CALL, B))
+    session = model.step_session(STATES["DIRTY"], model.RegisterAgent(SID, B)).session
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL, B))
     assert moved.result is Outcome.STARTED
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 2),)
 
 
 def test_ownerless_segment_is_adopted_and_keeps_its_adopter_S4() -> None:
     """S4: the first agent that tries adopts an ownerless segment, through failure too."""
-    moved = step_session(STATES["ORPHANED"], CommitRequested(SID, NEW_CALL, B))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, B, 1),)
-    session = step_session(moved.session, CommitFailed(SID, NEW_CALL)).session
+    moved = model.step_session(STATES["ORPHANED"], model.CommitRequested(SID, NEW_CALL, B))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, B, 1),)
+    session = model.step_session(moved.session, model.CommitFailed(SID, NEW_CALL)).session
     assert session is not None and session.segments == (Segment(1, 1, B),)
-    session = step_session(session, RegisterAgent(SID, A)).session
-    moved = step_session(session, CommitRequested(SID, NEW_CALL + 1, A))
-    assert moved.effects == (CallProvider(SID, NEW_CALL + 1, B, 1),)
+    session = model.step_session(session, model.RegisterAgent(SID, A)).session
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL + 1, A))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL + 1, B, 1),)
 
 
 def test_agent_that_cannot_commit_adopts_nothing_S4() -> None:
@@ -221,27 +189,27 @@ def test_agent_that_cannot_commit_adopts_nothing_S4() -> None:
     ownerless_registered = Session(
         generation=1, committed=0, registered=A, segments=(Segment(1, 1, None),)
     )
-    unable = CommitRequested(SID, NEW_CALL, B, agent_can_commit=False)
-    moved = step_session(ownerless_registered, unable)
+    unable = model.CommitRequested(SID, NEW_CALL, B, agent_can_commit=False)
+    moved = model.step_session(ownerless_registered, unable)
     assert moved.result is Outcome.NO_AGENT and moved.session is ownerless_registered
-    moved = step_session(STATES["DIRTY"], unable)
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    moved = model.step_session(STATES["DIRTY"], unable)
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 2),)
 
 
 def test_turn_naming_an_agent_registers_it_S4() -> None:
     """S4: a turn completed under an explicit agent is owned by it, and later turns too."""
-    session = step_session(None, TurnCompleted(SID, B)).session
-    session = step_session(session, TurnCompleted(SID)).session
+    session = model.step_session(None, model.TurnCompleted(SID, B)).session
+    session = model.step_session(session, model.TurnCompleted(SID)).session
     assert session is not None and session.registered == B
     assert session.segments == (Segment(1, 2, B),)
 
 
 def test_unregister_keeps_dirty_owners_S4() -> None:
     """S4: unregistering clears the future owner only."""
-    session = step_session(STATES["DIRTY"], UnregisterAgent(SID)).session
+    session = model.step_session(STATES["DIRTY"], model.UnregisterAgent(SID)).session
     assert session is not None and session.registered is None
-    moved = step_session(session, CommitRequested(SID, NEW_CALL))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 2),)
 
 
 def test_second_commit_while_in_flight_starts_nothing_S5() -> None:
@@ -251,11 +219,11 @@ def test_second_commit_while_in_flight_starts_nothing_S5() -> None:
         before = STATES[name]
         assert before is not None
         for event in (
-            CommitRequested(SID, NEW_CALL),
-            CommitRequested(SID, NEW_CALL, B, wait=True, in_call=True),
-            CommitRequested(SID, NEW_CALL, whole=True),
+            model.CommitRequested(SID, NEW_CALL),
+            model.CommitRequested(SID, NEW_CALL, B, wait=True, in_call=True),
+            model.CommitRequested(SID, NEW_CALL, whole=True),
         ):
-            moved = step_session(before, event)
+            moved = model.step_session(before, event)
             assert moved.result is Outcome.BUSY and moved.effects == ()
             assert moved.session is not None and moved.session.in_flight == before.in_flight
 
@@ -263,35 +231,38 @@ def test_second_commit_while_in_flight_starts_nothing_S5() -> None:
 def test_end_of_a_call_the_session_does_not_run_is_stale_S5() -> None:
     """S5: a call end with a foreign id, or after a reset, changes nothing."""
     for name, session in STATES.items():
-        for event in (CommitSucceeded(SID, OTHER_CALL), CommitFailed(SID, OTHER_CALL, True)):
-            moved = step_session(session, event)
+        for event in (
+            model.CommitSucceeded(SID, OTHER_CALL),
+            model.CommitFailed(SID, OTHER_CALL, True),
+        ):
+            moved = model.step_session(session, event)
             assert moved.result is Outcome.STALE, name
             assert moved.session is session and moved.effects == ()
-    running = step(_process(STATES["COMMITTING"]), Reset()).state
-    running = step(running, TurnCompleted(SID, B)).state
-    moved = step(running, CommitSucceeded(SID, CALL))
+    running = model.step(_process(STATES["COMMITTING"]), model.Reset()).state
+    running = model.step(running, model.TurnCompleted(SID, B)).state
+    moved = model.step(running, model.CommitSucceeded(SID, CALL))
     assert moved.result is Outcome.STALE and moved.state == running
 
 
 def test_event_for_one_session_leaves_the_others_alone_S6() -> None:
     """S6: a step on session "s" returns every other session unchanged."""
     other = Session(generation=3, committed=1, registered=B, segments=(Segment(2, 3, B),))
-    state = Process(
+    state = model.Process(
         (
             (SID, Session(generation=1, registered=A, segments=(Segment(1, 1, A),))),
             ("t", other),
         )
     )
-    events: tuple[Event, ...] = (
-        TurnCompleted(SID),
-        CommitRequested(SID, NEW_CALL),
-        Discard(SID),
-        RegisterAgent(SID, B),
+    events: tuple[model.Event, ...] = (
+        model.TurnCompleted(SID),
+        model.CommitRequested(SID, NEW_CALL),
+        model.Discard(SID),
+        model.RegisterAgent(SID, B),
     )
     for event in events:
-        assert step(state, event).state.session("t") is other
-    draining = step(state, DrainStarted(0.0, 1.0, 2)).state
-    taken = step(draining, DrainNext(SID, 0.0, NEW_CALL)).state
+        assert model.step(state, event).state.session("t") is other
+    draining = model.step(state, model.DrainStarted(0.0, 1.0, 2)).state
+    taken = model.step(draining, model.DrainNext(SID, 0.0, NEW_CALL)).state
     assert taken.session("t") is other
 
 
@@ -314,7 +285,7 @@ def test_test_hook_refuses_malformed_edits_and_changes_nothing_S7(
     malformed (or is no edit at all); the pure step has no state to change."""
     dirty = STATES["DIRTY"]
     with pytest.raises((ValueError, TypeError)):
-        step_session(dirty, EntryEdited(SID, field, value))
+        model.step_session(dirty, model.EntryEdited(SID, field, value))
 
 
 def test_test_hook_writes_well_formed_entries_S7() -> None:
@@ -327,11 +298,11 @@ def test_test_hook_writes_well_formed_entries_S7() -> None:
         ("in_flight", True),
         ("entry", None),
     ):
-        moved = step_session(dirty, EntryEdited(SID, field, value))
+        moved = model.step_session(dirty, model.EntryEdited(SID, field, value))
         assert moved.result is Outcome.DONE
         if moved.session is not None:
             assert malformed_entry(moved.session) is None
-    marked = step_session(dirty, EntryEdited(SID, "in_flight", True)).session
+    marked = model.step_session(dirty, model.EntryEdited(SID, "in_flight", True)).session
     assert marked is not None and marked.in_flight is not None
     assert marked.in_flight.agent is None
 
@@ -339,7 +310,7 @@ def test_test_hook_writes_well_formed_entries_S7() -> None:
 def test_discard_removes_only_clean_idle_entries_S8() -> None:
     """S8: dirty or in-flight entries stay; clean idle ones go."""
     for name, session in STATES.items():
-        moved = step_session(session, Discard(SID))
+        moved = model.step_session(session, model.Discard(SID))
         if name in ("CLEAN", "ABSENT"):
             assert moved.session is None
         else:
@@ -349,7 +320,7 @@ def test_discard_removes_only_clean_idle_entries_S8() -> None:
 
 def test_commit_with_nothing_new_calls_no_provider_S9() -> None:
     """S9: a clean session's commit has no CallProvider effect."""
-    moved = step_session(STATES["CLEAN"], CommitRequested(SID, NEW_CALL, A))
+    moved = model.step_session(STATES["CLEAN"], model.CommitRequested(SID, NEW_CALL, A))
     assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
 
 
@@ -357,17 +328,17 @@ def test_turns_completed_in_flight_coalesce_into_one_segment_S10() -> None:
     """S10: consecutive turns of one owner, even during a call, form one later call."""
     session = STATES["COMMITTING"]
     for _ in range(3):
-        session = step_session(session, TurnCompleted(SID)).session
+        session = model.step_session(session, model.TurnCompleted(SID)).session
     assert session is not None and session.segments == (Segment(1, 4, A),)
-    session = step_session(session, CommitSucceeded(SID, CALL)).session
+    session = model.step_session(session, model.CommitSucceeded(SID, CALL)).session
     assert session is not None and session.segments == (Segment(2, 4, A),)
-    moved = step_session(session, CommitRequested(SID, NEW_CALL))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 4),)
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 4),)
 
 
 def test_owner_change_starts_a_new_segment_S10() -> None:
     """S10: a turn of another owner does not join the previous owner's segment."""
-    session = step_session(STATES["DIRTY"], TurnCompleted(SID, B)).session
+    session = model.step_session(STATES["DIRTY"], model.TurnCompleted(SID, B)).session
     assert session is not None
     assert session.segments == (Segment(2, 2, A), Segment(3, 3, B))
     assert session.registered == B
@@ -375,41 +346,41 @@ def test_owner_change_starts_a_new_segment_S10() -> None:
 
 def test_adopter_takes_its_own_following_turns_in_the_same_call_S10() -> None:
     """S10: adopting an ownerless run merges it with the adopter's next segment."""
-    session = step_session(None, TurnCompleted(SID)).session
-    session = step_session(session, TurnCompleted(SID, A)).session
-    session = step_session(session, TurnCompleted(SID, B)).session
+    session = model.step_session(None, model.TurnCompleted(SID)).session
+    session = model.step_session(session, model.TurnCompleted(SID, A)).session
+    session = model.step_session(session, model.TurnCompleted(SID, B)).session
     assert session is not None
     assert session.segments == (Segment(1, 1, None), Segment(2, 2, A), Segment(3, 3, B))
-    moved = step_session(session, CommitRequested(SID, NEW_CALL, A))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL, A))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 2),)
     assert moved.session is not None
     assert moved.session.segments == (Segment(1, 2, A), Segment(3, 3, B))
 
 
 def test_adopter_does_not_take_another_owners_following_turns_S4() -> None:
     """S4: adoption never reaches past the ownerless run into another owner's turns."""
-    session = step_session(None, TurnCompleted(SID)).session
-    session = step_session(session, TurnCompleted(SID, A)).session
-    moved = step_session(session, CommitRequested(SID, NEW_CALL, B))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, B, 1),)
+    session = model.step_session(None, model.TurnCompleted(SID)).session
+    session = model.step_session(session, model.TurnCompleted(SID, A)).session
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL, B))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, B, 1),)
     assert moved.session is not None
     assert moved.session.segments == (Segment(1, 1, B), Segment(2, 2, A))
 
 
 def test_busy_commit_leaves_a_follow_up_that_starts_when_the_call_ends_L1() -> None:
     """L1: work requested while busy is committed by a follow-up, with no new boundary."""
-    moved = step_session(STATES["COMMITTING_DIRTY"], CommitRequested(SID, NEW_CALL))
+    moved = model.step_session(STATES["COMMITTING_DIRTY"], model.CommitRequested(SID, NEW_CALL))
     assert moved.result is Outcome.BUSY
     session = moved.session
     assert session is not None and session.follow_up_through == 2
-    moved = step_session(session, CommitSucceeded(SID, CALL))
-    assert StartFollowUp(SID) in moved.effects
-    moved = step_session(moved.session, CommitRequested(SID, NEW_CALL, follow_up=True))
+    moved = model.step_session(session, model.CommitSucceeded(SID, CALL))
+    assert model.StartFollowUp(SID) in moved.effects
+    moved = model.step_session(moved.session, model.CommitRequested(SID, NEW_CALL, follow_up=True))
     assert moved.result is Outcome.STARTED
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 2),)
-    moved = step_session(moved.session, CommitSucceeded(SID, NEW_CALL))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 2),)
+    moved = model.step_session(moved.session, model.CommitSucceeded(SID, NEW_CALL))
     assert moved.session == Session(generation=2, committed=2, registered=A)
-    assert not any(isinstance(effect, StartFollowUp) for effect in moved.effects)
+    assert not any(isinstance(effect, model.StartFollowUp) for effect in moved.effects)
 
 
 def test_waiting_commit_waits_only_while_its_call_runs_and_time_remains_L3() -> None:
@@ -417,31 +388,33 @@ def test_waiting_commit_waits_only_while_its_call_runs_and_time_remains_L3() -> 
     no debt is left while waiting; once the deadline passes, TIMED_OUT."""
     running = STATES["COMMITTING_DIRTY"]
     for deadline, now in ((1.0, 0.0), (None, 5.0)):
-        request = CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=deadline)
-        moved = step_session(running, request)
+        request = model.CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=deadline)
+        moved = model.step_session(running, request)
         assert moved.result is Outcome.WAIT and moved.session is running
     for now in (1.0, 2.0):
-        expired = CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=1.0)
-        assert step_session(running, expired).result is Outcome.TIMED_OUT
-    idle = step_session(STATES["DIRTY"], CommitRequested(SID, NEW_CALL, wait=True, deadline=1.0))
+        expired = model.CommitRequested(SID, NEW_CALL, wait=True, now=now, deadline=1.0)
+        assert model.step_session(running, expired).result is Outcome.TIMED_OUT
+    idle = model.step_session(
+        STATES["DIRTY"], model.CommitRequested(SID, NEW_CALL, wait=True, deadline=1.0)
+    )
     assert idle.result is Outcome.STARTED
 
 
 def test_expired_wait_leaves_a_follow_up_L1() -> None:
     """L1: a wait that expires leaves the work it asked for to a follow-up."""
-    expired = CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0)
-    moved = step_session(STATES["COMMITTING_DIRTY"], expired)
+    expired = model.CommitRequested(SID, NEW_CALL, wait=True, now=1.0, deadline=1.0)
+    moved = model.step_session(STATES["COMMITTING_DIRTY"], expired)
     assert moved.result is Outcome.TIMED_OUT
     assert moved.session is not None and moved.session.follow_up_through == 2
-    ended = step_session(moved.session, CommitSucceeded(SID, CALL))
-    assert StartFollowUp(SID) in ended.effects
+    ended = model.step_session(moved.session, model.CommitSucceeded(SID, CALL))
+    assert model.StartFollowUp(SID) in ended.effects
 
 
 def test_commit_from_inside_a_call_never_waits_L3() -> None:
     """L3: a caller inside a provider call gets BUSY, never WAIT, and leaves a follow-up."""
-    moved = step_session(
+    moved = model.step_session(
         STATES["COMMITTING_DIRTY"],
-        CommitRequested(SID, NEW_CALL, wait=True, in_call=True, now=0.0, deadline=None),
+        model.CommitRequested(SID, NEW_CALL, wait=True, in_call=True, now=0.0, deadline=None),
     )
     assert moved.result is Outcome.BUSY
     assert moved.session is not None and moved.session.follow_up_through == 2
@@ -450,11 +423,11 @@ def test_commit_from_inside_a_call_never_waits_L3() -> None:
 def test_every_end_of_a_call_wakes_the_waiters_L3() -> None:
     """L3: success, failure and a BaseException all wake threads waiting for the call."""
     for event in (
-        CommitSucceeded(SID, CALL),
-        CommitFailed(SID, CALL),
-        CommitFailed(SID, CALL, fatal=True),
+        model.CommitSucceeded(SID, CALL),
+        model.CommitFailed(SID, CALL),
+        model.CommitFailed(SID, CALL, fatal=True),
     ):
-        assert WakeWaiters() in step_session(STATES["COMMITTING"], event).effects
+        assert model.WakeWaiters() in model.step_session(STATES["COMMITTING"], event).effects
 
 
 def test_whole_commit_owes_a_follow_up_for_every_later_segment_L1() -> None:
@@ -465,13 +438,15 @@ def test_whole_commit_owes_a_follow_up_for_every_later_segment_L1() -> None:
         registered=B,
         segments=(Segment(1, 1, A), Segment(2, 2, B)),
     )
-    moved = step_session(session, CommitRequested(SID, NEW_CALL, whole=True))
-    assert moved.effects == (CallProvider(SID, NEW_CALL, A, 1),)
+    moved = model.step_session(session, model.CommitRequested(SID, NEW_CALL, whole=True))
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL, A, 1),)
     assert moved.session is not None and moved.session.follow_up_through == 2
-    moved = step_session(moved.session, CommitSucceeded(SID, NEW_CALL))
-    assert StartFollowUp(SID) in moved.effects
-    moved = step_session(moved.session, CommitRequested(SID, NEW_CALL + 1, follow_up=True))
-    assert moved.effects == (CallProvider(SID, NEW_CALL + 1, B, 2),)
+    moved = model.step_session(moved.session, model.CommitSucceeded(SID, NEW_CALL))
+    assert model.StartFollowUp(SID) in moved.effects
+    moved = model.step_session(
+        moved.session, model.CommitRequested(SID, NEW_CALL + 1, follow_up=True)
+    )
+    assert moved.effects == (model.CallProvider(SID, NEW_CALL + 1, B, 2),)
 
 
 def test_follow_up_gives_up_after_its_own_failure_and_on_fatal_errors_L1() -> None:
@@ -483,20 +458,22 @@ def test_follow_up_gives_up_after_its_own_failure_and_on_fatal_errors_L1() -> No
         in_flight=InFlight(CALL, A, 2, True),
         follow_up_through=2,
     )
-    moved = step_session(owed, CommitFailed(SID, CALL))
+    moved = model.step_session(owed, model.CommitFailed(SID, CALL))
     assert moved.session == owed._replace(in_flight=None, follow_up_through=0)
-    assert moved.effects == (WakeWaiters(),)
+    assert moved.effects == (model.WakeWaiters(),)
     plain = owed._replace(in_flight=InFlight(CALL, A, 2, False))
-    moved = step_session(plain, CommitFailed(SID, CALL, fatal=True))
+    moved = model.step_session(plain, model.CommitFailed(SID, CALL, fatal=True))
     assert moved.session is not None
     assert moved.session.follow_up_through == 0 and moved.session.dirty
-    assert StartFollowUp(SID) in step_session(plain, CommitFailed(SID, CALL)).effects
+    assert (
+        model.StartFollowUp(SID) in model.step_session(plain, model.CommitFailed(SID, CALL)).effects
+    )
 
 
 def test_follow_up_whose_debt_was_paid_commits_nothing_newer_L1_S1() -> None:
     """L1, S1: a follow-up arriving after another commit paid its debt starts no call."""
     paid = Session(generation=3, committed=2, registered=A, segments=(Segment(3, 3, A),))
-    moved = step_session(paid, CommitRequested(SID, NEW_CALL, follow_up=True))
+    moved = model.step_session(paid, model.CommitRequested(SID, NEW_CALL, follow_up=True))
     assert moved.result is Outcome.NOTHING_TO_COMMIT and moved.effects == ()
     assert moved.session is paid
 
@@ -511,17 +488,17 @@ def test_no_follow_up_is_started_while_draining_L1() -> None:
         in_flight=InFlight(CALL, A, 1, False),
         follow_up_through=2,
     )
-    draining = step(_process(owed), DrainStarted(0.0, 1.0, 2)).state
-    moved = step(draining, CommitSucceeded(SID, CALL))
-    assert not any(isinstance(effect, StartFollowUp) for effect in moved.effects)
-    assert QueueForDrain(SID) in moved.effects
+    draining = model.step(_process(owed), model.DrainStarted(0.0, 1.0, 2)).state
+    moved = model.step(draining, model.CommitSucceeded(SID, CALL))
+    assert not any(isinstance(effect, model.StartFollowUp) for effect in moved.effects)
+    assert model.QueueForDrain(SID) in moved.effects
     assert moved.state.shutdown.queued == 1 and moved.state.shutdown.calls == 0
 
 
 def test_drain_queues_every_wanted_session_and_starts_workers_L2() -> None:
     """L2: the drain's queue holds exactly the idle, dirty sessions an agent can commit;
     each gets a worker up to the limit; calls in flight are counted."""
-    state = Process(
+    state = model.Process(
         (
             ("a", STATES["DIRTY"]),  # type: ignore[arg-type]
             ("b", STATES["ORPHANED"]),  # type: ignore[arg-type]
@@ -530,152 +507,166 @@ def test_drain_queues_every_wanted_session_and_starts_workers_L2() -> None:
             ("e", STATES["DIRTY"]),  # type: ignore[arg-type]
         )
     )
-    moved = step(state, DrainStarted(0.0, 5.0, workers=8))
+    moved = model.step(state, model.DrainStarted(0.0, 5.0, workers=8))
     assert moved.result is Outcome.STARTED
-    assert moved.effects == (QueueForDrain("a"), QueueForDrain("e"), StartDrainWorkers(2))
+    assert moved.effects == (
+        model.QueueForDrain("a"),
+        model.QueueForDrain("e"),
+        model.StartDrainWorkers(2),
+    )
     shutdown = moved.state.shutdown
     assert (shutdown.phase, shutdown.deadline, shutdown.queued, shutdown.calls) == (
-        DRAINING,
+        model.DRAINING,
         5.0,
         2,
         1,
     )
-    assert step(state, DrainStarted(0.0, 5.0, workers=1)).effects[-1] == StartDrainWorkers(1)
-    assert step(EMPTY_PROCESS, DrainStarted(0.0, 5.0, 4)).effects == (StartDrainWorkers(1),)
+    assert model.step(state, model.DrainStarted(0.0, 5.0, workers=1)).effects[
+        -1
+    ] == model.StartDrainWorkers(1)
+    assert model.step(model.EMPTY_PROCESS, model.DrainStarted(0.0, 5.0, 4)).effects == (
+        model.StartDrainWorkers(1),
+    )
 
 
 def test_drain_worker_takes_a_session_while_time_remains_L2() -> None:
     """L2: a worker starts a queued session's call before the deadline, skips a session
     with nothing to commit, stops at the deadline, and after the drain."""
-    draining = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
-    moved = step(draining, DrainNext(SID, 0.5, NEW_CALL))
+    draining = model.step(_process(STATES["DIRTY"]), model.DrainStarted(0.0, 1.0, 2)).state
+    moved = model.step(draining, model.DrainNext(SID, 0.5, NEW_CALL))
     assert moved.result is Outcome.STARTED
-    assert moved.effects[0] == CallProvider(SID, NEW_CALL, A, 2)
+    assert moved.effects[0] == model.CallProvider(SID, NEW_CALL, A, 2)
     assert moved.state.shutdown.queued == 0 and moved.state.shutdown.calls == 1
-    assert step(moved.state, DrainNext(SID, 0.5, NEW_CALL + 1)).result is Outcome.SKIPPED
-    late = step(draining, DrainNext(SID, 1.0, NEW_CALL))
+    assert (
+        model.step(moved.state, model.DrainNext(SID, 0.5, NEW_CALL + 1)).result is Outcome.SKIPPED
+    )
+    late = model.step(draining, model.DrainNext(SID, 1.0, NEW_CALL))
     assert late.result is Outcome.TIMED_OUT and late.effects == () and late.state == draining
-    after = step(step(draining, DrainFinished()).state, DrainNext(SID, 0.5, NEW_CALL))
+    after = model.step(
+        model.step(draining, model.DrainFinished()).state, model.DrainNext(SID, 0.5, NEW_CALL)
+    )
     assert after.result is Outcome.FINISHED
 
 
 def test_drain_returns_by_its_deadline_and_earlier_only_when_nothing_is_left_L2() -> None:
     """L2: WAIT while work is queued or a call runs; FINISHED once nothing is left;
     TIMED_OUT at the deadline whatever remains."""
-    draining = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
-    assert step(draining, DrainPoll(0.5)).result is Outcome.WAIT
-    assert step(draining, DrainPoll(1.0)).result is Outcome.TIMED_OUT
-    running = step(draining, DrainNext(SID, 0.5, NEW_CALL)).state
-    assert step(running, DrainPoll(0.5)).result is Outcome.WAIT
-    done = step(running, CommitSucceeded(SID, NEW_CALL)).state
-    assert step(done, DrainPoll(0.5)).result is Outcome.FINISHED
-    assert step(EMPTY_PROCESS, DrainPoll(0.5)).result is Outcome.FINISHED
+    draining = model.step(_process(STATES["DIRTY"]), model.DrainStarted(0.0, 1.0, 2)).state
+    assert model.step(draining, model.DrainPoll(0.5)).result is Outcome.WAIT
+    assert model.step(draining, model.DrainPoll(1.0)).result is Outcome.TIMED_OUT
+    running = model.step(draining, model.DrainNext(SID, 0.5, NEW_CALL)).state
+    assert model.step(running, model.DrainPoll(0.5)).result is Outcome.WAIT
+    done = model.step(running, model.CommitSucceeded(SID, NEW_CALL)).state
+    assert model.step(done, model.DrainPoll(0.5)).result is Outcome.FINISHED
+    assert model.step(model.EMPTY_PROCESS, model.DrainPoll(0.5)).result is Outcome.FINISHED
 
 
 def test_drain_started_inside_a_call_waits_for_no_call_L2() -> None:
     """L2: a drain run from inside a provider call does not wait for calls in flight
     (its own could never end), only for queued work."""
-    draining = step(_process(STATES["COMMITTING"]), DrainStarted(0.0, 1.0, 2, in_call=True)).state
+    draining = model.step(
+        _process(STATES["COMMITTING"]), model.DrainStarted(0.0, 1.0, 2, in_call=True)
+    ).state
     assert not draining.shutdown.waits_for_calls
-    assert step(draining, DrainPoll(0.5)).result is Outcome.FINISHED
+    assert model.step(draining, model.DrainPoll(0.5)).result is Outcome.FINISHED
 
 
 def test_failed_session_is_retried_up_to_the_attempt_limit_L2() -> None:
     """L2: each failed call during the drain counts one attempt and queues the session
     again, until DRAIN_ATTEMPTS failures."""
-    state = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
-    for attempt in range(1, DRAIN_ATTEMPTS + 1):
-        state = step(state, DrainNext(SID, 0.0, NEW_CALL + attempt)).state
-        moved = step(state, CommitFailed(SID, NEW_CALL + attempt))
+    state = model.step(_process(STATES["DIRTY"]), model.DrainStarted(0.0, 1.0, 2)).state
+    for attempt in range(1, model.DRAIN_ATTEMPTS + 1):
+        state = model.step(state, model.DrainNext(SID, 0.0, NEW_CALL + attempt)).state
+        moved = model.step(state, model.CommitFailed(SID, NEW_CALL + attempt))
         state = moved.state
         session = state.session(SID)
         assert session is not None and session.drain_failures == attempt
-        queued = QueueForDrain(SID) in moved.effects
-        assert queued == (attempt < DRAIN_ATTEMPTS)
-    assert step(state, DrainNext(SID, 0.0, 99)).result is Outcome.SKIPPED
-    assert step(state, DrainPoll(0.0)).result is Outcome.FINISHED
+        queued = model.QueueForDrain(SID) in moved.effects
+        assert queued == (attempt < model.DRAIN_ATTEMPTS)
+    assert model.step(state, model.DrainNext(SID, 0.0, 99)).result is Outcome.SKIPPED
+    assert model.step(state, model.DrainPoll(0.0)).result is Outcome.FINISHED
 
 
 def test_turn_completed_during_the_drain_is_queued_L2() -> None:
     """L2: a turn that makes a clean session dirty during the drain queues it."""
-    draining = step(_process(STATES["CLEAN"]), DrainStarted(0.0, 1.0, 2)).state
+    draining = model.step(_process(STATES["CLEAN"]), model.DrainStarted(0.0, 1.0, 2)).state
     assert draining.shutdown.queued == 0
-    moved = step(draining, TurnCompleted(SID))
-    assert QueueForDrain(SID) in moved.effects and WakeWaiters() in moved.effects
+    moved = model.step(draining, model.TurnCompleted(SID))
+    assert model.QueueForDrain(SID) in moved.effects and model.WakeWaiters() in moved.effects
     assert moved.state.shutdown.queued == 1
 
 
 def test_second_drain_joins_the_first_with_the_sooner_deadline_L2() -> None:
     """L2: a drain started while one runs is BUSY and can only bring the deadline forward."""
-    draining = step(EMPTY_PROCESS, DrainStarted(0.0, 5.0, 2)).state
-    joined = step(draining, DrainStarted(1.0, 3.0, 2))
+    draining = model.step(model.EMPTY_PROCESS, model.DrainStarted(0.0, 5.0, 2)).state
+    joined = model.step(draining, model.DrainStarted(1.0, 3.0, 2))
     assert joined.result is Outcome.BUSY and joined.effects == ()
     assert joined.state.shutdown.deadline == 3.0
-    assert step(joined.state, DrainStarted(1.0, 9.0, 2)).state.shutdown.deadline == 3.0
+    assert model.step(joined.state, model.DrainStarted(1.0, 9.0, 2)).state.shutdown.deadline == 3.0
 
 
 def test_background_commits_are_refused_only_while_draining_L2() -> None:
     """L2: background commits are admitted and counted before and after the drain,
     refused while it runs; an ended one is uncounted."""
-    admitted = step(EMPTY_PROCESS, BackgroundCommitRequested())
+    admitted = model.step(model.EMPTY_PROCESS, model.BackgroundCommitRequested())
     assert admitted.result is Outcome.ADMITTED
     assert admitted.state.shutdown.background_commits == 1
-    draining = step(admitted.state, DrainStarted(0.0, 1.0, 2)).state
-    refused = step(draining, BackgroundCommitRequested())
+    draining = model.step(admitted.state, model.DrainStarted(0.0, 1.0, 2)).state
+    refused = model.step(draining, model.BackgroundCommitRequested())
     assert refused.result is Outcome.REFUSED_DRAINING and refused.state == draining
-    ended = step(draining, BackgroundCommitEnded()).state
+    ended = model.step(draining, model.BackgroundCommitEnded()).state
     assert ended.shutdown.background_commits == 0
-    drained = step(ended, DrainFinished()).state
-    assert step(drained, BackgroundCommitRequested()).result is Outcome.ADMITTED
+    drained = model.step(ended, model.DrainFinished()).state
+    assert model.step(drained, model.BackgroundCommitRequested()).result is Outcome.ADMITTED
 
 
 def test_after_the_drain_the_lifecycle_serves_as_before_L1_L2() -> None:
     """L1, L2: DrainFinished gives DRAINED, forgets attempt counts, wakes the workers, and
     follow-ups start again."""
-    failed = step(_process(STATES["DIRTY"]), DrainStarted(0.0, 1.0, 2)).state
-    failed = step(failed, DrainNext(SID, 0.0, NEW_CALL)).state
-    failed = step(failed, CommitFailed(SID, NEW_CALL)).state
-    moved = step(failed, DrainFinished())
-    assert moved.result is Outcome.DONE and WakeWaiters() in moved.effects
+    failed = model.step(_process(STATES["DIRTY"]), model.DrainStarted(0.0, 1.0, 2)).state
+    failed = model.step(failed, model.DrainNext(SID, 0.0, NEW_CALL)).state
+    failed = model.step(failed, model.CommitFailed(SID, NEW_CALL)).state
+    moved = model.step(failed, model.DrainFinished())
+    assert moved.result is Outcome.DONE and model.WakeWaiters() in moved.effects
     shutdown = moved.state.shutdown
-    assert (shutdown.phase, shutdown.queued, shutdown.calls) == (DRAINED, 0, 0)
+    assert (shutdown.phase, shutdown.queued, shutdown.calls) == (model.DRAINED, 0, 0)
     session = moved.state.session(SID)
     assert session is not None and session.drain_failures == 0
-    running = step(moved.state, CommitRequested(SID, 1)).state
-    running = step(running, TurnCompleted(SID)).state
-    busy = step(running, CommitRequested(SID, 2)).state
-    assert StartFollowUp(SID) in step(busy, CommitSucceeded(SID, 1)).effects
-    assert step(EMPTY_PROCESS, DrainFinished()).state == EMPTY_PROCESS
+    running = model.step(moved.state, model.CommitRequested(SID, 1)).state
+    running = model.step(running, model.TurnCompleted(SID)).state
+    busy = model.step(running, model.CommitRequested(SID, 2)).state
+    assert model.StartFollowUp(SID) in model.step(busy, model.CommitSucceeded(SID, 1)).effects
+    assert model.step(model.EMPTY_PROCESS, model.DrainFinished()).state == model.EMPTY_PROCESS
 
 
 def test_reset_forgets_every_session_and_the_drain_S8() -> None:
     """S8: only Reset (besides discard) removes entries; it also ends the drain."""
-    state = step(_process(STATES["COMMITTING"]), DrainStarted(0.0, 1.0, 2)).state
-    state = step(state, BackgroundCommitRequested()).state
-    moved = step(state, Reset())
-    assert moved.result is Outcome.DONE and moved.state == EMPTY_PROCESS
-    assert moved.state.shutdown.phase == RUNNING
+    state = model.step(_process(STATES["COMMITTING"]), model.DrainStarted(0.0, 1.0, 2)).state
+    state = model.step(state, model.BackgroundCommitRequested()).state
+    moved = model.step(state, model.Reset())
+    assert moved.result is Outcome.DONE and moved.state == model.EMPTY_PROCESS
+    assert moved.state.shutdown.phase == model.RUNNING
 
 
 def test_retired_session_leaves_no_entry_L4() -> None:
     """L4: committed, unregistered, discarded: no pair left, no agent referenced."""
-    state = EMPTY_PROCESS
+    state = model.EMPTY_PROCESS
     for event in (
-        RegisterAgent(SID, A),
-        TurnCompleted(SID),
-        CommitRequested(SID, 1),
-        CommitSucceeded(SID, 1),
-        UnregisterAgent(SID),
-        Discard(SID),
+        model.RegisterAgent(SID, A),
+        model.TurnCompleted(SID),
+        model.CommitRequested(SID, 1),
+        model.CommitSucceeded(SID, 1),
+        model.UnregisterAgent(SID),
+        model.Discard(SID),
     ):
-        state = step(state, event).state
-    assert state == EMPTY_PROCESS
+        state = model.step(state, event).state
+    assert state == model.EMPTY_PROCESS
 
 
 def test_step_functions_reject_events_of_the_other_kind_with_a_clear_message() -> None:
     """A process event passed to step_session, or a session event to step_process,
     names the right function."""
     with pytest.raises(TypeError, match="process events go to step_process"):
-        step_session(None, DrainStarted(0.0, 1.0))  # type: ignore[arg-type]
+        model.step_session(None, model.DrainStarted(0.0, 1.0))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="session events go to step_session"):
-        step_process(Shutdown(), {}, TurnCompleted(SID))
+        model.step_process(model.Shutdown(), {}, model.TurnCompleted(SID))

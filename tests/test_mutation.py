@@ -133,6 +133,6 @@ def test_hook_runs_every_compiled_module_from_source() -> None:
         ("specs/conformance/differential.py", "memory_lifecycle.specs.conformance.differential"),
     ],
 )
-def test_module_name_of_a_package_file(path: str, name: str) -> None:
+def test_a_package_file_maps_to_the_module_name_it_is_installed_as(path: str, name: str) -> None:
     """A source path maps to the name the package installs it under."""
     assert mutation.module_name(ROOT / path) == name

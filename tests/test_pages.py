@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _targets import broken_without
 from memory_lifecycle import model
 from memory_lifecycle.specs.abstraction import process_state, session_state
 from memory_lifecycle.specs.checker import cli as check_cli
@@ -36,7 +37,6 @@ from memory_lifecycle.specs.pages.timeline import build_timeline
 from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED
 
 TESTS = Path(__file__).resolve().parent
-BROKEN = TESTS / "broken"
 RACY = TESTS / "racy"
 SIZE_LIMIT = 5 * 1024 * 1024
 
@@ -226,9 +226,9 @@ def test_S2_check_html_writes_a_page_with_the_trace_statuses_and_replay(tmp_path
 def test_S3_conform_html_shows_violated_not_applicable_and_not_checked(tmp_path: Path) -> None:
     """S3, S8, L4: ``conform TARGET --html FILE`` on a broken variant without discard: S3
     violated with its counterexample, S8/L4 not applicable, the rest not checked."""
-    source = (BROKEN / "base_exception_wedges.py").read_text()
-    small = tmp_path / "wedge_without_discard.py"
-    small.write_text(source.replace("def discard_session(", "def _no_discard("))
+    small = broken_without(
+        "base_exception_wedges", tmp_path / "wedge_without_discard.py", "discard_session"
+    )
     page = tmp_path / "conform.html"
     status = conform_cli.main(
         [str(small), "--quick", "--only", "S3,S8,L4", "--checks", "probes", "--html", str(page)]

@@ -16,7 +16,7 @@ RACY = Path(__file__).parent / "racy"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_conform_flags_the_variant_with_its_property_s2_s3_s4_s7_l1_l2_l3_l4(name: str) -> None:
+def test_conform_flags_the_variant_with_its_property_S2_S3_S4_S7_L1_L2_L3_L4(name: str) -> None:
     """S2 S3 S4 S7 L1 L2 L3 L4: the variant's property is violated, found by the named check."""
     property_id, check, where = EXPECTED[name]
     report = run_conformance(

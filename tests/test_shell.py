@@ -9,7 +9,16 @@ import tracemalloc
 import weakref
 
 import pytest
-from _agents import WAIT, GatedAgent, join, start, wait_until
+from _agents import (
+    WAIT,
+    GatedAgent,
+    commit_running_behind_a_new_turn,
+    held_session,
+    join,
+    start,
+    start_held,
+    wait_until,
+)
 from memory_lifecycle import Outcome, SessionLifecycle
 from memory_lifecycle.model import Segment, TurnCompleted
 
@@ -34,11 +43,8 @@ def waiting_threads(lifecycle: SessionLifecycle) -> int:
 
 def test_late_commit_keeps_turns_completed_in_flight_dirty_S2(lifecycle: SessionLifecycle) -> None:
     """S2: a commit that ends after new turns committed only what it captured."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    thread, box = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    thread, box = start_held(lambda: lifecycle.commit("s"), agent)
     assert lifecycle.complete_turn("s") == 2
     agent.release.set()
     join(thread)
@@ -101,11 +107,8 @@ def test_drain_waits_for_in_flight_work_and_flushes_the_newer_generation_L2_S2(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L2, S2: drain awaits the running call, then commits the turn completed during it."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    committer, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    committer, _ = start_held(lambda: lifecycle.commit("s"), agent)
     lifecycle.complete_turn("s")
     drainer, box = start(lambda: lifecycle.drain(deadline=WAIT))
     agent.release.set()
@@ -153,11 +156,8 @@ def test_turns_completed_during_a_commit_are_coalesced_into_one_call_S10(
     lifecycle: SessionLifecycle,
 ) -> None:
     """S10: three turns completed in flight are committed by one later provider call."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    thread, _ = start(lambda: lifecycle.commit("s", wait=True))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    thread, _ = start_held(lambda: lifecycle.commit("s", wait=True), agent)
     for _ in range(3):
         lifecycle.complete_turn("s")
     agent.release.set()
@@ -172,8 +172,7 @@ def test_discard_keeps_dirty_and_in_flight_entries_S8(lifecycle: SessionLifecycl
     agent = GatedAgent("a", hold=True)
     lifecycle.complete_turn("s", agent=agent)
     assert lifecycle.discard("s") is Outcome.KEPT_DIRTY
-    thread, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    thread, _ = start_held(lambda: lifecycle.commit("s"), agent)
     assert lifecycle.discard("s") is Outcome.KEPT_IN_FLIGHT
     agent.release.set()
     join(thread)
@@ -205,8 +204,7 @@ def test_base_exception_wakes_a_waiting_committer_S3_L3(lifecycle: SessionLifecy
     agent.raises = KeyboardInterrupt()
     agent.on_call = lambda: agent.release.clear()
     lifecycle.complete_turn("s", agent=agent)
-    first, first_box = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    first, first_box = start_held(lambda: lifecycle.commit("s"), agent)
     waiter, waiter_box = start(lambda: lifecycle.commit("s", wait=True))
     wait_until(lambda: waiting_threads(lifecycle) == 1, "the committer waits")
     agent.release.set()
@@ -225,8 +223,7 @@ def test_failed_commit_wakes_waiters_S3_L3(lifecycle: SessionLifecycle) -> None:
     agent = GatedAgent("a", hold=True)
     agent.raises = RuntimeError("down")
     lifecycle.complete_turn("s", agent=agent)
-    first, first_box = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    first, first_box = start_held(lambda: lifecycle.commit("s"), agent)
     waiter, waiter_box = start(lambda: lifecycle.commit("s", wait=True, timeout=WAIT))
     wait_until(lambda: waiting_threads(lifecycle) == 1, "the committer waits")
     agent.release.set()
@@ -242,11 +239,7 @@ def test_waiter_times_out_and_leaves_a_follow_up_L1_L3(
     lifecycle: SessionLifecycle, timeout: float
 ) -> None:
     """L1, L3: a bounded wait returns TIMED_OUT; its work is committed by a follow-up."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     began = time.monotonic()
     assert lifecycle.commit("s", wait=True, timeout=timeout) is Outcome.TIMED_OUT
     assert time.monotonic() - began < WAIT / 2
@@ -260,11 +253,7 @@ def test_busy_commit_is_followed_up_without_another_boundary_L1(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L1: a boundary commit refused as busy is committed when the running call ends."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     assert lifecycle.commit("s") is Outcome.BUSY
     agent.release.set()
     join(first)
@@ -288,8 +277,7 @@ def test_slow_provider_does_not_delay_another_session_S6_L3(lifecycle: SessionLi
     """S6, L3: while one session's provider hangs, every call on another completes."""
     slow, quick = GatedAgent("slow", hold=True), GatedAgent("quick")
     lifecycle.complete_turn("slow", agent=slow)
-    thread, _ = start(lambda: lifecycle.commit("slow", wait=True))
-    assert slow.entered.wait(WAIT)
+    thread, _ = start_held(lambda: lifecycle.commit("slow", wait=True), slow)
     lifecycle.register_agent("fast", quick)
     lifecycle.complete_turn("fast")
     assert lifecycle.commit("fast", wait=True, timeout=WAIT) is Outcome.COMMITTED
@@ -493,11 +481,7 @@ def test_infinite_timeout_and_deadline_wait_without_error_L2_L3(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L2, L3: timeouts beyond what threading accepts are waits without a bound, not errors."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.complete_turn("s", agent=agent)
-    first, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
-    lifecycle.complete_turn("s")
+    agent, first = commit_running_behind_a_new_turn(lifecycle.complete_turn, lifecycle.commit)
     waiter, box = start(lambda: lifecycle.commit("s", wait=True, timeout=float("inf")))
     wait_until(lambda: waiting_threads(lifecycle) == 1, "the committer waits")
     agent.release.set()
@@ -528,17 +512,13 @@ def test_call_that_outlives_a_reset_does_not_end_a_newer_call_S5(
     lifecycle: SessionLifecycle,
 ) -> None:
     """S5: after reset, the old call's end leaves the new call in flight."""
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    old, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    old, _ = start_held(lambda: lifecycle.commit("s"), agent)
     lifecycle.reset()
     second = GatedAgent("second", hold=True)
     lifecycle.register_agent("s", agent)
     lifecycle.complete_turn("s", agent=second)
-    new, _ = start(lambda: lifecycle.commit("s"))
-    assert second.entered.wait(WAIT)
+    new, _ = start_held(lambda: lifecycle.commit("s"), second)
     agent.release.set()
     join(old)
     state = lifecycle.session_state("s")

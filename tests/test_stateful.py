@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from _targets import lacking_the_optional_calls
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 from memory_lifecycle.specs.conformance.runner import run_conformance
@@ -26,20 +27,11 @@ from memory_lifecycle.specs.stateful import (
     SearchBudget,
     StatefulResult,
     Supervisor,
+    discrepancy,
     lifecycle_machine,
     run_stateful,
 )
-from memory_lifecycle.specs.stateful.discrepancy import (
-    CallsDiffer,
-    DirtyDiffers,
-    Discrepancy,
-    Hang,
-    Observation,
-    Overlap,
-    ResultDiffers,
-    StrayCall,
-    ThreadsLeft,
-)
+from memory_lifecycle.specs.stateful.discrepancy import Discrepancy, Observation
 from memory_lifecycle.specs.stateful.machine import invariant_names
 from memory_lifecycle.specs.stateful.prediction import Expected
 
@@ -118,7 +110,7 @@ def claims_only_what_it_checked(result: StatefulResult, budget: SearchBudget) ->
     "target",
     ["memory_lifecycle.compat", "memory_lifecycle.specs.conformance.native_adapter"],
 )
-def test_shells_match_the_model_s1_to_s10_l1_to_l4(target: str) -> None:
+def test_shells_match_the_model_S1_to_S10_L1_to_L4(target: str) -> None:
     """S1-S10, L1-L4: the compat module and the native shell show what the model predicts."""
     machine = lifecycle_machine(target_factory(target))
     run_state_machine_as_test(machine, settings=settings())
@@ -128,14 +120,14 @@ def _discrepancies() -> Iterator[Discrepancy]:
     """Every kind of discrepancy in every combination of the circumstances it records."""
     flags = (False, True)
     for drain, wedged in itertools.product(flags, flags):
-        yield Hang("hang", "s1", drain=drain, wedged=wedged)
-    yield ThreadsLeft("threads")
-    yield Overlap("overlap", "s1")
-    yield StrayCall("stray", "s2")
+        yield discrepancy.Hang("hang", "s1", drain=drain, wedged=wedged)
+    yield discrepancy.ThreadsLeft("threads")
+    yield discrepancy.Overlap("overlap", "s1")
+    yield discrepancy.StrayCall("stray", "s2")
     for difference in ("wrong_agent", "extra", "missing", "extra_in_drain"):
         for values in itertools.product(flags, repeat=6):
             after, no_turn, busy, repeats, follow_up, nothing = values
-            yield CallsDiffer(
+            yield discrepancy.CallsDiffer(
                 "calls",
                 "s1",
                 difference,
@@ -147,23 +139,29 @@ def _discrepancies() -> Iterator[Discrepancy]:
                 nothing_predicted=nothing,
             )
     for ephemeral, after in itertools.product(flags, flags):
-        yield ResultDiffers("turn", "s1", call="turn", ephemeral=ephemeral, after_failure=after)
+        yield discrepancy.ResultDiffers(
+            "turn", "s1", call="turn", ephemeral=ephemeral, after_failure=after
+        )
     commits = [item for item in Expected if item.name not in ("STARTED", "OTHER")]
     for expected, after in itertools.product(commits, flags):
-        yield ResultDiffers("commit", "s1", call="commit", expected=expected, after_failure=after)
-    swallowed = ResultDiffers("abort", "s1", call="commit", abort_swallowed=True)
+        yield discrepancy.ResultDiffers(
+            "commit", "s1", call="commit", expected=expected, after_failure=after
+        )
+    swallowed = discrepancy.ResultDiffers("abort", "s1", call="commit", abort_swallowed=True)
     yield replace(swallowed, expected=Expected.FAILED)
     for how in ("ok", "fail"):
-        yield ResultDiffers("release", "s1", call="held_commit", ended=how)
-    yield ResultDiffers("abort", "s1", call="held_commit", ended="abort", abort_swallowed=True)
+        yield discrepancy.ResultDiffers("release", "s1", call="held_commit", ended=how)
+    yield discrepancy.ResultDiffers(
+        "abort", "s1", call="held_commit", ended="abort", abort_swallowed=True
+    )
     for expected in commits:
-        yield ResultDiffers("discard", "s1", call="discard", expected=expected)
+        yield discrepancy.ResultDiffers("discard", "s1", call="discard", expected=expected)
     rules = ("start", "register", "complete_turn", "commit", "held commit", "release_held_commit")
     for rule_name in (*rules, "discard", "drain"):
         for ended in (None, "ok", "fail", "abort"):
             for values in itertools.product(flags, repeat=5):
                 other, not_bool, lost, after, follow_up = values
-                yield DirtyDiffers(
+                yield discrepancy.DirtyDiffers(
                     "dirty",
                     "s1",
                     other_session=other,
@@ -176,7 +174,7 @@ def _discrepancies() -> Iterator[Discrepancy]:
                 )
 
 
-def test_every_discrepancy_breaks_exactly_one_property_s1_to_s10_l1_to_l4() -> None:
+def test_every_discrepancy_breaks_exactly_one_property_S1_to_S10_L1_to_L4() -> None:
     """S1-S10, L1-L4: the invariants split discrepancies: each is blamed on one property."""
     machine_class = lifecycle_machine(target_factory("memory_lifecycle.compat"))
     machine = machine_class()
@@ -197,11 +195,13 @@ def test_every_discrepancy_breaks_exactly_one_property_s1_to_s10_l1_to_l4() -> N
         machine.teardown()
 
 
-def test_only_a_symptom_waits_for_its_cause_l3_s7() -> None:
+def test_only_a_symptom_waits_for_its_cause_L3_S7() -> None:
     """L3, S7: with a hang in the rule, a wrong dirty flag is a symptom: L3 is blamed, not S7."""
     machine = lifecycle_machine(target_factory("memory_lifecycle.compat"))()
-    dirty = DirtyDiffers("dirty", "s1", not_a_bool=True, rule="commit")
-    machine.seen = Observation("commit", ("s1",), {}, discrepancies=[dirty, Hang("hang", "s1")])
+    dirty = discrepancy.DirtyDiffers("dirty", "s1", not_a_bool=True, rule="commit")
+    machine.seen = Observation(
+        "commit", ("s1",), {}, discrepancies=[dirty, discrepancy.Hang("hang", "s1")]
+    )
     try:
         machine.counts_well_formed_S7()
         with pytest.raises(PropertyViolation, match="L3 violated"):
@@ -210,7 +210,7 @@ def test_only_a_symptom_waits_for_its_cause_l3_s7() -> None:
         machine.teardown()
 
 
-def test_one_search_reports_each_violated_property_s1_s5_s8(three_defects: str) -> None:
+def test_one_search_reports_each_violated_property_S1_S5_S8(three_defects: str) -> None:
     """S1, S5, S8: a module breaking three properties gets all three from one call."""
     result = run_stateful(target_factory(three_defects), budget=QUICK)
     claims_only_what_it_checked(result, QUICK)
@@ -220,7 +220,7 @@ def test_one_search_reports_each_violated_property_s1_s5_s8(three_defects: str) 
     assert result.errors == ()
 
 
-def test_only_restricts_the_search_s2_s5(three_defects: str) -> None:
+def test_only_restricts_the_search_S2_S5(three_defects: str) -> None:
     """S2, S5: unselected properties are neither reported nor allowed to end the search.
 
     Asked for S2 only, the search runs its whole budget although the module
@@ -238,7 +238,7 @@ def test_only_restricts_the_search_s2_s5(three_defects: str) -> None:
     assert only_s5.verdicts["S5"].replay[:2] == ("--only", "S5")
 
 
-def test_unselected_invariants_never_run_s2() -> None:
+def test_unselected_invariants_never_run_S2() -> None:
     """S2: a machine checking S2 runs the S2 invariant and no other."""
     ran: set[str] = set()
     machine_class = lifecycle_machine(target_factory("memory_lifecycle.compat"), Supervisor(["S2"]))
@@ -252,7 +252,7 @@ def test_unselected_invariants_never_run_s2() -> None:
     assert ran == {"late_turns_survive_a_commit_S2"}
 
 
-def test_a_search_out_of_time_passes_nothing_s1_to_s10_l1_to_l4() -> None:
+def test_a_search_out_of_time_passes_nothing_S1_to_S10_L1_to_L4() -> None:
     """S1-S10, L1-L4: when the time limit ends the search early, no property is passed."""
     budget = SearchBudget(runs=10_000, steps=25, seconds=1.0, shrink_seconds=1.0)
     result = run_stateful(target_factory("memory_lifecycle.compat"), budget=budget)
@@ -261,20 +261,16 @@ def test_a_search_out_of_time_passes_nothing_s1_to_s10_l1_to_l4() -> None:
     assert all("time limit" in verdict.detail for verdict in result.verdicts.values())
 
 
-def test_missing_calls_make_properties_not_applicable_s8_l4_l2(tmp_path: Path) -> None:
+def test_missing_calls_make_properties_not_applicable_S8_L4_L2(tmp_path: Path) -> None:
     """S8, L4, L2: without discard_session and drain they are not applicable, not passed."""
-    source = (BROKEN / "busy_request_dropped.py").read_text()
-    source = source.replace("def discard_session(", "def _no_discard(")
-    source = source.replace("def drain_all_on_shutdown(", "def _no_drain(")
-    small = tmp_path / "small_api.py"
-    small.write_text(source)
+    small = lacking_the_optional_calls(tmp_path)
     budget = SearchBudget(runs=20, steps=10, seconds=60.0, shrink_seconds=2.0)
     result = run_stateful(target_factory(str(small)), budget=budget, properties=["S8", "L4", "L2"])
     assert {verdict.status for verdict in result.verdicts.values()} == {"not_applicable"}
     assert result.runs == 0
 
 
-def test_same_seed_same_verdict_s1() -> None:
+def test_same_seed_same_verdict_S1() -> None:
     """S1: two searches with one seed find the same violation with the same counterexample."""
     factory = target_factory(str(BROKEN / "ephemeral_counted.py"))
     budget = SearchBudget(runs=40, steps=20, seconds=120.0, shrink_seconds=30.0)
@@ -284,7 +280,7 @@ def test_same_seed_same_verdict_s1() -> None:
     assert first.runs == second.runs
 
 
-def test_original_module_violates_s3_s10_l1_in_one_quick_run() -> None:
+def test_original_module_violates_S3_S10_L1_in_one_quick_run() -> None:
     """S3, S10, L1: the first published hermes-webui module breaks all three; one run says so.
 
     Skips when the original module is not on disk (MEMORY_LIFECYCLE_ORIGINAL

@@ -15,7 +15,10 @@ RACY = Path(__file__).parent / "racy"
 GOOD = (RACY / "sound.py").read_text()
 
 
-def _one_line(error: pytest.ExceptionInfo[TargetError]) -> str:
+def _refusal(target: Path) -> str:
+    """The TargetError that loading ``target`` raises: one line."""
+    with pytest.raises(TargetError) as error:
+        target_factory(str(target))
     text = str(error.value)
     assert "\n" not in text
     return text
@@ -23,27 +26,21 @@ def _one_line(error: pytest.ExceptionInfo[TargetError]) -> str:
 
 def test_missing_file_is_a_target_error_naming_it(tmp_path: Path) -> None:
     """A target path that does not exist is refused with its name."""
-    with pytest.raises(TargetError) as error:
-        target_factory(str(tmp_path / "missing.py"))
-    assert "missing.py does not exist" in _one_line(error)
+    assert "missing.py does not exist" in _refusal(tmp_path / "missing.py")
 
 
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     """A syntax error reads file:line: message."""
     broken = tmp_path / "broken_syntax.py"
     broken.write_text("x = 1\ndef f(:\n    pass\n")
-    with pytest.raises(TargetError) as error:
-        target_factory(str(broken))
-    assert f"{broken}:2: " in _one_line(error)
+    assert f"{broken}:2: " in _refusal(broken)
 
 
 def test_import_error_names_the_exception_and_where(tmp_path: Path) -> None:
     """An import that raises is refused with the exception and the line that raised it."""
     broken = tmp_path / "bad_import.py"
     broken.write_text("import no_such_module_anywhere\n")
-    with pytest.raises(TargetError) as error:
-        target_factory(str(broken))
-    text = _one_line(error)
+    text = _refusal(broken)
     assert "ModuleNotFoundError" in text and f"{broken}:1" in text
 
 
@@ -54,18 +51,14 @@ def test_import_that_hangs_is_refused_within_the_bound(
     hangs = tmp_path / "hangs_at_import.py"
     hangs.write_text("import threading\nthreading.Event().wait()\n")
     monkeypatch.setattr(loading, "IMPORT_BOUND", 0.3)
-    with pytest.raises(TargetError) as error:
-        target_factory(str(hangs))
-    assert "did not finish within 0.3 s" in _one_line(error)
+    assert "did not finish within 0.3 s" in _refusal(hangs)
 
 
 def test_module_missing_the_api_is_refused_with_what_is_missing(tmp_path: Path) -> None:
     """A module without the required functions is refused, naming them."""
     empty = tmp_path / "no_api.py"
     empty.write_text("x = 1\n")
-    with pytest.raises(TargetError) as error:
-        target_factory(str(empty))
-    assert "lacks register_agent, unregister_agent" in _one_line(error)
+    assert "lacks register_agent, unregister_agent" in _refusal(empty)
 
 
 @pytest.mark.parametrize("name", ["compat", "native"])

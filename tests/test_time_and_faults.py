@@ -14,13 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from _agents import WAIT, GatedAgent, join, start, wait_until
+from _agents import WAIT, GatedAgent, held_session, join, start, start_held, wait_until
 from _pure import pure_lifecycle
 from memory_lifecycle import Outcome, SessionLifecycle
 
@@ -36,15 +36,6 @@ def lifecycle() -> SessionLifecycle:
 def patchable() -> Any:
     """A ``SessionLifecycle`` whose methods a test may patch (run from source)."""
     return pure_lifecycle().SessionLifecycle
-
-
-@pytest.fixture
-def compat() -> Iterator[ModuleType]:
-    import memory_lifecycle.compat as module
-
-    module._reset_for_tests()
-    yield module
-    module._reset_for_tests()
 
 
 class Counter:
@@ -64,12 +55,19 @@ class Counter:
             raise RuntimeError("flaky provider")
 
 
-def dirty_sessions(lifecycle: SessionLifecycle, count: int, **agent: Any) -> list[Counter]:
+def dirty_sessions(
+    register: Callable[[str, Counter], object],
+    complete_turn: Callable[[str], object],
+    count: int,
+    **agent: Any,
+) -> list[Counter]:
+    """Sessions s0, s1, ... each with one turn completed under its own ``Counter`` agent,
+    through the API's own calls (as in ``_agents.held_session``)."""
     agents = []
     for number in range(count):
         counter = Counter(**agent)
-        lifecycle.register_agent(f"s{number}", counter)
-        lifecycle.complete_turn(f"s{number}")
+        register(f"s{number}", counter)
+        complete_turn(f"s{number}")
         agents.append(counter)
     return agents
 
@@ -81,12 +79,10 @@ def test_hung_background_commit_costs_only_its_own_session_L2(
     lifecycle: SessionLifecycle,
 ) -> None:
     """L2: a hung fire-and-forget commit does not spend the deadline of 50 healthy sessions."""
-    stuck = GatedAgent("stuck", hold=True)
-    lifecycle.register_agent("stuck", stuck)
-    lifecycle.complete_turn("stuck")
+    stuck = held_session(lifecycle.register_agent, lifecycle.complete_turn, "stuck", name="stuck")
     assert lifecycle.commit_in_background("stuck") is Outcome.STARTED
     assert stuck.entered.wait(WAIT)
-    agents = dirty_sessions(lifecycle, 50)
+    agents = dirty_sessions(lifecycle.register_agent, lifecycle.complete_turn, 50)
     report = lifecycle.drain(deadline=1.0)
     assert sorted(report.committed) == sorted(f"s{n}" for n in range(50))
     assert all(agent.calls == 1 for agent in agents)
@@ -100,18 +96,12 @@ def test_hung_registered_thread_costs_only_its_own_session_in_the_drop_in_L2(
     compat: ModuleType,
 ) -> None:
     """L2: the same with a host thread registered through the drop-in's registry."""
-    stuck = GatedAgent("stuck", hold=True)
-    compat.register_agent("stuck", stuck)
-    compat.mark_turn_completed("stuck")
+    stuck = held_session(compat.register_agent, compat.mark_turn_completed, "stuck", name="stuck")
     thread = threading.Thread(target=lambda: compat.commit_session_memory("stuck"), daemon=True)
     assert compat._register_background_commit_thread(thread) is True
     thread.start()
     assert stuck.entered.wait(WAIT)
-    agents = []
-    for number in range(50):
-        agents.append(Counter())
-        compat.register_agent(f"s{number}", agents[-1])
-        compat.mark_turn_completed(f"s{number}")
+    agents = dirty_sessions(compat.register_agent, compat.mark_turn_completed, 50)
     compat.drain_all_on_shutdown(1.0)
     assert all(agent.calls == 1 for agent in agents)
     assert not any(compat.has_uncommitted_work(f"s{number}") for number in range(50))
@@ -124,15 +114,11 @@ def test_drain_retries_failures_and_commits_turns_completed_meanwhile_L2(
 ) -> None:
     """L2: beside a hung provider, a flaky session is retried and a turn completed
     during the drain is committed, long before the deadline."""
-    hung = GatedAgent("hung", hold=True)
-    lifecycle.register_agent("hung", hung)
-    lifecycle.complete_turn("hung")
+    hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "hung", name="hung")
     flaky = Counter(failures=2)
     lifecycle.register_agent("flaky", flaky)
     lifecycle.complete_turn("flaky")
-    late = GatedAgent("late", hold=True)
-    lifecycle.register_agent("late", late)
-    lifecycle.complete_turn("late")
+    late = held_session(lifecycle.register_agent, lifecycle.complete_turn, "late", name="late")
     thread, box = start(lambda: lifecycle.drain(deadline=WAIT))
     assert late.entered.wait(WAIT) and hung.entered.wait(WAIT)
     assert lifecycle.complete_turn("late") == 2  # completed while its first call runs
@@ -168,11 +154,8 @@ def test_after_a_drain_busy_boundaries_are_followed_up_again_L1(
     """L1: once the drain returned, a commit refused as busy is followed up again and
     background commits are admitted."""
     lifecycle.drain(deadline=1.0)
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    thread, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    thread, _ = start_held(lambda: lifecycle.commit("s"), agent)
     lifecycle.complete_turn("s")
     assert lifecycle.commit("s") is Outcome.BUSY
     agent.release.set()
@@ -193,11 +176,8 @@ def test_drop_in_admits_registrations_and_follows_up_after_its_drain_L1(
     thread = threading.Thread(target=print)
     assert compat._register_background_commit_thread(thread) is True
     compat._unregister_background_commit_thread(thread)
-    agent = GatedAgent("a", hold=True)
-    compat.register_agent("s", agent)
-    compat.mark_turn_completed("s")
-    thread, _ = start(lambda: compat.commit_session_memory("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(compat.register_agent, compat.mark_turn_completed)
+    thread, _ = start_held(lambda: compat.commit_session_memory("s"), agent)
     compat.mark_turn_completed("s")
     assert compat.commit_session_memory("s") is False
     agent.release.set()
@@ -208,11 +188,8 @@ def test_drop_in_admits_registrations_and_follows_up_after_its_drain_L1(
 def test_drop_in_refuses_registrations_while_its_drain_runs_L2(compat: ModuleType) -> None:
     """L2: while the drain runs, ``_draining`` is set and host threads are refused (the
     host commits inline; the drain commits that work anyway)."""
-    agent = GatedAgent("a", hold=True)
-    compat.register_agent("s", agent)
-    compat.mark_turn_completed("s")
-    drain, _ = start(lambda: compat.drain_all_on_shutdown(WAIT))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(compat.register_agent, compat.mark_turn_completed)
+    drain, _ = start_held(lambda: compat.drain_all_on_shutdown(WAIT), agent)
     assert compat._draining is True
     assert compat._register_background_commit_thread(threading.Thread(target=print)) is False
     agent.release.set()
@@ -256,9 +233,7 @@ def test_interrupt_after_a_call_ended_still_starts_its_follow_up_L1(
     """L1: an interruption after the end of a call was stored, before its follow-up
     started, is settled: the follow-up still commits the busy boundary's work."""
     lifecycle = patchable()
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
     box: list[object] = []
 
     def run() -> None:
@@ -292,11 +267,8 @@ def test_interrupted_waiter_leaves_the_lock_free_L3(patchable: Any) -> None:
     """L3: a waiting commit interrupted in its wait leaves the lock free and nothing
     in flight of its own."""
     lifecycle = patchable()
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
-    thread, _ = start(lambda: lifecycle.commit("s"))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
+    thread, _ = start_held(lambda: lifecycle.commit("s"), agent)
     original = lifecycle._wait
 
     def interrupted(seconds: float | None) -> None:
@@ -319,9 +291,7 @@ def test_interrupted_drain_is_finished_and_background_commits_resume_L2(
     """L2: a Ctrl-C in the drain's wait ends the drain: the lifecycle does not stay
     draining (background commits admitted, follow-ups run)."""
     lifecycle = patchable()
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent("s", agent)
-    lifecycle.complete_turn("s")
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn)
     original = lifecycle._wait
 
     def interrupted_once_the_worker_calls(seconds: float) -> None:
@@ -464,11 +434,8 @@ def test_a_session_id_whose_repr_raises_still_gets_its_follow_up_L1(
 ) -> None:
     """L1: thread names never need repr(session_id): the follow-up still runs."""
     session_id = BadRepr()
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent(session_id, agent)
-    lifecycle.complete_turn(session_id)
-    thread, _ = start(lambda: lifecycle.commit(session_id))
-    assert agent.entered.wait(WAIT)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn, session_id)
+    thread, _ = start_held(lambda: lifecycle.commit(session_id), agent)
     lifecycle.complete_turn(session_id)
     assert lifecycle.commit(session_id) is Outcome.BUSY
     agent.release.set()
@@ -480,9 +447,7 @@ def test_a_session_id_whose_repr_raises_still_gets_its_follow_up_L1(
 def test_thread_names_do_not_copy_huge_session_ids_L4(lifecycle: SessionLifecycle) -> None:
     """L4: a 20 MB session id is not copied into the name of its commit thread."""
     session_id = "x" * 20_000_000
-    agent = GatedAgent("a", hold=True)
-    lifecycle.register_agent(session_id, agent)
-    lifecycle.complete_turn(session_id)
+    agent = held_session(lifecycle.register_agent, lifecycle.complete_turn, session_id)
     assert lifecycle.commit_in_background(session_id) is Outcome.STARTED
     assert agent.entered.wait(WAIT)
     with lifecycle.background_lock:
@@ -580,7 +545,7 @@ def test_drain_called_by_a_provider_returns_without_waiting_for_its_call_L2(
     """L2: a drain started inside a provider call cannot wait for that call: it
     queues the other sessions and returns once nothing is queued, reporting the calls
     still running; those calls then end and commit."""
-    others = dirty_sessions(lifecycle, 3)
+    others = dirty_sessions(lifecycle.register_agent, lifecycle.complete_turn, 3)
     agent = GatedAgent("a")
     reports: list[Any] = []
     agent.on_call = lambda: reports.append(lifecycle.drain(deadline=WAIT))
@@ -717,7 +682,7 @@ def test_drain_report_lists_every_session_its_workers_committed_L2() -> None:
     workers committed (the commit is recorded with the call's end)."""
     for _ in range(20):
         lifecycle = SessionLifecycle(drain_workers=32)
-        dirty_sessions(lifecycle, 100)
+        dirty_sessions(lifecycle.register_agent, lifecycle.complete_turn, 100)
         report = lifecycle.drain(deadline=WAIT)
         assert sorted(report.committed) == sorted(f"s{number}" for number in range(100))
         assert not report.still_dirty and not report.in_flight
@@ -737,7 +702,7 @@ def test_a_logger_that_raises_costs_no_work_in_the_drain_L1_L2() -> None:
     """L1 L2: failed provider calls are logged; when the host's logger raises, the drain
     workers survive it and the retries commit every session."""
     lifecycle = SessionLifecycle(drain_workers=4, log=RaisingLogger)
-    agents = dirty_sessions(lifecycle, 20, failures=2)
+    agents = dirty_sessions(lifecycle.register_agent, lifecycle.complete_turn, 20, failures=2)
     report = lifecycle.drain(deadline=WAIT)
     assert not report.still_dirty and not report.deadline_passed
     assert all(agent.calls == 3 for agent in agents)
@@ -770,11 +735,8 @@ def test_ctrl_c_between_a_waits_release_and_reacquire_raises_keyboard_interrupt_
     """L3: interrupted inside the wait, a waiting commit or a drain raises the
     KeyboardInterrupt (not 'cannot release un-acquired lock') and leaves the lock free."""
     lifecycle = SessionLifecycle()
-    hung = GatedAgent("hung", hold=True)
-    lifecycle.register_agent("s", hung)
-    lifecycle.complete_turn("s")
-    holder = start(lambda: lifecycle.commit("s"))
-    assert hung.entered.wait(WAIT)
+    hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "s", name="hung")
+    holder = start_held(lambda: lifecycle.commit("s"), hung)
     lifecycle.complete_turn("s")
     lifecycle.condition = ReleasedThenInterrupted(lifecycle.lock)
     with pytest.raises(KeyboardInterrupt):

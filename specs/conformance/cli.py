@@ -25,16 +25,25 @@ from ..commandline import (
     VIOLATED,
     OutputError,
     Progress,
+    add_sequence_diagram_option,
+    add_strict_option,
     check_output_file,
     exit_status_help,
-    missing_tool,
+    subcommand_parser,
     target_error_text,
 )
 from ..properties import ALL
 from .differential import add_reference_options, reference_checks, run_reference, with_reference
 from .divergences import DivergenceError
 from .report import as_json, as_junit, table
-from .runner import BUDGETS, CHECKS, Report, run_conformance
+from .runner import (
+    BUDGETS,
+    CHECKS,
+    Report,
+    named_checks,
+    run_conformance,
+    stateful_tool_missing,
+)
 from .target import TargetError
 
 STATUS_HELP = """statuses:
@@ -47,12 +56,11 @@ kinds: S9 and S10 are advisory (efficiency, hygiene); the others are required.""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memory-lifecycle conform",
-        description="Check an implementation of the memory-provider session lifecycle API "
-        "against the properties S1-S10 and L1-L4.",
-        epilog=f"{STATUS_HELP}\n\n{exit_status_help()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = subcommand_parser(
+        "conform",
+        "Check an implementation of the memory-provider session lifecycle API against the "
+        "properties S1-S10 and L1-L4.",
+        f"{STATUS_HELP}\n\n{exit_status_help()}",
     )
     parser.add_argument(
         "target",
@@ -91,18 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the stateful search (default: 0)"
     )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail (exit status 1) on advisory violations (S9, S10) too",
-    )
-    parser.add_argument(
-        "--sequence-diagram",
-        metavar="FILE",
-        type=Path,
-        help="write each counterexample as a Mermaid sequence diagram: FILE for one, "
-        "FILE with the property id before the suffix (seq.S2.mmd) for several",
-    )
+    add_strict_option(parser)
+    add_sequence_diagram_option(parser)
     return parser
 
 
@@ -125,11 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--only: unknown property id(s) {', '.join(unknown) or '(none given)'}; "
                 f"choose from {', '.join(known)}"
             )
-    checks = tuple(part.strip() for part in args.checks.split(",") if part.strip())
+    checks = named_checks(args.checks)
     checks, differential = reference_checks(args, checks)
     if (not checks and not differential) or any(item not in CHECKS for item in checks):
         return _usage(f"--checks takes some of {', '.join(CHECKS)} (got {args.checks!r})")
-    missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
+    missing = stateful_tool_missing(checks)
     if missing:
         return _usage(f"{missing} (or leave it out: --checks probes,interleave)")
     try:

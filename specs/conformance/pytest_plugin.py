@@ -34,9 +34,16 @@ from typing import Any
 
 import pytest
 
-from ..commandline import Progress, missing_tool, target_error_text
+from ..commandline import Progress, target_error_text
 from ..properties import ALL, BY_ID
-from .runner import BUDGETS, CHECKS, Conformance, PropertyResult
+from .runner import (
+    BUDGETS,
+    CHECKS,
+    Conformance,
+    PropertyResult,
+    named_checks,
+    stateful_tool_missing,
+)
 from .target import NAMED_TARGETS, TargetError
 
 COLLECTOR = "lifecycle-conformance"
@@ -77,12 +84,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _checks(config: pytest.Config) -> tuple[str, ...]:
     given = str(config.getoption("--lifecycle-checks"))
-    checks = tuple(part.strip() for part in given.split(",") if part.strip())
+    checks = named_checks(given)
     if not checks or any(item not in CHECKS for item in checks):
         raise pytest.UsageError(
             f"--lifecycle-checks takes some of {', '.join(CHECKS)} (got {given!r})"
         )
-    missing = "stateful" in checks and missing_tool("hypothesis", "the stateful comparison")
+    missing = stateful_tool_missing(checks)
     if missing:
         raise pytest.UsageError(f"{missing} (or leave it out: --lifecycle-checks=probes)")
     return checks

@@ -23,10 +23,11 @@ from __future__ import annotations
 import shlex
 import time
 import types
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
+from ..commandline import missing_tool
 from ..interleave.runner import quiet_logging
 from ..properties import ALL, BY_ID
 from ..trace import Trace
@@ -40,6 +41,19 @@ they win when a property's verdicts are combined."""
 
 CHECKS = ("probes", "stateful", "interleave")
 """The kinds of check, in the order they run."""
+
+
+def named_checks(text: str) -> tuple[str, ...]:
+    """The kinds of check a comma-separated option value names, in its order."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def stateful_tool_missing(checks: Collection[str]) -> str | None:
+    """What to install when ``checks`` include the stateful comparison and hypothesis
+    is not importable; None otherwise (the probes and interleavings need nothing)."""
+    if "stateful" not in checks:
+        return None
+    return missing_tool("hypothesis", "the stateful comparison")
 
 
 @dataclass(frozen=True)
@@ -419,13 +433,7 @@ class Conformance:
         if factory is None:
             reason = "the interleaving explorer cannot load this kind of target"
             self.done += len(scenarios)
-            for scenario, interrupts in scenarios:
-                _not_checked_all(
-                    self._covered(scenario),
-                    "interleave",
-                    _source(scenario.name, interrupts),
-                    reason,
-                )
+            self._not_explored(scenarios, reason)
             self.finished.add("interleave")
             return
         from ..interleave.explore import explore
@@ -435,8 +443,9 @@ class Conformance:
             self._step(label)
             covered = self._covered(scenario)
             if covered and all(slot.status == "violated" for slot in covered):
-                reason = "already shown violated; not explored again"
-                _not_checked_all(covered, "interleave", _source(scenario.name, interrupts), reason)
+                self._not_explored(
+                    [(scenario, interrupts)], "already shown violated; not explored again"
+                )
                 continue
 
             def count(runs: int, label: str = label) -> None:
@@ -462,13 +471,7 @@ class Conformance:
                 reason = f"the explorer stopped at scenario {scenario.name}: {error}"
                 self._report.errors.append(reason)
                 self.done += len(scenarios) - index - 1
-                for rest, rest_interrupts in scenarios[index:]:
-                    _not_checked_all(
-                        self._covered(rest),
-                        "interleave",
-                        _source(rest.name, rest_interrupts),
-                        reason,
-                    )
+                self._not_explored(scenarios[index:], reason)
                 self.finished.add("interleave")
                 return
             self._record_exploration(scenario, result, interrupts)
@@ -476,6 +479,13 @@ class Conformance:
 
     def _covered(self, scenario: Any) -> list[PropertyResult]:
         return [self.results[pid] for pid in scenario.properties if pid in self.results]
+
+    def _not_explored(self, scenarios: Sequence[tuple[Any, bool]], reason: str) -> None:
+        """Each property these scenarios cover gets a not-checked verdict from each of them."""
+        for scenario, interrupts in scenarios:
+            _not_checked_all(
+                self._covered(scenario), "interleave", _source(scenario.name, interrupts), reason
+            )
 
     def _record_exploration(self, scenario: Any, result: Any, interrupts: bool) -> None:
         source = _source(scenario.name, interrupts)
@@ -612,21 +622,25 @@ def _interleave_factory(factory: TargetFactory, sample: Target) -> Any:
     return factory if native or isinstance(sample.api, types.ModuleType) else None
 
 
-def run_conformance(
-    target: str,
-    *,
-    budget: str = "standard",
-    only: Collection[str] | None = None,
-    seed: int = 0,
-    checks: tuple[str, ...] = CHECKS,
-    progress: Progress | None = None,
-) -> Report:
+class RunOptions(TypedDict, total=False):
+    """What ``run_conformance`` passes on to ``Conformance`` (see its parameters)."""
+
+    budget: str
+    only: Collection[str] | None
+    seed: int
+    checks: tuple[str, ...]
+    progress: Progress | None
+
+
+def run_conformance(target: str, **options: Unpack[RunOptions]) -> Report:
     """Check ``target`` (a dotted module path or a .py file); raises ``TargetError`` if unusable.
 
+    ``options`` are ``Conformance``'s: the budget, the properties to check
+    (``only``), the seed, the kinds of ``checks`` and a ``progress`` callback.
     Ctrl-C stops the run: the report then says ``interrupted`` and keeps every
     verdict reached so far.
     """
-    run = Conformance(target, budget=budget, only=only, seed=seed, checks=checks, progress=progress)
+    run = Conformance(target, **options)
     try:
         run.run_probes()
         run.run_stateful()

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from ..machine import (
-    COMMITTING,
-    COMMITTING_DIRTY,
-    PROCESS_EDGES,
-    PROCESS_STATE_MEANINGS,
-    PROCESS_STATES,
-    SESSION_EDGES,
-    SESSION_STATE_MEANINGS,
-    SESSION_STATES,
-)
+from .. import machine
 from .concrete import DIAGRAM_BOUNDS, concrete_graph, concrete_to_dot
 from .dot import machine_to_dot
 from .mermaid import machine_to_mermaid, state_table
@@ -36,29 +27,29 @@ REFRESH_COMMAND = "python -m memory_lifecycle diagrams"
 def text_outputs() -> dict[str, str]:
     """File name -> contents of every text output (``.dot``, ``.mmd``, ``.md``)."""
     session_mermaid = machine_to_mermaid(
-        SESSION_TITLE, SESSION_STATES, SESSION_EDGES, direction=SESSION_DIRECTION
+        SESSION_TITLE, machine.SESSION_STATES, machine.SESSION_EDGES, direction=SESSION_DIRECTION
     )
     process_mermaid = machine_to_mermaid(
-        PROCESS_TITLE, PROCESS_STATES, PROCESS_EDGES, direction=PROCESS_DIRECTION
+        PROCESS_TITLE, machine.PROCESS_STATES, machine.PROCESS_EDGES, direction=PROCESS_DIRECTION
     )
     graph = concrete_graph(DIAGRAM_BOUNDS)
     return {
         "session-machine.dot": machine_to_dot(
             "session_machine",
             SESSION_TITLE,
-            SESSION_STATES,
-            SESSION_EDGES,
-            SESSION_STATE_MEANINGS,
+            machine.SESSION_STATES,
+            machine.SESSION_EDGES,
+            machine.SESSION_STATE_MEANINGS,
             rankdir=SESSION_DIRECTION,
-            same_rank=[(COMMITTING, COMMITTING_DIRTY)],
+            same_rank=[(machine.COMMITTING, machine.COMMITTING_DIRTY)],
         ),
         "session-machine.mmd": session_mermaid,
         "process-machine.dot": machine_to_dot(
             "process_machine",
             PROCESS_TITLE,
-            PROCESS_STATES,
-            PROCESS_EDGES,
-            PROCESS_STATE_MEANINGS,
+            machine.PROCESS_STATES,
+            machine.PROCESS_EDGES,
+            machine.PROCESS_STATE_MEANINGS,
             rankdir=PROCESS_DIRECTION,
         ),
         "process-machine.mmd": process_mermaid,
@@ -91,7 +82,7 @@ def readme_snippet(session_mermaid: str, process_mermaid: str, concrete_states: 
             session_mermaid.rstrip("\n"),
             "```",
             "",
-            state_table(SESSION_STATES, SESSION_STATE_MEANINGS).rstrip("\n"),
+            state_table(machine.SESSION_STATES, machine.SESSION_STATE_MEANINGS).rstrip("\n"),
             "",
             "### The process",
             "",

@@ -15,29 +15,38 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..commandline import OK, USAGE, VIOLATED, OutputError, check_output_folder, exit_status_help
+from ..commandline import (
+    INTERRUPTED,
+    OK,
+    USAGE,
+    VIOLATED,
+    OutputError,
+    check_output_folder,
+    exit_status_help,
+    subcommand_parser,
+)
 from .build import REFRESH_COMMAND, RENDERED, text_outputs
 from .render import MISSING_HELP, Renderer, find_renderer, render, version
+
+EXIT_STATUSES = {
+    OK: "the diagrams were written (or, with --check, are current)",
+    VIOLATED: "--check: a text diagram in DIR is stale or missing",
+    USAGE: "bad usage, a folder that cannot be written, or a renderer that failed",
+    INTERRUPTED: "interrupted (Ctrl-C)",
+}
+"""What the exit statuses of ``diagrams`` mean."""
 
 DEFAULT_OUT = Path("diagrams")
 IMAGE_FORMATS = ("svg", "png")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memory-lifecycle diagrams",
-        description="Render the abstract session and process machines and the reachable "
-        "states of a small world as Graphviz (.dot, .svg, .png) and Mermaid (.mmd). "
-        "Images are drawn only when their .dot source changed (or with --redraw).",
-        epilog=exit_status_help(
-            {
-                OK: "the diagrams were written (or, with --check, are current)",
-                VIOLATED: "--check: a text diagram in DIR is stale or missing",
-                USAGE: "bad usage, a folder that cannot be written, or a renderer that failed",
-                130: "interrupted (Ctrl-C)",
-            }
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = subcommand_parser(
+        "diagrams",
+        "Render the abstract session and process machines and the reachable states of a "
+        "small world as Graphviz (.dot, .svg, .png) and Mermaid (.mmd). Images are drawn "
+        "only when their .dot source changed (or with --redraw).",
+        exit_status_help(EXIT_STATUSES),
     )
     parser.add_argument(
         "--out",

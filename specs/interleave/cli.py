@@ -15,7 +15,16 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from ..commandline import INTERRUPTED, OK, USAGE, VIOLATED, Progress, exit_status_help
+from ..commandline import (
+    INTERRUPTED,
+    OK,
+    USAGE,
+    VIOLATED,
+    Progress,
+    add_strict_option,
+    exit_status_help,
+    subcommand_parser,
+)
 from ..conformance.target import TargetError, TargetFactory, target_factory
 from ..properties import BY_ID
 from .explore import (
@@ -36,12 +45,11 @@ PROG = "memory-lifecycle interleave"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Explore the thread interleavings of a lifecycle implementation "
+    parser = subcommand_parser(
+        "interleave",
+        "Explore the thread interleavings of a lifecycle implementation "
         "deterministically and check the properties on every schedule.",
-        epilog=exit_status_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        exit_status_help(),
     )
     parser.add_argument(
         "target",
@@ -88,11 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         help="dfs: raise KeyboardInterrupt at every interrupt site of the interrupted actors, "
         "as a signal handler would",
     )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail (exit status 1) on advisory violations (S9, S10) too",
-    )
+    add_strict_option(parser)
     parser.add_argument(
         "--replay",
         metavar="SCHEDULE",

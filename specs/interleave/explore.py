@@ -100,6 +100,43 @@ class _Node:
     tried: set[int]
 
 
+def _result(
+    scenario: Scenario,
+    ended: RunResult | None,
+    target_name: str,
+    started: float,
+    *,
+    mode: str,
+    schedules: int,
+    exhausted: bool,
+    max_steps: int,
+    preemption_bound: int | None = None,
+    by_bound: dict[int, int] | None = None,
+    interrupt_sites: int = 0,
+    violation: Violation | None = None,
+) -> ExplorationResult:
+    """What an exploration that began at ``started`` found.
+
+    ``ended`` is the run it stopped at (a violation, or a target lacking what the
+    scenario needs), None when none did; ``violation`` stands for that run's own
+    (a sampled run's, with its seed).
+    """
+    return ExplorationResult(
+        scenario=scenario.name,
+        target=target_name if ended is None else ended.target,
+        mode=mode,
+        schedules=schedules,
+        exhausted=exhausted,
+        violation=ended.violation if violation is None and ended is not None else violation,
+        not_applicable=None if ended is None else ended.not_applicable,
+        elapsed=time.perf_counter() - started,
+        preemption_bound=preemption_bound,
+        max_steps=max_steps,
+        by_bound={} if by_bound is None else by_bound,
+        interrupt_sites=interrupt_sites,
+    )
+
+
 def _is_preemption(current: int | None, enabled: tuple[int, ...], chosen: int) -> bool:
     return current is not None and current in enabled and chosen != current
 
@@ -238,17 +275,16 @@ def _explore(
             steps = max(steps, most)
             if last is not None or not exhausted or total >= budget:
                 break
-        return ExplorationResult(
-            scenario=scenario.name,
-            target=last.target if last is not None else name,
+        return _result(
+            scenario,
+            last,
+            name,
+            started,
             mode=mode,
             schedules=total,
             exhausted=exhausted,
-            violation=None if last is None else last.violation,
-            not_applicable=None if last is None else last.not_applicable,
-            elapsed=time.perf_counter() - started,
-            preemption_bound=preemption_bound,
             max_steps=steps,
+            preemption_bound=preemption_bound,
             by_bound=by_bound,
         )
     steps = 0
@@ -271,27 +307,19 @@ def _explore(
                     violation.schedule,
                     run_seed,
                 )
-            return ExplorationResult(
-                scenario=scenario.name,
-                target=result.target,
+            return _result(
+                scenario,
+                result,
+                name,
+                started,
                 mode=mode,
                 schedules=index + 1,
                 exhausted=False,
-                violation=violation,
-                not_applicable=result.not_applicable,
-                elapsed=time.perf_counter() - started,
                 max_steps=steps,
+                violation=violation,
             )
-    return ExplorationResult(
-        scenario=scenario.name,
-        target=name,
-        mode=mode,
-        schedules=budget,
-        exhausted=False,
-        violation=None,
-        not_applicable=None,
-        elapsed=time.perf_counter() - started,
-        max_steps=steps,
+    return _result(
+        scenario, None, name, started, mode=mode, schedules=budget, exhausted=False, max_steps=steps
     )
 
 
@@ -343,16 +371,15 @@ def _explore_interrupts(
         if found is not None or total >= budget:
             exhausted = exhausted and found is None and total < budget
             break
-    return ExplorationResult(
-        scenario=scenario.name,
-        target=found.target if found is not None else target_name,
+    return _result(
+        scenario,
+        found,
+        target_name,
+        started,
         mode="dfs",
         schedules=total,
         exhausted=exhausted and found is None,
-        violation=None if found is None else found.violation,
-        not_applicable=None if found is None else found.not_applicable,
-        elapsed=time.perf_counter() - started,
-        preemption_bound=preemption_bound,
         max_steps=steps,
+        preemption_bound=preemption_bound,
         interrupt_sites=sites,
     )

@@ -41,23 +41,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memory_lifecycle.model import (
-    EMPTY_PROCESS,
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainStarted,
-    Outcome,
-    Process,
-    RegisterAgent,
-    TurnCompleted,
-    UnregisterAgent,
-    step,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import EMPTY_PROCESS, Outcome, Process
 
 from .history import Call, History, ProviderCall
 
@@ -115,16 +100,16 @@ def _simple(call: Call, end: float, in_call: bool = False) -> Operation | None:
         return None
     observed = call.result
     if call.method == "register_agent":
-        event_r = RegisterAgent(session_id, arguments["agent"])
-        return Operation(label, call.invoked, end, lambda p: ([step(p, event_r).state], ""))
+        event_r = model.RegisterAgent(session_id, arguments["agent"])
+        return Operation(label, call.invoked, end, lambda p: ([model.step(p, event_r).state], ""))
     if call.method == "unregister_agent":
-        event_u = UnregisterAgent(session_id)
-        return Operation(label, call.invoked, end, lambda p: ([step(p, event_u).state], ""))
+        event_u = model.UnregisterAgent(session_id)
+        return Operation(label, call.invoked, end, lambda p: ([model.step(p, event_u).state], ""))
     if call.method == "mark_turn_completed":
-        event_t = TurnCompleted(session_id, arguments.get("agent"))
+        event_t = model.TurnCompleted(session_id, arguments.get("agent"))
 
         def turn(p: Process) -> tuple[list[Process], str]:
-            stepped = step(p, event_t)
+            stepped = model.step(p, event_t)
             if stepped.result == observed:
                 return [stepped.state], ""
             return [], f"model generation {stepped.result}, observed {observed!r}"
@@ -141,10 +126,10 @@ def _simple(call: Call, end: float, in_call: bool = False) -> Operation | None:
 
         return Operation(label, call.invoked, end, query)
     if call.method == "discard_session":
-        event_d = Discard(session_id)
+        event_d = model.Discard(session_id)
 
         def discard(p: Process) -> tuple[list[Process], str]:
-            stepped = step(p, event_d)
+            stepped = model.step(p, event_d)
             removed = stepped.result in (Outcome.DISCARDED, Outcome.ALREADY_ABSENT)
             if removed == observed:
                 return [stepped.state], ""
@@ -160,12 +145,12 @@ def _drain(call: Call, label: str, end: float) -> list[Operation]:
     """The drain's start and end, each somewhere in the call's window."""
 
     def start(p: Process) -> tuple[list[Process], str]:
-        return [step(p, DrainStarted(now=0.0, deadline=math.inf)).state], ""
+        return [model.step(p, model.DrainStarted(now=0.0, deadline=math.inf)).state], ""
 
     def finish(p: Process) -> tuple[list[Process], str]:
         if not p.draining:
             return [], "the drain has not started"
-        return [step(p, DrainFinished()).state], ""
+        return [model.step(p, model.DrainFinished()).state], ""
 
     return [
         Operation(f"{label} [starts]", call.invoked, end, start),
@@ -180,7 +165,7 @@ def _commit_without_provider(call: Call, label: str, end: float, in_call: bool) 
     wait = bool(arguments.get("wait"))
     timed = arguments.get("timeout") is not None
     agent = arguments.get("agent")
-    event = CommitRequested(
+    event = model.CommitRequested(
         session_id,
         agent=agent,
         agent_can_commit=agent is None or callable(getattr(agent, "commit_memory_session", None)),
@@ -192,7 +177,7 @@ def _commit_without_provider(call: Call, label: str, end: float, in_call: bool) 
     observed = call.result
 
     def apply(p: Process) -> tuple[list[Process], str]:
-        stepped = step(p, event)
+        stepped = model.step(p, event)
         outcome = stepped.result
         if observed is not False:
             return [], f"returned {observed!r} without calling the provider"
@@ -209,7 +194,7 @@ def _provider_pair(
     label: str,
     start: int,
     end: float,
-    request: Sequence[CommitRequested | DrainNext],
+    request: Sequence[model.CommitRequested | model.DrainNext],
     observed: str | None,
 ) -> list[Operation]:
     """The start and end operations of one provider call (its requests carry its call id)."""
@@ -221,8 +206,8 @@ def _provider_pair(
         states: list[Process] = []
         reasons: list[str] = []
         for event in request:
-            stepped = step(p, event)
-            calls = [e for e in stepped.effects if isinstance(e, CallProvider)]
+            stepped = model.step(p, event)
+            calls = [e for e in stepped.effects if isinstance(e, model.CallProvider)]
             if stepped.result is Outcome.STARTED and calls and calls[0].agent is agent:
                 states.append(stepped.state)
             elif stepped.result is Outcome.STARTED and calls:
@@ -246,9 +231,9 @@ def _provider_pair(
         if observed is not None and observed != expected:
             return [], f"the provider ended {record.outcome} but the call reported {observed}"
         if record.outcome == "ok":
-            return [step(p, CommitSucceeded(session_id, call_id)).state], ""
+            return [model.step(p, model.CommitSucceeded(session_id, call_id)).state], ""
         fatal = record.outcome == "abort"
-        return [step(p, CommitFailed(session_id, call_id, fatal)).state], ""
+        return [model.step(p, model.CommitFailed(session_id, call_id, fatal)).state], ""
 
     operations.append(
         Operation(f"{label} [provider {record.agent_name} ends]", record.ended, end, finish)
@@ -282,8 +267,8 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
         if call.method == "commit_session_memory" and call.provider is not None:
             record = call.provider
             arguments = call.arguments
-            requested: list[CommitRequested | DrainNext] = [
-                CommitRequested(
+            requested: list[model.CommitRequested | model.DrainNext] = [
+                model.CommitRequested(
                     arguments["session_id"],
                     call_ids[id(record)],
                     arguments.get("agent"),
@@ -313,12 +298,12 @@ def operations_of(history: History, until: float = math.inf) -> list[Operation]:
         if record.ended is not None and record.ended > until:
             continue
         call_id = call_ids[id(record)]
-        request: list[CommitRequested | DrainNext] = [
-            CommitRequested(record.session_id, call_id, record.agent, follow_up=follow_up)
+        request: list[model.CommitRequested | model.DrainNext] = [
+            model.CommitRequested(record.session_id, call_id, record.agent, follow_up=follow_up)
             for follow_up in (False, True)
         ]
-        request.append(CommitRequested(record.session_id, call_id, record.agent, whole=True))
-        request.append(DrainNext(record.session_id, now=0.0, call_id=call_id))
+        request.append(model.CommitRequested(record.session_id, call_id, record.agent, whole=True))
+        request.append(model.DrainNext(record.session_id, now=0.0, call_id=call_id))
         label = f"T{record.thread} internal commit of {record.session_id!r}"
         operations += _provider_pair(record, label, start, end, request, None)
     return operations
@@ -390,7 +375,7 @@ def owed_follow_ups(state: Process) -> list[str]:
     for session_id, session in state.sessions:
         if session.in_flight is not None or session.follow_up_through <= session.committed:
             continue
-        attempt = step(state, CommitRequested(session_id, follow_up=True))
+        attempt = model.step(state, model.CommitRequested(session_id, follow_up=True))
         if attempt.result is Outcome.STARTED:
             owing.append(str(session_id))
     return owing
@@ -398,4 +383,4 @@ def owed_follow_ups(state: Process) -> list[str]:
 
 def committable_by_model(state: Process, session_id: str) -> bool:
     """True when the model could start a commit of ``session_id`` in ``state`` (an agent exists)."""
-    return step(state, CommitRequested(session_id)).result is not Outcome.NO_AGENT
+    return model.step(state, model.CommitRequested(session_id)).result is not Outcome.NO_AGENT

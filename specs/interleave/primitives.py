@@ -504,12 +504,14 @@ def stand_in_modules(scheduler: Scheduler) -> dict[str, types.ModuleType]:
     def active_count() -> int:
         return sum(1 for thread in scheduler.threads if thread.started and not thread.finished)
 
-    threading_module.current_thread = current_thread  # type: ignore[attr-defined]
-    threading_module.currentThread = current_thread  # type: ignore[attr-defined]
-    threading_module.get_ident = get_ident  # type: ignore[attr-defined]
-    threading_module.get_native_id = get_ident  # type: ignore[attr-defined]
-    threading_module.main_thread = main_thread  # type: ignore[attr-defined]
-    threading_module.active_count = active_count  # type: ignore[attr-defined]
+    vars(threading_module).update(
+        current_thread=current_thread,
+        currentThread=current_thread,
+        get_ident=get_ident,
+        get_native_id=get_ident,
+        main_thread=main_thread,
+        active_count=active_count,
+    )
 
     time_module = _StandInModule("time", real_time, ())
 
@@ -531,11 +533,13 @@ def stand_in_modules(scheduler: Scheduler) -> dict[str, types.ModuleType]:
             return
         scheduler.point(f"sleep {seconds:g}", ready=NEVER, deadline=scheduler.now + seconds)
 
-    time_module.monotonic = monotonic  # type: ignore[attr-defined]
-    time_module.monotonic_ns = monotonic_ns  # type: ignore[attr-defined]
-    time_module.perf_counter = monotonic  # type: ignore[attr-defined]
-    time_module.perf_counter_ns = monotonic_ns  # type: ignore[attr-defined]
-    time_module.time = wall_time  # type: ignore[attr-defined]
-    time_module.time_ns = wall_time_ns  # type: ignore[attr-defined]
-    time_module.sleep = sleep  # type: ignore[attr-defined]
+    vars(time_module).update(
+        monotonic=monotonic,
+        monotonic_ns=monotonic_ns,
+        perf_counter=monotonic,
+        perf_counter_ns=monotonic_ns,
+        time=wall_time,
+        time_ns=wall_time_ns,
+        sleep=sleep,
+    )
     return {"threading": threading_module, "time": time_module}

@@ -14,15 +14,8 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
+from .. import machine
 from ..checker import Bounds
-from ..machine import (
-    PROCESS_EDGES,
-    PROCESS_STATE_MEANINGS,
-    PROCESS_STATES,
-    SESSION_EDGES,
-    SESSION_STATE_MEANINGS,
-    SESSION_STATES,
-)
 from .data import EXPLORER_BOUNDS, graph_data, machines_data, mutants_data, properties_data
 from .page import chip, page
 from .svg import machine_svg
@@ -40,17 +33,27 @@ def explorer_html(bounds: Bounds = EXPLORER_BOUNDS) -> str:
     mutants = mutants_data()
     properties = properties_data()
     session_svg = machine_svg(
-        "session", "Session machine", SESSION_STATES, SESSION_EDGES, SESSION_STATE_MEANINGS
+        "session",
+        "Session machine",
+        machine.SESSION_STATES,
+        machine.SESSION_EDGES,
+        machine.SESSION_STATE_MEANINGS,
     )
     process_svg = machine_svg(
-        "process", "Process machine", PROCESS_STATES, PROCESS_EDGES, PROCESS_STATE_MEANINGS
+        "process",
+        "Process machine",
+        machine.PROCESS_STATES,
+        machine.PROCESS_EDGES,
+        machine.PROCESS_STATE_MEANINGS,
     )
     facts = (
         f"World: {escape(graph['bounds'])}, every kind of event. "
         f"{len(graph['states']):,} states and {graph['transitions']:,} transitions, "
         "one state stored per renaming of agents (a step may come back with A and B swapped)."
     )
-    legend_states = " ".join(chip(name) for name in (*SESSION_STATES, *PROCESS_STATES))
+    legend_states = " ".join(
+        chip(name) for name in (*machine.SESSION_STATES, *machine.PROCESS_STATES)
+    )
     body = f"""<header class="page-header">
 <h1>{TITLE}</h1>
 <p>{facts}</p>

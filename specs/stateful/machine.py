@@ -663,6 +663,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The rule's discrepancies of one kind."""
         return [item for item in self.seen.discrepancies if isinstance(item, kind)]
 
+    def commits_expected(self, *answers: Expected) -> list[ResultDiffers]:
+        """The rule's commits that returned otherwise where the model answers one of
+        ``answers`` (an abort the target swallowed is S3's, whatever the answer)."""
+        return [
+            result
+            for result in self.found(ResultDiffers)
+            if result.call == "commit" and not result.abort_swallowed and result.expected in answers
+        ]
+
     @guarantees(L3)
     @invariant()
     def calls_return_L3(self) -> None:
@@ -682,13 +691,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for calls in self.found(CallsDiffer):
             if calls.difference == "extra" and not calls.no_turn_yet and calls.while_busy:
                 self.breaks(S5, calls)
-        for result in self.found(ResultDiffers):
-            if (
-                result.call == "commit"
-                and not result.abort_swallowed
-                and result.expected in (Expected.BUSY, Expected.TIMED_OUT)
-            ):
-                self.breaks(S5, result)
+        for result in self.commits_expected(Expected.BUSY, Expected.TIMED_OUT):
+            self.breaks(S5, result)
 
     @guarantees(S6)
     @invariant()
@@ -760,13 +764,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.breaks(S4, calls)
             if calls.difference == "extra_in_drain" and not calls.nothing_predicted:
                 self.breaks(S4, calls)
-        for result in self.found(ResultDiffers):
-            if (
-                result.call == "commit"
-                and not result.abort_swallowed
-                and result.expected is Expected.NO_AGENT
-            ):
-                self.breaks(S4, result)
+        for result in self.commits_expected(Expected.NO_AGENT):
+            self.breaks(S4, result)
 
     @guarantees(S2)
     @invariant()
@@ -801,13 +800,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.breaks(S9, calls)
             if calls.difference == "extra_in_drain" and calls.nothing_predicted:
                 self.breaks(S9, calls)
-        for result in self.found(ResultDiffers):
-            if (
-                result.call == "commit"
-                and not result.abort_swallowed
-                and result.expected is Expected.NOTHING_TO_COMMIT
-            ):
-                self.breaks(S9, result)
+        for result in self.commits_expected(Expected.NOTHING_TO_COMMIT):
+            self.breaks(S9, result)
 
     @guarantees(S10)
     @invariant()

@@ -18,31 +18,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from memory_lifecycle.model import (
-    CallProvider,
-    CommitFailed,
-    CommitRequested,
-    CommitSucceeded,
-    Discard,
-    DrainFinished,
-    DrainNext,
-    DrainStarted,
-    Effect,
-    Outcome,
-    ProcessEvent,
-    QueueForDrain,
-    RegisterAgent,
-    Result,
-    Session,
-    SessionEvent,
-    SessionId,
-    Shutdown,
-    StartFollowUp,
-    TurnCompleted,
-    UnregisterAgent,
-    step_process,
-    step_session,
-)
+from memory_lifecycle import model
+from memory_lifecycle.model import Outcome, Session, SessionId
 from memory_lifecycle.specs.trace import describe_session, show_agent
 
 
@@ -64,7 +41,7 @@ class Expected(enum.Enum):
     OTHER = "another outcome"
 
     @classmethod
-    def of(cls, result: Result) -> Expected:
+    def of(cls, result: model.Result) -> Expected:
         """The ``Expected`` member named like the model's outcome ``result``."""
         if isinstance(result, Outcome):
             return cls.__members__.get(result.name, cls.OTHER)
@@ -115,7 +92,7 @@ class Prediction:
 
     def __init__(self, session_ids: Sequence[str]) -> None:
         self._sessions: dict[SessionId, Session | None] = dict.fromkeys(session_ids)
-        self._shutdown = Shutdown()
+        self._shutdown = model.Shutdown()
         self._call_ids = itertools.count(1)
         self.failed: dict[str, str | None] = dict.fromkeys(session_ids)
         """Per session, how its last provider call failed (``fail``, ``abort``), else None."""
@@ -143,19 +120,19 @@ class Prediction:
     # --- API calls --------------------------------------------------------------------
 
     def register(self, session_id: str, agent: object) -> None:
-        self._feed(RegisterAgent(session_id, agent))
+        self._feed(model.RegisterAgent(session_id, agent))
 
     def unregister(self, session_id: str) -> None:
-        self._feed(UnregisterAgent(session_id))
+        self._feed(model.UnregisterAgent(session_id))
 
     def turn(self, session_id: str, agent: object | None, ephemeral: bool) -> int:
         """The generation ``mark_turn_completed`` must return."""
-        _, result = self._feed(TurnCompleted(session_id, agent, ephemeral))
+        _, result = self._feed(model.TurnCompleted(session_id, agent, ephemeral))
         assert isinstance(result, int)
         return result
 
     def discard(self, session_id: str) -> Expected:
-        _, result = self._feed(Discard(session_id))
+        _, result = self._feed(model.Discard(session_id))
         return Expected.of(result)
 
     def commit(
@@ -188,7 +165,7 @@ class Prediction:
         With ``expire``, a waiting request that finds a call running has already
         waited out its timeout (TIMED_OUT); without, it waits (WAIT).
         """
-        request = CommitRequested(
+        request = model.CommitRequested(
             session_id,
             next(self._call_ids),
             agent,
@@ -205,17 +182,17 @@ class Prediction:
         """A provider call ends ``how``; then the follow-up commits it starts (L1)."""
         session_id = call.session_id
         while True:
-            event: SessionEvent
+            event: model.SessionEvent
             if how == "ok":
-                event = CommitSucceeded(session_id, call.call_id)
+                event = model.CommitSucceeded(session_id, call.call_id)
             else:
-                event = CommitFailed(session_id, call.call_id, how == "abort")
+                event = model.CommitFailed(session_id, call.call_id, how == "abort")
             self.failed[session_id] = None if how == "ok" else how
             effects, _ = self._feed(event)
-            if not any(isinstance(effect, StartFollowUp) for effect in effects):
+            if not any(isinstance(effect, model.StartFollowUp) for effect in effects):
                 return
             forecast.follow_up = True
-            follow_up = CommitRequested(session_id, next(self._call_ids), follow_up=True)
+            follow_up = model.CommitRequested(session_id, next(self._call_ids), follow_up=True)
             effects, _ = self._feed(follow_up)
             next_call = _started_call(effects)
             if next_call is None:
@@ -226,11 +203,11 @@ class Prediction:
     def drain(self, ends: Mapping[str, str], forecast: Forecast) -> None:
         """The model's drain with one worker and time to spare: sessions are taken off
         its queue (again after a failure, up to the model's attempts) until none is left."""
-        effects, _ = self._feed_process(DrainStarted(now=0.0, deadline=math.inf))
-        queue = [effect.session_id for effect in effects if isinstance(effect, QueueForDrain)]
+        effects, _ = self._feed_process(model.DrainStarted(now=0.0, deadline=math.inf))
+        queue = [effect.session_id for effect in effects if isinstance(effect, model.QueueForDrain)]
         while queue:
             session_id = str(queue.pop(0))
-            effects, _ = self._feed_process(DrainNext(session_id, 0.0, next(self._call_ids)))
+            effects, _ = self._feed_process(model.DrainNext(session_id, 0.0, next(self._call_ids)))
             call = _started_call(effects)
             if call is None:
                 continue
@@ -239,32 +216,36 @@ class Prediction:
             forecast.ended[session_id] = how
             self.failed[session_id] = None if how == "ok" else how
             if how == "ok":
-                event: SessionEvent = CommitSucceeded(session_id, call.call_id)
+                event: model.SessionEvent = model.CommitSucceeded(session_id, call.call_id)
             else:
-                event = CommitFailed(session_id, call.call_id, how == "abort")
+                event = model.CommitFailed(session_id, call.call_id, how == "abort")
             effects, _ = self._feed(event)
-            queue += [effect.session_id for effect in effects if isinstance(effect, QueueForDrain)]
-        self._feed_process(DrainFinished())
+            queue += [
+                effect.session_id for effect in effects if isinstance(effect, model.QueueForDrain)
+            ]
+        self._feed_process(model.DrainFinished())
 
-    def _feed(self, event: SessionEvent) -> tuple[tuple[Effect, ...], Result]:
+    def _feed(self, event: model.SessionEvent) -> tuple[tuple[model.Effect, ...], model.Result]:
         session_id = event.session_id
-        moved = step_session(self._sessions[session_id], event, self._shutdown)
+        moved = model.step_session(self._sessions[session_id], event, self._shutdown)
         self._sessions[session_id] = moved.session
         self._shutdown = moved.shutdown
         return moved.effects, moved.result
 
-    def _feed_process(self, event: ProcessEvent) -> tuple[tuple[Effect, ...], Result]:
+    def _feed_process(
+        self, event: model.ProcessEvent
+    ) -> tuple[tuple[model.Effect, ...], model.Result]:
         live = {key: value for key, value in self._sessions.items() if value is not None}
-        moved = step_process(self._shutdown, live, event)
+        moved = model.step_process(self._shutdown, live, event)
         self._shutdown = moved.shutdown
         for session_id, session in moved.changes:
             self._sessions[session_id] = session
         return moved.effects, moved.result
 
 
-def _started_call(effects: tuple[Effect, ...]) -> ModelCall | None:
+def _started_call(effects: tuple[model.Effect, ...]) -> ModelCall | None:
     for effect in effects:
-        if isinstance(effect, CallProvider):
+        if isinstance(effect, model.CallProvider):
             return ModelCall(
                 str(effect.session_id), effect.call_id, effect.agent, effect.captured_generation
             )
