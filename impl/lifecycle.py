@@ -168,9 +168,7 @@ class SessionLifecycle:
                 del sessions[session_id]
         elif after is not before:
             sessions[session_id] = after
-        self._shutdown = moved.shutdown
-        if moved.effects:
-            self._carry_out_locked(moved.effects)
+        self._settle_locked(moved.shutdown, moved.effects)
         return moved, before
 
     def _feed_process(self, event: model.ProcessEvent) -> tuple[model.ProcessStep, list[Session]]:
@@ -184,10 +182,14 @@ class SessionLifecycle:
                 previous.append(old)
             if session is not None:
                 sessions[session_id] = session
-        self._shutdown = moved.shutdown
-        if moved.effects:
-            self._carry_out_locked(moved.effects)
+        self._settle_locked(moved.shutdown, moved.effects)
         return moved, previous
+
+    def _settle_locked(self, shutdown: model.Shutdown, effects: Sequence[model.Effect]) -> None:
+        """Keep the shutdown record the model decided and carry out its effects."""
+        self._shutdown = shutdown
+        if effects:
+            self._carry_out_locked(effects)
 
     def _carry_out_locked(self, effects: Sequence[model.Effect]) -> None:
         """The effects carried out under the lock: wake-ups and drain queue entries.

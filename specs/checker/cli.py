@@ -19,8 +19,11 @@ from memory_lifecycle.specs.commandline import (
     USAGE,
     VIOLATED,
     OutputError,
+    add_sequence_diagram_option,
+    add_strict_option,
     check_output_file,
     exit_status_help,
+    subcommand_parser,
 )
 from memory_lifecycle.specs.commandline import Progress as Live
 from memory_lifecycle.specs.properties import ALL, BY_ID, StepFn
@@ -40,12 +43,12 @@ from .world import (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memory-lifecycle check",
-        description="Explore every reachable state of the lifecycle model in a bounded "
+    parser = subcommand_parser(
+        "check",
+        "Explore every reachable state of the lifecycle model in a bounded "
         "world (breadth-first, symmetry-reduced) and check the safety properties S1-S10 "
         "and the progress properties L1-L4 on every state and transition.",
-        epilog=exit_status_help(
+        exit_status_help(
             {
                 OK: "every property holds in the bound",
                 VIOLATED: "a required property is violated (any property with --strict); "
@@ -54,7 +57,6 @@ def _parser() -> argparse.ArgumentParser:
                 INTERRUPTED: "interrupted (Ctrl-C); the states explored so far are printed",
             }
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--thorough",
@@ -111,18 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         help="check a deliberately broken model instead, in a small world that shows the "
         "break unless sizes are given (shows what a counterexample looks like)",
     )
-    parser.add_argument(
-        "--sequence-diagram",
-        metavar="FILE",
-        type=Path,
-        help="write each counterexample as a Mermaid sequence diagram: FILE for one, "
-        "FILE with the property id before the suffix (seq.S2.mmd) for several",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="fail (exit status 1) on advisory violations (S9, S10) too",
-    )
+    add_sequence_diagram_option(parser)
+    add_strict_option(parser)
     parser.add_argument(
         "--quiet",
         action="store_true",

@@ -15,33 +15,21 @@ from memory_lifecycle.model import Process, Session
 
 from ..abstraction import session_state
 from ..checker.explore import Edge, ReachableGraph, reachable_graph
-from ..checker.world import Bounds
+from ..checker.world import FAMILIES, Bounds
 from ..machine import SESSION_STATE_MEANINGS, SESSION_STATES
 from .dot import as_text, dot_text, legend_table, new_graph
 from .style import EDGE_FONT_SIZE, STATE_COLOURS
 
-DIAGRAM_BOUNDS = Bounds(
-    sessions=1,
-    agents=1,
-    max_generation=2,
-    explicit_turn_agent=True,
-    ephemeral=False,
-    commit_agent=False,
-    agent_cannot_commit=False,
-    wait=False,
-    in_call=False,
-    whole=False,
-    unregister=False,
-    provider_success=True,
-    provider_failure=True,
-    provider_fatal=False,
-    stale_ends=False,
-    follow_up=False,
-    discard=True,
-    drain=False,
-    background=False,
-    reset=False,
-    edits=False,
+DIAGRAM_FAMILIES = (
+    "explicit_turn_agent",
+    "provider_success",
+    "provider_failure",
+    "discard",
+)
+"""The event families the diagram's world keeps."""
+
+DIAGRAM_BOUNDS = Bounds(sessions=1, agents=1, max_generation=2).without(
+    *(name for name in FAMILIES if name not in DIAGRAM_FAMILIES)
 )
 """One session, one agent, two turns; provider success and failure, discard; no
 waiting, unregistering, adopting, follow-ups, fatal failures, drain or reset
