@@ -153,13 +153,17 @@ def run() -> None:
 
     A thread a target started and left running (not a daemon) would keep the
     interpreter from exiting after the report; the command says so and exits
-    without waiting for it.
+    without waiting for it. A reader that stops reading the output (``| head``)
+    ends the command quietly with status 141, as the shell's own tools do.
     """
-    status = main()
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = _output_closed()
     if interrupts_seen() and status != 130:
         print("memory-lifecycle: interrupted", file=sys.stderr)
         status = 130  # a Ctrl-C that something swallowed on its way up
-    sys.stdout.flush()
     sys.stderr.flush()
     current = threading.current_thread()
     left = [t.name for t in threading.enumerate() if t is not current and not t.daemon]
@@ -172,3 +176,11 @@ def run() -> None:
         )
         os._exit(status)
     sys.exit(status)
+
+
+def _output_closed() -> int:
+    """Point stdout at /dev/null (its reader went away) and return 141 (128 + SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141

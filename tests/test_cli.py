@@ -557,3 +557,19 @@ def test_conform_json_stays_parseable_when_the_target_prints(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["target"] == str(target)
     assert "hello from the target" in done.stderr
+
+
+def test_output_closed_by_its_reader_ends_the_command_quietly_with_141() -> None:
+    """A reader that stops reading (``memory-lifecycle check | head``) ends the command
+    with status 141 and no traceback, as the shell's own tools end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "memory_lifecycle", "check", "--mutant", "call-when-clean"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
