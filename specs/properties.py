@@ -524,7 +524,8 @@ def _s7_probe(
 ) -> str | None:
     """The drop-in's test hook writes an entry field; it must refuse (raise
     ValueError or TypeError, changing nothing) an edit that would leave the
-    entry malformed, and otherwise write a well-formed entry of that session only."""
+    entry malformed, and otherwise write a well-formed entry of that session only,
+    whose field then reads as written (a write of the value it holds changes nothing)."""
     if isinstance(outcome, Exception):
         if not malformed:
             return f"{_edit_text(event)} is well-formed but raised {outcome!r}"
@@ -546,7 +547,31 @@ def _s7_probe(
     problem = None if written is None else malformed_entry(written)
     if problem is not None:
         return f"{_edit_text(event)} wrote a malformed entry: {problem}"
+    if not isinstance(event, model.EntryEdited) or session_id is None:
+        return None
+    old = _session_of(before, session_id)
+    reads = _field_reads(written, event.field)
+    if reads != event.value:
+        return f"{_edit_text(event)} was accepted, but the field now reads {reads!r}"
+    if old is not None and _field_reads(old, event.field) == event.value and written != old:
+        return f"{_edit_text(event)} wrote the value the entry held, yet changed it"
     return None
+
+
+def _field_reads(session: model.Session | None, field: str) -> object:
+    """What the drop-in's test hook reads back for ``field`` of an entry."""
+    if field == "entry":
+        return session
+    if session is None:
+        return None
+    readers: dict[str, object] = {
+        "agent": session.registered,
+        "in_flight": session.in_flight is not None,
+        "generation": session.generation,
+        "committed_generation": session.committed,
+        "segments": session.segments,
+    }
+    return readers[field]
 
 
 def _edit_text(event: model.Event) -> str:

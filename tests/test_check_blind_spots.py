@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from memory_lifecycle import model
-from memory_lifecycle.model import Session
+from memory_lifecycle.model import Session, Shutdown
 from memory_lifecycle.specs.checker.cli import _finish
 from memory_lifecycle.specs.checker.explore import explore
 from memory_lifecycle.specs.checker.mutants import MUTANTS
-from memory_lifecycle.specs.checker.world import PROCESS_BOUNDS, Bounds
+from memory_lifecycle.specs.checker.world import PROCESS_BOUNDS, Bounds, process_events
 from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED
 
 
@@ -99,3 +99,21 @@ def test_bounds_without_names_the_families_it_knows() -> None:
     assert not bounds.drain and not bounds.edits and bounds.wait
     with pytest.raises(ValueError, match="unknown event family drian; choose from"):
         Bounds().without("drian")
+
+
+def test_drain_end_and_last_polls_offered_in_every_phase_L2() -> None:
+    """L2: a drain's end and its workers' last polls can come after another drain or
+    a reset ended it, so the world offers them whatever the phase."""
+    for shutdown in (Shutdown(), Shutdown(phase=model.DRAINED)):
+        offered = process_events(shutdown, Bounds())
+        assert model.DrainFinished() in offered
+        assert any(isinstance(e, model.DrainPoll) and e.worker for e in offered)
+
+
+def test_test_hook_writes_read_back_as_written_S7() -> None:
+    """S7: every accepted test-hook edit is probed for what it wrote, so a hook that
+    writes in_flight=True over a running call (replacing it) is a violation."""
+    mutant = MUTANTS["edit-marks-a-new-call"]
+    violation = explore(mutant.bounds, mutant.step, ALL).violation("S7")
+    assert violation is not None
+    assert "wrote the value the entry held" in violation.message

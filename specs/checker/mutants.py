@@ -351,6 +351,18 @@ def edit_accepts_malformed(state: model.Process, event: model.Event) -> model.St
         raise
 
 
+def edit_marks_a_new_call(state: model.Process, event: model.Event) -> model.Step:
+    """The test hook's in_flight=True on an entry in flight replaces its running call."""
+    before = _session(state, event)
+    out = model.step(state, event)
+    if not isinstance(event, model.EntryEdited) or event.field != "in_flight":
+        return out
+    if event.value is True and before is not None and before.in_flight is not None:
+        mark = model.InFlight(0, None, before.generation, False)
+        return _changed(out, event.session_id, before._replace(in_flight=mark))
+    return out
+
+
 # --- waiting and follow-ups -----------------------------------------------------------
 
 
@@ -611,6 +623,9 @@ MUTANTS: dict[str, Mutant] = {
     "kept-results-swapped": _mutant(kept_results_swapped, "S8", _world(agents=1, turns=1)),
     "edit-accepts-malformed": _mutant(
         edit_accepts_malformed, "S7", _world(agents=1, turns=1, edits=True)
+    ),
+    "edit-marks-a-new-call": _mutant(
+        edit_marks_a_new_call, "S7", _world(agents=1, turns=1, edits=True)
     ),
     "in-call-ignored": _mutant(in_call_ignored, "L3", _world(agents=1, turns=1, in_call=True)),
     "wait-ignores-deadline": _mutant(wait_ignores_deadline, "L3", _world(agents=1, turns=1)),

@@ -284,11 +284,12 @@ def process_events(shutdown: model.Shutdown, bounds: Bounds) -> list[model.Event
         events.append(model.DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS))
         if bounds.in_call:
             events.append(model.DrainStarted(BEFORE, DEADLINE, DRAIN_WORKERS, in_call=True))
+        # In every phase: a drain's end and its workers' last polls may come after
+        # another drain, or a reset, has already ended it.
         events.append(model.DrainPoll(BEFORE))
-        if shutdown.phase == model.DRAINING:
-            events.append(model.DrainPoll(BEFORE, worker=True))
-            events.append(model.DrainPoll(DEADLINE))
-            events.append(model.DrainFinished())
+        events.append(model.DrainPoll(BEFORE, worker=True))
+        events.append(model.DrainPoll(DEADLINE))
+        events.append(model.DrainFinished())
     if bounds.reset:
         events.append(model.Reset())
     return events
@@ -375,6 +376,7 @@ def edit_probes(
         ok("in_flight", False),
         ok("agent", None),
         *(ok("agent", agent) for agent in agents[:1]),
+        ok("generation", generation),
         ok("generation", generation + 1),
         ok("committed_generation", generation),
         ok("entry", None),
@@ -386,6 +388,7 @@ def edit_probes(
         bad("segments", (model.Segment(committed + 2, committed + 2, None),)),
         bad("segments", "not segments"),
         bad("generation", True),
+        bad("entry", model.Session(committed=-1, segments=(model.Segment(0, 0, None),))),
     ]
     if session is not None:
         probes.append(ok("segments", session.segments))
