@@ -4,14 +4,17 @@ answers of a step function."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from memory_lifecycle import model
 from memory_lifecycle.model import Session, Shutdown
+from memory_lifecycle.specs.checker import cli as check_cli
 from memory_lifecycle.specs.checker.cli import _finish
 from memory_lifecycle.specs.checker.explore import explore
 from memory_lifecycle.specs.checker.mutants import MUTANTS
 from memory_lifecycle.specs.checker.world import PROCESS_BOUNDS, Bounds, process_events
-from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED
+from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED, StepFn
 
 
 def test_wrong_drain_counts_reported_by_the_sessions_engine_L2(
@@ -97,7 +100,7 @@ def test_bounds_without_names_the_families_it_knows() -> None:
     one with the list to choose from."""
     bounds = Bounds(sessions=1).without("drain", "edits")
     assert not bounds.drain and not bounds.edits and bounds.wait
-    with pytest.raises(ValueError, match="unknown event family drian; choose from"):
+    with pytest.raises(ValueError, match="unknown event family 'drian'; choose from"):
         Bounds().without("drian")
 
 
@@ -117,3 +120,53 @@ def test_test_hook_writes_read_back_as_written_S7() -> None:
     violation = explore(mutant.bounds, mutant.step, ALL).violation("S7")
     assert violation is not None
     assert "wrote the value the entry held" in violation.message
+
+
+def _interrupted_after(calls: int, step_fn: StepFn) -> StepFn:
+    """``step_fn`` that raises KeyboardInterrupt (a Ctrl-C) on its ``calls``-th call."""
+    made = [0]
+
+    def step(state: model.Process, event: model.Event) -> model.Step:
+        made[0] += 1
+        if made[0] == calls:
+            raise KeyboardInterrupt
+        return step_fn(state, event)
+
+    return step
+
+
+@pytest.mark.parametrize("engine", ["product", "sessions"])
+def test_ctrl_c_keeps_the_violations_found_so_far_S8(engine: str) -> None:
+    """S8: a Ctrl-C during the search returns what was found until then, marked
+    interrupted and incomplete, instead of losing it."""
+    mutant = MUTANTS["discard-dirty"]
+    step = _interrupted_after(3_000, mutant.step)
+    result = explore(Bounds(sessions=2, agents=1, max_generation=1), step, ALL, engine=engine)
+    assert result.interrupted and not result.complete
+    assert result.violation("S8") is not None
+
+
+def test_check_command_prints_what_it_found_when_interrupted_S8(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S8: ``check`` interrupted prints the violations found so far and exits 130."""
+    real = check_cli.explore
+
+    def interrupted(*args: object, **options: object) -> object:
+        return dataclasses.replace(real(*args, **options), interrupted=True, complete=False)
+
+    monkeypatch.setattr(check_cli, "explore", interrupted)
+    assert check_cli.main(["--mutant", "discard-dirty"]) == 130
+    shown = capsys.readouterr()
+    assert "S8 violated" in shown.out and "interrupted" in shown.err
+
+
+def test_check_cut_by_max_states_claims_no_property_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A search cut by ``--max-states`` says that the rest of the bound went unchecked,
+    never that every property holds."""
+    assert check_cli.main(["--sessions", "1", "--max-states", "5"]) == 0
+    shown = capsys.readouterr().out
+    assert "hold in this bound" not in shown
+    assert "not checked on the rest of the bound" in shown

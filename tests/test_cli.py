@@ -157,6 +157,7 @@ def test_a_dotted_target_in_the_current_folder_is_found(tmp_path: Path) -> None:
 
 
 SUBCOMMAND_MAINS: dict[str, Callable[[list[str]], int]] = {
+    "check": check_cli.main,
     "conform": conform_cli.main,
     "interleave": interleave_cli.main,
 }
@@ -165,16 +166,22 @@ BAD_USAGE = [
     ("conform", ["compat", "--checks", "probes,fuzz"], "--checks takes some of probes"),
     ("conform", ["compat", "--quick", "--thorough"], "not allowed with argument"),
     ("conform", [], "the following arguments are required: TARGET"),
+    ("conform", ["compat", "--only", ""], "unknown property id(s) (none given)"),
+    ("conform", ["compat", "--divergences", "x.json"], "--divergences compares with another"),
+    ("conform", ["compat", "--checks", "differential"], "add --reference MODULE"),
     ("interleave", [], "the following arguments are required: TARGET"),
+    ("check", ["--max-states", "0"], "--max-states must be at least 1"),
+    ("check", ["--html", "/nonexistent-folder/x.html"], "folder /nonexistent-folder does not"),
     ("interleave", ["compat", "--replay", "0.1"], "--replay needs exactly one --scenario"),
     ("interleave", ["compat", "--scenario", "nope"], "invalid choice: 'nope'"),
     ("interleave", ["compat", "--budget", "0"], "--budget must be at least 1"),
 ]
-"""Arguments ``conform`` and ``interleave`` refuse, with what their message says."""
+"""Arguments ``check``, ``conform`` and ``interleave`` refuse, with what their message says
+(before any work: a bad output path is refused before the search)."""
 
 
 @pytest.mark.parametrize(("subcommand", "arguments", "expected"), BAD_USAGE)
-def test_conform_and_interleave_bad_usage_exits_2_saying_what_is_wrong(
+def test_subcommand_bad_usage_exits_2_saying_what_is_wrong(
     subcommand: str, arguments: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bad usage of a subcommand: exit status 2 and the problem on stderr."""

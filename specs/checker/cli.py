@@ -192,6 +192,7 @@ def _combined(results: list[CheckResult]) -> CheckResult:
         unfollowed=sum(item.unfollowed for item in results),
         violations=tuple(violations),
         complete=all(item.complete for item in results),
+        interrupted=any(item.interrupted for item in results),
     )
 
 
@@ -211,13 +212,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         worlds = worlds_from(args)
     except ValueError as error:
         parser.error(str(error))
-    unknown = [name for name in args.property or () if name not in BY_ID]
+    args.property = [name.upper() for name in args.property or ()]
+    unknown = [name for name in args.property if name not in BY_ID]
     if unknown:
         parser.error(f"unknown property {', '.join(unknown)}; choose from {', '.join(BY_ID)}")
+    if args.max_states is not None and args.max_states < 1:
+        parser.error(f"--max-states must be at least 1, got {args.max_states}")
     properties = [BY_ID[name] for name in args.property] if args.property else list(ALL)
-    if args.sequence_diagram is not None:
+    outputs = [(args.sequence_diagram, "--sequence-diagram"), (args.html, "--html")]
+    for path, option in outputs:
+        if path is None:
+            continue
         try:
-            check_output_file(args.sequence_diagram, "--sequence-diagram")
+            check_output_file(Path(path), option)
         except OutputError as error:
             print(f"memory-lifecycle check: {error}", file=sys.stderr)
             return USAGE
@@ -251,14 +258,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                         engine=engine,
                     )
                 )
-                if args.stop_at_first and not results[-1].ok:
+                if results[-1].interrupted or (args.stop_at_first and not results[-1].ok):
                     break
-            result = _combined(results)
         except KeyboardInterrupt:
-            live.close()
-            so_far = _progress_text(last[0]) if last else "fewer states than the first report"
-            print(f"interrupted after {so_far}; no violation reported, the search was incomplete")
-            return INTERRUPTED
+            if not results:
+                live.close()
+                so_far = _progress_text(last[0]) if last else "fewer states than the first report"
+                print(f"interrupted after {so_far}; the search was incomplete")
+                return INTERRUPTED
+            results[-1] = dataclasses.replace(results[-1], interrupted=True, complete=False)
+        result = _combined(results)
+    if result.interrupted:
+        print("interrupted (Ctrl-C): what was found until then follows", file=sys.stderr)
+        _finish(result, properties, args.sequence_diagram, args.strict)
+        return INTERRUPTED
     if args.html:
         from memory_lifecycle.specs.pages import write_check_page
 
@@ -273,12 +286,20 @@ def _finish(
 ) -> int:
     reduction = "one per renaming of agents and sessions" if result.symmetry else "no reduction"
     print(f"{result.summary()} ({reduction})")
-    if result.unfollowed:
+    if result.interrupted:
+        print("interrupted: the state space was not covered")
+    elif result.unfollowed:
         print("the states past the transitions not followed were not explored")
     elif not result.complete:
         print("exploration stopped early: the state space was not covered")
-    if result.ok:
+    if result.ok and result.complete:
         print(f"all {len(properties)} properties hold in this bound")
+        return OK
+    if result.ok:
+        print(
+            f"no violation in the states explored; the {len(properties)} properties were not "
+            f"checked on the rest of the bound"
+        )
         return OK
     for violation in result.violations:
         print()

@@ -113,6 +113,8 @@ class CheckResult:
     """Test-hook edits probed (applied and judged, not explored)."""
     beyond_bounds: int = 0
     """States outside the world's bounds: checked, not explored (0 for the model)."""
+    interrupted: bool = False
+    """Ctrl-C ended the exploration: the violations are those found until then."""
     unfollowed: int = 0
     """Transitions reported as violations (the drain's counts left wrong, L2) whose
     state the sessions engine cannot represent, so it did not explore past them."""
@@ -348,44 +350,49 @@ class _Search:
         head = 0
         complete = True
         next_report = PROGRESS_EVERY
-        while head < len(states):
-            if (stop_at_first and self.violations) or (max_states and len(states) >= max_states):
-                complete = False
-                break
-            before = states[head]
-            if not within_bounds(before, bounds):
-                head += 1
-                continue
-            checks = self._unviolated()
-            probes = state_probes(before, bounds, symmetric=symmetry)
-            self.probes += len(probes)
-            for item, probe in probe_failures(checks, before, probes, step_fn):
-                self._record(item, head, [probe.event], transition=True, probe=probe)
-            for event in enabled_events(before, bounds, symmetric=symmetry):
-                self.transitions += 1
-                step = try_step(step_fn, before, event)
-                if isinstance(step, Exception):
-                    self._record(STEP_PROPERTY, head, [event], transition=True)
+        interrupted = False
+        try:
+            while head < len(states):
+                cut = max_states is not None and len(states) >= max_states
+                if (stop_at_first and self.violations) or cut:
+                    complete = False
+                    break
+                before = states[head]
+                if not within_bounds(before, bounds):
+                    head += 1
                     continue
-                for item, extra in transition_failures(
-                    self._unviolated(), before, event, step, step_fn
-                ):
-                    self._record(item, head, [event, *extra], transition=True)
-                after = step.state
-                number = head if after is before else self._add(after, head, event)
-                if on_edge is not None:
-                    on_edge(Edge(before, event, states[number], step.effects, step.result))
-            head += 1
-            if self.progress is not None and len(states) >= next_report:
-                next_report += PROGRESS_EVERY
-                self.progress(
-                    Progress(
-                        len(states),
-                        self.transitions,
-                        self.depth[-1],
-                        time.perf_counter() - started,
+                checks = self._unviolated()
+                probes = state_probes(before, bounds, symmetric=symmetry)
+                self.probes += len(probes)
+                for item, probe in probe_failures(checks, before, probes, step_fn):
+                    self._record(item, head, [probe.event], transition=True, probe=probe)
+                for event in enabled_events(before, bounds, symmetric=symmetry):
+                    self.transitions += 1
+                    step = try_step(step_fn, before, event)
+                    if isinstance(step, Exception):
+                        self._record(STEP_PROPERTY, head, [event], transition=True)
+                        continue
+                    for item, extra in transition_failures(
+                        self._unviolated(), before, event, step, step_fn
+                    ):
+                        self._record(item, head, [event, *extra], transition=True)
+                    after = step.state
+                    number = head if after is before else self._add(after, head, event)
+                    if on_edge is not None:
+                        on_edge(Edge(before, event, states[number], step.effects, step.result))
+                head += 1
+                if self.progress is not None and len(states) >= next_report:
+                    next_report += PROGRESS_EVERY
+                    self.progress(
+                        Progress(
+                            len(states),
+                            self.transitions,
+                            self.depth[-1],
+                            time.perf_counter() - started,
+                        )
                     )
-                )
+        except KeyboardInterrupt:  # Ctrl-C: report what was found so far
+            interrupted = True
         return CheckResult(
             bounds=bounds,
             symmetry=symmetry,
@@ -394,9 +401,10 @@ class _Search:
             depth=self.depth[-1],
             elapsed=time.perf_counter() - started,
             violations=ordered(self.violations, self.properties),
-            complete=complete,
+            complete=complete and not interrupted,
             cpu=time.process_time() - cpu_started,
             engine="product",
+            interrupted=interrupted,
             probes=self.probes,
             beyond_bounds=self.beyond,
         )
@@ -473,7 +481,8 @@ def reachable_graph(bounds: Bounds | None = None, step_fn: StepFn = model.step) 
     """
     edges: list[Edge] = []
     search = _Search(bounds or GRAPH_BOUNDS, step_fn, (), True, None)
-    search.run(on_edge=edges.append)
+    if search.run(on_edge=edges.append).interrupted:
+        raise KeyboardInterrupt  # a partial graph would draw wrong diagrams
     return ReachableGraph(initial=search.states[0], states=search.states, edges=edges)
 
 

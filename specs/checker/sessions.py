@@ -468,89 +468,98 @@ def explore_sessions(
     head = 0
     complete = True
     next_report = PROGRESS_EVERY
-    while head < len(states):
-        if (stop_at_first and violations) or (max_states and len(states) >= max_states):
-            complete = False
-            break
-        state = states[head]
-        context, numbers = state[0], state[1:]
-        if not expandable[head]:
-            head += 1
-            continue
-        used = 0
-        for local in numbers:
-            used |= masks[local]
-        if symmetry:
-            free = all_agents & ~used
-            offered = used | (free & -free)
-        else:
-            offered = all_agents
-        absent_seen = False
-        for slot, local in enumerate(numbers):
-            if local == 0:
-                if symmetry and absent_seen:
-                    continue
-                absent_seen = True
-            expansion = tables.moves_of(local, offered, context)
-            transitions += expansion.transitions
-            probes += expansion.probes
-            unfollowed += expansion.miscounted
-            for item, probe in expansion.probe_failures:
-                record(item, head, [_at_slot(probe.event, slot)], transition=True, probe=probe)
-            for event in expansion.raised:
-                record(STEP_PROPERTY, head, [_at_slot(event, slot)], transition=True)
-            for event, failing in expansion.broken:
-                for item, witness in failing:
-                    renamed = [_at_slot(e, slot) for e in (event, *witness)]
-                    record(item, head, renamed, transition=True)
-            for after, event in expansion.successors:
-                changed = (*numbers[:slot], after, *numbers[slot + 1 :])
-                key = key_of(context, changed)
-                if key not in index:
-                    add(key, head, _at_slot(event, slot))
-        process = events_of_context.get(context)
-        if process is None:
-            process = events_of_context[context] = [
-                (event, isinstance(event, SHUTDOWN_ONLY))
-                for event in process_events(tables.contexts[context], bounds)
-            ]
-        shutdown: Shutdown | None = None
-        for position, (event, shutdown_only) in enumerate(process):
-            transitions += 1
-            if shutdown_only:
-                if shutdown is None:
-                    shutdown = tables.shutdown_of(context, numbers)
-                moves = [tables.shutdown_move(shutdown, position, event)]
-                changed = numbers
+    interrupted = False
+    try:
+        while head < len(states):
+            cut = max_states is not None and len(states) >= max_states
+            if (stop_at_first and violations) or cut:
+                complete = False
+                break
+            state = states[head]
+            context, numbers = state[0], state[1:]
+            if not expandable[head]:
+                head += 1
+                continue
+            used = 0
+            for local in numbers:
+                used |= masks[local]
+            if symmetry:
+                free = all_agents & ~used
+                offered = used | (free & -free)
             else:
-                moves = [tables.process_move(local, context, position, event) for local in numbers]
-                changed = tuple([move.session for move in moves])
-            after_context = moves[0].context
-            raised = miscounted = False
-            for move in moves:
-                raised = raised or move.raised
-                miscounted = miscounted or move.miscounted
-                for item, witness in move.failures:
-                    record(item, head, [event, *witness], transition=True)
-                if move.context != after_context:
-                    name = type(event).__name__
-                    raise EngineMismatch(
-                        f"{name} moves the shutdown record differently per session"
-                    )
-            if raised:
-                record(STEP_PROPERTY, head, [event], transition=True)
-                continue
-            if miscounted:
-                unfollowed += 1
-                continue
-            if after_context != context or changed != numbers:
-                key = key_of(after_context, changed)
-                if key not in index:
-                    add(key, head, event)
-        head += 1
-        if progress is not None and len(states) >= next_report:
-            next_report += PROGRESS_EVERY
-            progress(Progress(len(states), transitions, depth[-1], time.perf_counter() - started))
+                offered = all_agents
+            absent_seen = False
+            for slot, local in enumerate(numbers):
+                if local == 0:
+                    if symmetry and absent_seen:
+                        continue
+                    absent_seen = True
+                expansion = tables.moves_of(local, offered, context)
+                transitions += expansion.transitions
+                probes += expansion.probes
+                unfollowed += expansion.miscounted
+                for item, probe in expansion.probe_failures:
+                    record(item, head, [_at_slot(probe.event, slot)], transition=True, probe=probe)
+                for event in expansion.raised:
+                    record(STEP_PROPERTY, head, [_at_slot(event, slot)], transition=True)
+                for event, failing in expansion.broken:
+                    for item, witness in failing:
+                        renamed = [_at_slot(e, slot) for e in (event, *witness)]
+                        record(item, head, renamed, transition=True)
+                for after, event in expansion.successors:
+                    changed = (*numbers[:slot], after, *numbers[slot + 1 :])
+                    key = key_of(context, changed)
+                    if key not in index:
+                        add(key, head, _at_slot(event, slot))
+            process = events_of_context.get(context)
+            if process is None:
+                process = events_of_context[context] = [
+                    (event, isinstance(event, SHUTDOWN_ONLY))
+                    for event in process_events(tables.contexts[context], bounds)
+                ]
+            shutdown: Shutdown | None = None
+            for position, (event, shutdown_only) in enumerate(process):
+                transitions += 1
+                if shutdown_only:
+                    if shutdown is None:
+                        shutdown = tables.shutdown_of(context, numbers)
+                    moves = [tables.shutdown_move(shutdown, position, event)]
+                    changed = numbers
+                else:
+                    moves = [
+                        tables.process_move(local, context, position, event) for local in numbers
+                    ]
+                    changed = tuple([move.session for move in moves])
+                after_context = moves[0].context
+                raised = miscounted = False
+                for move in moves:
+                    raised = raised or move.raised
+                    miscounted = miscounted or move.miscounted
+                    for item, witness in move.failures:
+                        record(item, head, [event, *witness], transition=True)
+                    if move.context != after_context:
+                        name = type(event).__name__
+                        raise EngineMismatch(
+                            f"{name} moves the shutdown record differently per session"
+                        )
+                if raised:
+                    record(STEP_PROPERTY, head, [event], transition=True)
+                    continue
+                if miscounted:
+                    unfollowed += 1
+                    continue
+                if after_context != context or changed != numbers:
+                    key = key_of(after_context, changed)
+                    if key not in index:
+                        add(key, head, event)
+            head += 1
+            if progress is not None and len(states) >= next_report:
+                next_report += PROGRESS_EVERY
+                progress(
+                    Progress(len(states), transitions, depth[-1], time.perf_counter() - started)
+                )
+    except KeyboardInterrupt:  # Ctrl-C: report what was found so far
+        interrupted = True
     return CheckResult(
         bounds=bounds,
         symmetry=symmetry,
@@ -559,12 +568,13 @@ def explore_sessions(
         depth=depth[-1],
         elapsed=time.perf_counter() - started,
         violations=ordered(violations, properties),
-        complete=complete and not unfollowed,
+        complete=complete and not unfollowed and not interrupted,
         cpu=time.process_time() - cpu_started,
         engine="sessions",
         probes=probes,
         beyond_bounds=beyond,
         unfollowed=unfollowed,
+        interrupted=interrupted,
     )
 
 

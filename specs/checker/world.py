@@ -97,7 +97,9 @@ class Bounds:
 
     def without(self, *families: str) -> Bounds:
         """These bounds with the named event families (``FAMILIES``) left out."""
-        unknown = [name for name in families if name not in FAMILIES]
+        unknown = [
+            repr(name) for name in families if not isinstance(name, str) or name not in FAMILIES
+        ]
         if unknown:
             raise ValueError(
                 f"unknown event famil{'y' if len(unknown) == 1 else 'ies'} "

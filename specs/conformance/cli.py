@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = "quick" if args.quick else "thorough" if args.thorough else "standard"
     known = [item.id for item in ALL]
     only = None
-    if args.only:
+    if args.only is not None:
         only = {part.strip().upper() for part in args.only.split(",") if part.strip()}
         unknown = sorted(only - set(known))
         if unknown or not only:
@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"choose from {', '.join(known)}"
             )
     checks = named_checks(args.checks)
+    if not args.reference and (args.divergences or "differential" in checks):
+        given = "--divergences" if args.divergences else "--checks differential"
+        return _usage(f"{given} compares with another implementation: add --reference MODULE")
     checks, differential = reference_checks(args, checks)
     if (not checks and not differential) or any(item not in CHECKS for item in checks):
         return _usage(f"--checks takes some of {', '.join(CHECKS)} (got {args.checks!r})")
