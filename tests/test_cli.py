@@ -311,19 +311,35 @@ def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
         text=True,
     )
     os.close(secondary)
-    seen = b""
-    try:
-        while b"stateful comparison" not in seen:
-            chunk = os.read(primary, 4096)
+    seen = bytearray()
+    reached = threading.Event()
+
+    def drain_terminal() -> None:
+        # Read the terminal until it closes: a full terminal buffer would block the
+        # command's progress line, and with it the command, after the interrupt.
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
             if not chunk:
                 break
-            seen += chunk
+            seen.extend(chunk)
+            if b"stateful comparison" in seen:
+                reached.set()
+        reached.set()
+
+    reader = threading.Thread(target=drain_terminal, daemon=True)
+    reader.start()
+    try:
+        reached.wait(timeout=300)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=120)
     finally:
         process.kill()
+        reader.join(timeout=10)
         os.close(primary)
-    assert b"conform: " in seen and b"/" in seen, seen
+    assert b"conform: " in seen and b"/" in seen, bytes(seen)
     assert process.returncode == 130, out
     assert "INTERRUPTED" in out and "interrupted (exit status 130)" in out
     assert "S1 completed-only" in out
