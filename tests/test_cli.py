@@ -301,6 +301,24 @@ def test_conform_ctrl_c_prints_what_is_known_and_exits_130(
     assert "interrupted" in s4["reason"]
 
 
+def test_conform_ctrl_c_before_the_stateful_search_passes_nothing_it_planned(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Interrupted as the stateful search starts: a property whose probes passed but
+    whose stateful comparison never ran is not checked, not passed."""
+
+    def interrupted(self: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.Conformance, "run_stateful", interrupted)
+    arguments = ["compat", "--quick", "--checks", "probes,stateful", "--json"]
+    assert conform_cli.main(arguments) == 130
+    document = json.loads(capsys.readouterr().out)
+    statuses = {item["id"]: item["status"] for item in document["properties"]}
+    assert set(statuses.values()) == {"not_checked"}, statuses
+    assert document["summary"]["passed"] == 0
+
+
 def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
     """Live progress on a terminal stderr; SIGINT prints the table so far and exits 130."""
     primary, secondary = pty.openpty()

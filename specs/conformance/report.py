@@ -57,6 +57,8 @@ def verdict_line(report: Report, strict: bool = False) -> str:
             f"{report.target} conforms to every required property checked; advisory "
             f"violations do not fail the run without --strict (exit status 0)"
         )
+    if not any(item.status == "passed" for item in report.properties):
+        return f"no property was found to pass or fail on {report.target} (exit status 0)"
     return f"{report.target} conforms to every property checked (exit status 0)"
 
 

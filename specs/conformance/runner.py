@@ -13,7 +13,8 @@ every property it covers, one of ``STATUSES``:
   at another property's violation, it was interrupted, ...).
 
 A property's status combines its verdicts: ``violated`` when any check
-violated it; else ``passed`` when some check passed it; else
+violated it; else ``not_checked`` when Ctrl-C stopped a check before it
+decided it; else ``passed`` when some check passed it; else
 ``not_applicable`` when a check found it not applicable; else ``not_checked``
 with every reason. A property nobody checked is never ``passed``.
 """
@@ -36,6 +37,8 @@ from .target import Target, TargetFactory, target_factory
 
 Status = Literal["passed", "violated", "not_applicable", "not_checked"]
 STATUSES: tuple[Status, ...] = ("violated", "passed", "not_applicable", "not_checked")
+INTERRUPTED = "interrupted before this check finished"
+"""The reason a check that Ctrl-C stopped gives for the properties it had yet to decide."""
 """Every status a property (and one check's verdict on it) can have, in the order
 they win when a property's verdicts are combined."""
 
@@ -138,7 +141,12 @@ class PropertyResult:
 
     @property
     def status(self) -> Status:
+        """The strongest verdict: violated, then passed, not applicable, not checked;
+        but a property whose checks an interruption cut short is not checked."""
         statuses = {verdict.status for verdict in self.verdicts}
+        cut_short = any(verdict.detail == INTERRUPTED for verdict in self.verdicts)
+        if cut_short and "violated" not in statuses:
+            return "not_checked"
         for status in STATUSES:
             if status in statuses:
                 return status
@@ -316,7 +324,7 @@ class Conformance:
     def interrupted(self) -> None:
         """Record that the run was stopped (Ctrl-C): what is not decided stays not checked."""
         self._report.interrupted = True
-        reason = "interrupted before this check finished"
+        reason = INTERRUPTED
         for slot in self.results.values():
             slot.unchecked_reason = "the run was interrupted before a check covered it"
             for check in self.checks:
