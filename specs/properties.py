@@ -62,11 +62,35 @@ class StepRaised(Exception):
 
 
 def answer(step_fn: StepFn, state: model.Process, event: model.Event) -> model.Step:
-    """``step_fn(state, event)``; TypeError when the answer is not a Step of a Process."""
+    """``step_fn(state, event)``; TypeError when the answer is not a Step of a
+    well-formed Process (``malformed_process``; not asked of ``model.step``)."""
     step = step_fn(state, event)
     if not isinstance(step, model.Step) or not isinstance(step.state, model.Process):
         raise TypeError(f"the step function answered {step!r}, not a Step of a Process")
+    if step_fn is not model.step:
+        problem = malformed_process(step.state)
+        if problem is not None:
+            raise TypeError(f"the step function answered a malformed process: {problem}")
     return step
+
+
+def malformed_process(process: model.Process) -> str | None:
+    """Why ``process`` is not a tuple of ``(session id, Session)`` pairs, one per id,
+    sorted by id; None when it is."""
+    pairs = process.sessions
+    if not isinstance(pairs, tuple):
+        return f"sessions is a {type(pairs).__name__}, not a tuple"
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], model.Session)):
+            return f"{pair!r} is not a (session id, Session) pair"
+    ids = [str(key) for key, _ in pairs]
+    if len(set(ids)) != len(ids):
+        return f"a session appears twice among {ids}"
+    if ids != sorted(ids):
+        return f"the sessions {ids} are not sorted by id"
+    if not isinstance(process.shutdown, model.Shutdown):
+        return f"the shutdown record is a {type(process.shutdown).__name__}"
+    return None
 
 
 def drive_step(

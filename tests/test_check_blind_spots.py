@@ -170,3 +170,38 @@ def test_check_cut_by_max_states_claims_no_property_holds(
     shown = capsys.readouterr().out
     assert "hold in this bound" not in shown
     assert "not checked on the rest of the bound" in shown
+
+
+def _answering(change: str) -> StepFn:
+    """``model.step`` whose answer's sessions are changed as ``change`` says."""
+
+    def step(state: model.Process, event: model.Event) -> model.Step:
+        out = model.step(state, event)
+        pairs = out.state.sessions
+        changed = {
+            "outside the world": (*pairs, ("zz", model.Session())),
+            "a session appears twice": pairs * 2 if pairs else pairs,
+            "is not a (session id, Session) pair": (("s1", None),),
+            "not sorted by id": tuple(reversed(pairs)),
+        }[change]
+        return out._replace(state=out.state._replace(sessions=changed))
+
+    return step
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "outside the world",
+        "a session appears twice",
+        "is not a (session id, Session) pair",
+        "not sorted by id",
+    ],
+)
+def test_step_answering_a_malformed_process_is_a_violation_not_a_crash(change: str) -> None:
+    """STEP: a step function whose answer is not a well-formed process (sessions
+    outside the world, twice, not Sessions, out of order) is reported with its trace."""
+    world = Bounds(sessions=2, agents=1, max_generation=1).without("drain", "edits")
+    violation = explore(world, _answering(change), ALL, engine="product").violation(STEP_RAISED)
+    assert violation is not None
+    assert change in violation.message

@@ -36,6 +36,7 @@ from .world import (
     AGENTS,
     CHECK_BOUNDS,
     GRAPH_BOUNDS,
+    SESSION_IDS,
     Bounds,
     Probe,
     edit_probes,
@@ -167,9 +168,15 @@ def try_step(step_fn: StepFn, state: Process, event: Event) -> Step | Exception:
     """``step_fn(state, event)``, or the exception it raised (a TypeError when it
     answered something other than a Step)."""
     try:
-        return answer(step_fn, state, event)
+        step = answer(step_fn, state, event)
     except Exception as error:  # a broken step function is a finding, not a crash
         return error
+    if step_fn is model.step:
+        return step
+    unknown = [key for key, _ in step.state.sessions if key not in SESSION_IDS]
+    if unknown:
+        return TypeError(f"the step function answered sessions {unknown} outside the world")
+    return step
 
 
 def raised_message(event: Event, error: Exception) -> str:
