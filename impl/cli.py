@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 
 from . import __version__
-from .specs.commandline import VERIFY_INSTALL, interrupts_seen
+from .specs.commandline import OUTPUT_CLOSED, VERIFY_INSTALL, interrupts_seen
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": (
@@ -183,4 +183,4 @@ def _output_closed() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return 141
+    return OUTPUT_CLOSED

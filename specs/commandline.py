@@ -39,9 +39,14 @@ EXIT_STATUSES: dict[int, str] = {
 def exit_status_help(meanings: dict[int, str] | None = None) -> str:
     """The exit statuses as an argparse epilog paragraph."""
     chosen = EXIT_STATUSES if meanings is None else meanings
+    every = {**chosen, OUTPUT_CLOSED: "the reader of the output went away (| head); quietly"}
     return "exit status:\n" + "\n".join(
-        f"  {status:<4} {meaning}" for status, meaning in chosen.items()
+        f"  {status:<4} {meaning}" for status, meaning in every.items()
     )
+
+
+OUTPUT_CLOSED = 141
+"""The status when stdout's reader goes away (128 + SIGPIPE, as the shell's tools)."""
 
 
 VERIFY_INSTALL = "pip install 'memory-lifecycle[verify]'"
