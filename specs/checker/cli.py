@@ -54,8 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                 VIOLATED: "a required property is violated (any property with --strict); "
                 "its shortest counterexample is printed",
                 USAGE: "bad usage, or an output that cannot be written",
-                INTERRUPTED: "interrupted (Ctrl-C); the states explored and violations found so far "
-                "are printed",
+                INTERRUPTED: "interrupted (Ctrl-C); the states explored and the violations "
+                "found so far are printed",
             }
         ),
     )
