@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 import pytest
 from _targets import lacking_the_optional_calls
 from broken import EXPECTED
+from memory_lifecycle.specs.conformance import cli as conform_cli
 from memory_lifecycle.specs.conformance.runner import run_conformance
 from memory_lifecycle.specs.conformance.target import TargetError, target_factory
 
@@ -118,3 +119,16 @@ def test_original_module_findings_S3_S10_L1_L2_L3() -> None:
     assert {"S3", "S10", "L1", "L2", "L3"} <= violated
     assert report.by_id("S8").status == "not_applicable"
     assert report.by_id("L4").status == "not_applicable"
+
+
+def test_a_run_that_decides_nothing_does_not_say_the_target_conforms_S8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S8: with only properties the target cannot be checked for (no discard_session),
+    the verdict says nothing passed or failed instead of "conforms"."""
+    target = lacking_the_optional_calls(tmp_path)
+    assert conform_cli.main([str(target), "--only", "S8", "--checks", "probes"]) == 0
+    shown = capsys.readouterr().out
+    assert "not_applicable" in shown or "not applicable" in shown
+    assert "no property was found to pass or fail" in shown
+    assert "conforms to every property checked" not in shown
