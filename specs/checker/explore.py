@@ -154,6 +154,14 @@ class CheckResult:
         return text
 
 
+def search_ends(
+    stored: int, violations: dict[str, Violation], stop_at_first: bool, max_states: int | None
+) -> bool:
+    """True when a search stops before expanding more: a violation found with
+    ``stop_at_first``, or ``max_states`` states stored."""
+    return (stop_at_first and bool(violations)) or (max_states is not None and stored >= max_states)
+
+
 PROGRESS_EVERY = 50_000
 """States between two progress reports."""
 
@@ -360,8 +368,7 @@ class _Search:
         interrupted = False
         try:
             while head < len(states):
-                cut = max_states is not None and len(states) >= max_states
-                if (stop_at_first and self.violations) or cut:
+                if search_ends(len(states), self.violations, stop_at_first, max_states):
                     complete = False
                     break
                 before = states[head]

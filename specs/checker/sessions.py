@@ -66,6 +66,7 @@ from .explore import (
     build_violation,
     ordered,
     probe_failures,
+    search_ends,
     state_failures,
     transition_failures,
     try_step,
@@ -465,14 +466,12 @@ def explore_sessions(
             beyond += 1
 
     check_new(0)
-    head = 0
-    complete = True
+    complete, interrupted = True, False
     next_report = PROGRESS_EVERY
-    interrupted = False
+    head = 0
     try:
         while head < len(states):
-            cut = max_states is not None and len(states) >= max_states
-            if (stop_at_first and violations) or cut:
+            if search_ends(len(states), violations, stop_at_first, max_states):
                 complete = False
                 break
             state = states[head]
