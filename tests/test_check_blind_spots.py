@@ -10,6 +10,7 @@ import pytest
 from memory_lifecycle import model
 from memory_lifecycle.model import Session, Shutdown
 from memory_lifecycle.specs.checker import cli as check_cli
+from memory_lifecycle.specs.checker import sessions as sessions_engine
 from memory_lifecycle.specs.checker.cli import _finish
 from memory_lifecycle.specs.checker.explore import explore
 from memory_lifecycle.specs.checker.mutants import MUTANTS
@@ -205,3 +206,29 @@ def test_step_answering_a_malformed_process_is_a_violation_not_a_crash(change: s
     violation = explore(world, _answering(change), ALL, engine="product").violation(STEP_RAISED)
     assert violation is not None
     assert change in violation.message
+
+
+def test_drain_start_with_wrong_counts_found_by_the_sessions_engine_L2() -> None:
+    """L2: a drain that starts with its queue count wrong, stepped session by session,
+    is an L2 violation of the sessions engine (the sessions whose step went wrong are
+    reported, not compared with the others)."""
+    mutant = MUTANTS["drain-start-skips-queue"]
+    result = explore(mutant.bounds, mutant.step, ALL, engine="sessions")
+    assert result.engine == "sessions"
+    assert result.violation("L2") is not None and result.unfollowed > 0
+
+
+def test_sessions_engine_counts_the_drain_by_the_specification_L2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """L2: the sessions engine derives the drain's counts from the specification's
+    ``committable``, never from the model's own ``drain_wants`` (a broken one must show
+    as a violation, not break the engine)."""
+
+    def broken(session: Session | None) -> bool:
+        raise AssertionError("the engine must not ask the model which sessions it wants")
+
+    monkeypatch.setattr(model, "drain_wants", broken)
+    monkeypatch.setattr(sessions_engine, "drain_wants", broken, raising=False)
+    world = Bounds(sessions=2, agents=1, max_generation=1).without("edits")
+    assert explore(world, model.step, ALL, engine="sessions").ok

@@ -2,8 +2,10 @@
 
 A session event changes only its own session (S6), reads nothing but that
 session and the shutdown record's phase, and the drain's two counts are sums
-over the sessions (``queued``: sessions the drain wants, ``calls``: sessions in
-flight). So a process state is a *context* (the shutdown record with its counts
+over the sessions (``queued``: sessions the drain must commit, by the
+specification's ``machine.committable`` rather than the model's own
+``drain_wants``; ``calls``: sessions in flight). So a process state is a
+*context* (the shutdown record with its counts
 left out) plus one session per slot, and the counts are derived from the
 sessions. This engine steps each session alone, in a one-session process whose
 counts are that session's own, caches every move together with the verdict of
@@ -50,8 +52,8 @@ from memory_lifecycle.model import (
     Process,
     Session,
     Shutdown,
-    drain_wants,
 )
+from memory_lifecycle.specs.machine import committable
 from memory_lifecycle.specs.properties import L2, Property, StepFn
 
 from .canonical import normal_session, rename_session
@@ -164,7 +166,7 @@ class _Tables:
             self.numbers[session] = number
             self.sessions.append(session)
             self.masks.append(self._mask(session))
-            self.wants.append(1 if drain_wants(session) else 0)
+            self.wants.append(1 if committable(session) else 0)
             self.busy.append(1 if session.in_flight is not None else 0)
             self.inside.append(within_bounds(Process(((MINI_ID, session),)), self.bounds))
             row = [-1] * len(self.renamings)
@@ -529,24 +531,21 @@ def explore_sessions(
                         tables.process_move(local, context, position, event) for local in numbers
                     ]
                     changed = tuple([move.session for move in moves])
-                after_context = moves[0].context
-                raised = miscounted = False
                 for move in moves:
-                    raised = raised or move.raised
-                    miscounted = miscounted or move.miscounted
                     for item, witness in move.failures:
                         record(item, head, [event, *witness], transition=True)
-                    if move.context != after_context:
-                        name = type(event).__name__
-                        raise EngineMismatch(
-                            f"{name} moves the shutdown record differently per session"
-                        )
-                if raised:
+                if any(move.raised for move in moves):
                     record(STEP_PROPERTY, head, [event], transition=True)
                     continue
-                if miscounted:
+                if any(move.miscounted for move in moves):
                     unfollowed += 1
                     continue
+                after_context = moves[0].context
+                if any(move.context != after_context for move in moves):
+                    name = type(event).__name__
+                    raise EngineMismatch(
+                        f"{name} moves the shutdown record differently per session"
+                    )
                 if after_context != context or changed != numbers:
                     key = key_of(after_context, changed)
                     if key not in index:
