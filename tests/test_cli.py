@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
@@ -343,14 +344,15 @@ def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
             if not chunk:
                 break
             seen.extend(chunk)
-            if b"stateful comparison" in seen:
+            if b"conform: " in seen:
                 reached.set()
         reached.set()
 
     reader = threading.Thread(target=drain_terminal, daemon=True)
     reader.start()
     try:
-        reached.wait(timeout=300)
+        reached.wait(timeout=300)  # the live line is up: the run has started
+        time.sleep(2)  # the run takes far longer (probes, then the stateful search)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=120)
     finally:
