@@ -328,6 +328,9 @@ def test_conform_sigint_on_a_terminal_shows_progress_then_exits_130() -> None:
         stdout=subprocess.PIPE,
         stderr=secondary,
         text=True,
+        # A shell's background job ignores SIGINT, and a child inherits that; the
+        # command must get Ctrl-C as it would on a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(secondary)
     seen = bytearray()
