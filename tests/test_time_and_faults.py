@@ -720,10 +720,17 @@ def test_an_unhashable_id_is_refused_before_anything_is_logged(
 
 
 class ReleasedThenInterrupted(threading.Condition):
-    """A Condition whose wait is interrupted after releasing its lock, before taking
-    it back, as a SIGINT landing between those two steps of ``Condition.wait`` is."""
+    """A Condition whose wait, in the thread that made it, is interrupted after releasing
+    its lock, before taking it back, as a SIGINT landing between those two steps of
+    ``Condition.wait`` is (a signal reaches only that thread; others wait as usual)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__(lock)
+        self.interrupted_thread = threading.get_ident()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if threading.get_ident() != self.interrupted_thread:
+            return super().wait(timeout)
         self._release_save()  # type: ignore[attr-defined]
         raise KeyboardInterrupt
 
