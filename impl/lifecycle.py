@@ -142,6 +142,10 @@ class SessionLifecycle:
         """Commits an exception ended early, to settle (see the module docstring)."""
         self._drain_abandoned = False
         """True when an exception ended the leading ``drain`` before it fed DrainFinished."""
+        self._drain_leader: int | None = None
+        """The thread that started the last drain. While the phase is DRAINING and that
+        thread is outside ``drain`` (asking to settle), its drain was abandoned, even when
+        a second interruption kept ``_drain_abandoned`` from being set."""
         self._effects_lost = False
         """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
@@ -491,7 +495,8 @@ class SessionLifecycle:
         with self.lock:
             self._effects_lost = False
             self.condition.notify_all()
-            if self._drain_abandoned:
+            led_here = self._drain_leader == threading.get_ident()
+            if self._drain_abandoned or led_here:
                 self._drain_abandoned = False
                 if self._shutdown.phase == DRAINING:
                     self._feed_process(model.DrainFinished())
@@ -626,9 +631,10 @@ class SessionLifecycle:
         """
         seconds = check_seconds("deadline", deadline)
         assert seconds is not None
-        if self._unsettled or self._effects_lost or self._drain_abandoned:
-            self.settle()
         ident = threading.get_ident()
+        orphaned = self._drain_leader == ident and self._shutdown.phase == DRAINING
+        if self._unsettled or self._effects_lost or self._drain_abandoned or orphaned:
+            self.settle()
         now = self._clock()
         started = model.DrainStarted(
             now=now,
@@ -641,6 +647,8 @@ class SessionLifecycle:
         try:
             with self.lock:
                 was_draining = self._shutdown.phase == DRAINING
+                if not was_draining:
+                    self._drain_leader = ident
                 moved, _kept = self._feed_process(started)
                 leads = moved.result is Outcome.STARTED
                 if leads:
