@@ -582,20 +582,21 @@ def _s7_probe(
     return None
 
 
+_FIELD_READERS: dict[str, Callable[[model.Session], object]] = {
+    "agent": lambda session: session.registered,
+    "in_flight": lambda session: session.in_flight is not None,
+    "generation": lambda session: session.generation,
+    "committed_generation": lambda session: session.committed,
+    "segments": lambda session: session.segments,
+}
+"""How the drop-in's test hook reads each field of an entry back."""
+
+
 def _field_reads(session: model.Session | None, field: str) -> object:
     """What the drop-in's test hook reads back for ``field`` of an entry."""
-    if field == "entry":
+    if field == "entry" or session is None:
         return session
-    if session is None:
-        return None
-    readers: dict[str, object] = {
-        "agent": session.registered,
-        "in_flight": session.in_flight is not None,
-        "generation": session.generation,
-        "committed_generation": session.committed,
-        "segments": session.segments,
-    }
-    return readers[field]
+    return _FIELD_READERS[field](session)
 
 
 def _edit_text(event: model.Event) -> str:
