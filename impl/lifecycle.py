@@ -224,9 +224,18 @@ class SessionLifecycle:
             self.condition.wait(_bounded(seconds))
         except BaseException:
             # A Ctrl-C can land inside Condition.wait between releasing the lock and
-            # taking it back: take it back, so the caller's ``with`` releases a held lock.
-            if not _held_by_this_thread(self.lock):
-                self.lock.acquire()
+            # taking it back: take it back (at the one level the callers hold), so the
+            # caller's ``with`` releases a held lock. A second one can land inside the
+            # blocking acquire, which then returns without the lock: look again. The
+            # loop is written here, not called, since a call's entry is a point where
+            # an interruption lands outside any ``try``.
+            while True:
+                try:
+                    if _held_by_this_thread(self.lock):
+                        break
+                    self.lock.acquire()
+                except BaseException:  # the first exception is the one raised
+                    continue
             raise
         finally:
             self._waiting -= 1

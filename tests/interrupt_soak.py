@@ -3,18 +3,22 @@ main thread while it loops over turns, queries, waiting commits and short drains
 another thread drains now and then too.
 
 Usage: python tests/interrupt_soak.py native|compat SECONDS. Exits 1 when the
-lock is left held, the lifecycle is left draining, a session is left in flight
-without a running call, or the drain that follows does not commit everything before
-its deadline.
+lock is left held (by any thread, the main one included), the other drainer does not
+finish, the lifecycle is left draining, a session is left in flight without a running
+call, or the drain that follows does not commit everything before its deadline. A
+run still going 30 seconds after the soak prints every thread's stack and exits 1.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import logging
 import random
 import signal
 import sys
 import threading
 import time
+import traceback
 from types import FrameType
 
 
@@ -23,6 +27,21 @@ class Agent:
 
     def commit_memory_session(self) -> None:
         return None
+
+
+class Unlocked(logging.Handler):
+    """Counts the lifecycle's log records, taking no lock: ``logging.Handler.handle``
+    takes its lock before its ``try``, so a Ctrl-C landing between them leaves it held
+    by the main thread (logging's own code), and the other drainer's next warning then
+    waits for ever."""
+
+    count = 0
+
+    def createLock(self) -> None:
+        self.lock = None  # type: ignore[assignment]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        Unlocked.count += 1
 
 
 IN_HARNESS = True
@@ -37,6 +56,14 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     api, seconds = sys.argv[1], float(sys.argv[2])
+    faulthandler.dump_traceback_later(seconds + 30.0, exit=True)
+    log = logging.getLogger("memory_lifecycle")
+    log.addHandler(Unlocked())
+    log.propagate = False
+    # Fill the logger's level cache now: a miss takes logging's module lock, which a
+    # Ctrl-C can leave held the same way.
+    log.isEnabledFor(logging.WARNING)
+    log.isEnabledFor(logging.ERROR)
     if api == "native":
         from memory_lifecycle import SessionLifecycle
 
@@ -83,7 +110,8 @@ def main() -> int:
             drain()
             time.sleep(0.003)
 
-    other = threading.Thread(target=drain_now_and_then, name="other drainer")
+    # A daemon, so that a drainer stuck for ever is reported instead of hanging the exit.
+    other = threading.Thread(target=drain_now_and_then, name="other drainer", daemon=True)
     other.start()
     signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
     try:
@@ -110,12 +138,18 @@ def main() -> int:
     finally:
         IN_HARNESS = True
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
-    other.join(5.0)
-    print(f"{operations} operations, {interrupts} interrupts")
-    if not lifecycle.lock.acquire(timeout=5.0):
+    other.join(10.0)
+    print(f"{operations} operations, {interrupts} interrupts, {Unlocked.count} log records")
+    if other.is_alive():
+        stack = traceback.format_stack(sys._current_frames()[other.ident or 0])
+        print("the other drainer did not finish; it is at:\n" + "".join(stack))
+        return 1
+    if lifecycle.lock._is_owned():  # type: ignore[attr-defined]
+        print("the main thread was left holding the lock")
+        return 1
+    if not lock_is_free(lifecycle.lock):
         print("the lock was left held")
         return 1
-    lifecycle.lock.release()
     # A second interruption inside a call's own cleanup leaves the rest to the next
     # call of any thread (README); settle() is that next call.
     lifecycle.settle()
@@ -127,6 +161,22 @@ def main() -> int:
         print(f"left behind: dirty {report.still_dirty}, in flight {report.in_flight}")
         return 1
     return 0
+
+
+def lock_is_free(lock: threading.RLock) -> bool:
+    """Whether another thread can take ``lock`` within 5 seconds (an RLock held by
+    the main thread would let the main thread itself take it again)."""
+    taken: list[bool] = []
+
+    def take() -> None:
+        taken.append(lock.acquire(timeout=5.0))
+        if taken[0]:
+            lock.release()
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    taker.join()
+    return taken == [True]
 
 
 if __name__ == "__main__":

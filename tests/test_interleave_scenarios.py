@@ -119,6 +119,7 @@ INTERRUPTED_CASES = [
     ("interrupt_wedges_session", "interrupted_host", "S3", "in flight"),
     ("interrupt_leaks_lock", "interrupted_host", "L3", "deadlocks on itself"),
     ("interrupt_leaks_lock", "interrupted_drain", "L3", "(leaked)"),
+    ("interrupted_wait_drops_lock", "interrupted_drain", "L3", "no longer held"),
 ]
 
 

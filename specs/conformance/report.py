@@ -151,6 +151,7 @@ def as_json(report: Report, strict: bool = False) -> str:
             "stateful_runs": chosen.stateful_examples,
             "stateful_steps": chosen.stateful_steps,
             "schedules_per_scenario": chosen.interleave_schedules,
+            "schedules_per_ctrl_c_scenario": chosen.interrupt_schedules,
             "seed": report.seed,
         },
         "checks": list(report.checks),

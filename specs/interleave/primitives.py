@@ -218,6 +218,10 @@ class StandInCondition(_Bound):
     def __exit__(self, *exc_info: object) -> None:
         self.lock.release()
 
+    def _is_owned(self) -> bool:
+        """Whether the calling thread holds the lock (as ``threading.Condition`` asks it)."""
+        return self.lock._is_owned()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, wait for a notify or the (virtual) timeout, re-acquire."""
         if not self.lock._is_owned():
@@ -225,6 +229,9 @@ class StandInCondition(_Bound):
         me = self._me()
         who: object = me if me is not None else _OUTSIDE
         saved = self.lock._release_save()
+        # CPython checks for a signal once ``_release_save`` returns, before its ``try``:
+        # a Ctrl-C there leaves ``wait`` without the lock.
+        self.scheduler.interrupt_site(f"wait {self.name} released {self.lock.name}")
         waiter = _Waiter()
         self._waiters.append(waiter)
         try:

@@ -722,11 +722,15 @@ class _Run:
         for label, error in errors:
             if isinstance(error, KeyboardInterrupt) and self.injecting:
                 continue
+            if self._lost_its_lock(label, error):
+                return
             self.violate("error", f"{label} died with {type(error).__name__}: {error}")
             return
         for call in self.history.calls:
             if call.raised is None or isinstance(call.raised, KeyboardInterrupt):
                 continue
+            if self._lost_its_lock(call.method, call.raised):
+                return
             kind = "a provider failure" if isinstance(call.raised, ProviderFailure) else "an error"
             self.violate(
                 "error",
@@ -739,6 +743,24 @@ class _Run:
         final_state = None if self.injecting else self._check_linearizable()
         if self.violation is None:
             self._check_nothing_lost(final_state)
+
+    def _lost_its_lock(self, where: str, error: BaseException) -> bool:
+        """L3: with Ctrl-C injected, a release of a lock the thread no longer holds.
+
+        The interruption left the code believing it held a lock it did not (an
+        interrupted ``Condition.wait`` can return without its lock), so the Ctrl-C
+        came out as a RuntimeError. Reports it and returns True when that is ``error``.
+        """
+        if not self.injecting or not isinstance(error, RuntimeError):
+            return False
+        if not str(error).startswith("release of"):
+            return False
+        self.violate(
+            "L3",
+            f"{where} raised RuntimeError ({error}) in place of the KeyboardInterrupt: "
+            "after the interruption it released a lock it no longer held",
+        )
+        return True
 
     def _check_nothing_lost(self, final_state: Process | None) -> None:
         """L2: after the final drain only orphaned work (no agent can commit it) may stay dirty."""

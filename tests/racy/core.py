@@ -93,6 +93,7 @@ FLAWS = (
     "bare_agent_blocks_owned",
     "bad_deadline_sets_draining",
     "timeout_checked_when_waiting",
+    "wait_drops_lock",
 )
 """Flags that introduce a flaw when True (``notify_after_failure``,
 ``catch_base_exception`` and ``start_follow_ups`` do when False)."""
@@ -172,6 +173,22 @@ class HermesLifecycle:
         """Host-registered background commits and follow-ups (joined only by flawed drains)."""
 
     # --- locking -------------------------------------------------------------------
+
+    def _wait(self, seconds: float | None) -> None:
+        """Wait on the condition. A Ctrl-C can make ``Condition.wait`` raise without its
+        lock (it lands right after the lock is released): take it back, so the caller's
+        ``with`` releases a held lock (unless ``wait_drops_lock``)."""
+        try:
+            self._condition.wait(seconds)
+        except BaseException:
+            while not self.flaw["wait_drops_lock"]:
+                try:
+                    if self._condition._is_owned():
+                        break
+                    self._lock.acquire()
+                except BaseException:
+                    continue
+            raise
 
     def _locked(self) -> Any:
         return _explicitly(self._lock) if self.flaw["explicit_acquire"] else self._lock
@@ -303,7 +320,7 @@ class HermesLifecycle:
             if not wait or (left is not None and left <= 0):
                 entry["owe"] = max(entry["owe"], entry["generation"])
                 return "busy", None
-            self._condition.wait(None if left is None else min(left, threading.TIMEOUT_MAX))
+            self._wait(None if left is None else min(left, threading.TIMEOUT_MAX))
         if self.flaw["split_check_and_set"]:
             return self._decide_on_copy(session_id, entry, agent, follow_up, number)
         return self._capture(session_id, entry, agent, follow_up, number)
@@ -591,7 +608,7 @@ class HermesLifecycle:
                 if not ready and not busy and not running:
                     return
                 if not ready:
-                    self._condition.wait(min(left, threading.TIMEOUT_MAX))
+                    self._wait(min(left, threading.TIMEOUT_MAX))
 
     def _drain_rounds(self, ends: float) -> None:
         """The flawed drain: rounds that wait for their slowest call."""
