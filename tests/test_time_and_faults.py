@@ -735,17 +735,45 @@ class ReleasedThenInterrupted(threading.Condition):
         raise KeyboardInterrupt
 
 
+class SecondCtrlCInAcquire(threading._RLock):  # type: ignore[name-defined,misc]
+    """An RLock whose next blocking acquire by the thread that arms it is interrupted
+    before it takes the lock, as a second SIGINT landing in that acquire is."""
+
+    armed_for: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.armed_for == threading.get_ident():
+            self.armed_for = None
+            raise KeyboardInterrupt
+        return bool(super().acquire(blocking, timeout))
+
+
+class InterruptedTwice(ReleasedThenInterrupted):
+    """Interrupted after releasing its lock, and again in the acquire that takes it back."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if threading.get_ident() == self.interrupted_thread:
+            self._lock.armed_for = self.interrupted_thread  # type: ignore[attr-defined]
+        return super().wait(timeout)
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["once", "again-in-the-reacquire"])
 @pytest.mark.parametrize("api", ["commit", "drain"])
 def test_ctrl_c_between_a_waits_release_and_reacquire_raises_keyboard_interrupt_L3(
-    api: str,
+    api: str, twice: bool
 ) -> None:
     """L3: interrupted inside the wait, a waiting commit or a drain raises the
-    KeyboardInterrupt (not 'cannot release un-acquired lock') and leaves the lock free."""
+    KeyboardInterrupt (not 'cannot release un-acquired lock') and leaves the lock free,
+    also when a second Ctrl-C lands in the acquire that takes the lock back."""
     lifecycle = SessionLifecycle()
+    if twice:
+        lifecycle.lock = SecondCtrlCInAcquire()
+        lifecycle.condition = threading.Condition(lifecycle.lock)
     hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "s", name="hung")
     holder = start_held(lambda: lifecycle.commit("s"), hung)
     lifecycle.complete_turn("s")
-    lifecycle.condition = ReleasedThenInterrupted(lifecycle.lock)
+    interrupted = InterruptedTwice if twice else ReleasedThenInterrupted
+    lifecycle.condition = interrupted(lifecycle.lock)
     with pytest.raises(KeyboardInterrupt):
         if api == "commit":
             lifecycle.commit("s", wait=True, timeout=WAIT)
