@@ -139,7 +139,10 @@ def test_shared_checks_run_once_before_the_items_and_report_their_budget(tmp_pat
         i for i, line in enumerate(lines) if line.startswith("lifecycle-conformance ")
     )
     assert begins < ends < first_item
-    assert "interleave checks (quick budget, up to 120 schedules per scenario)" in lines[begins]
+    assert (
+        "interleave checks (quick budget, up to 120 schedules per scenario, "
+        "400 with Ctrl-C injected)" in lines[begins]
+    )
     assert "1 passed, 13 deselected" in done.stdout
 
 

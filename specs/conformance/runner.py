@@ -79,8 +79,8 @@ class Budget:
             parts.append(f"{self.stateful_examples} stateful runs x {self.stateful_steps} steps")
         if "interleave" in checks:
             parts.append(
-                f"up to {self.interleave_schedules} schedules per scenario "
-                f"({self.interrupt_schedules} with Ctrl-C injected)"
+                f"up to {self.interleave_schedules} schedules per scenario, "
+                f"{self.interrupt_schedules} with Ctrl-C injected"
             )
         return ", ".join(parts) or "each probe once"
 
