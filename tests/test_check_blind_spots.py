@@ -13,7 +13,7 @@ from memory_lifecycle.specs.checker import cli as check_cli
 from memory_lifecycle.specs.checker import sessions as sessions_engine
 from memory_lifecycle.specs.checker.cli import _finish
 from memory_lifecycle.specs.checker.explore import explore
-from memory_lifecycle.specs.checker.mutants import MUTANTS
+from memory_lifecycle.specs.checker.mutants import MUTANTS, Mutant
 from memory_lifecycle.specs.checker.world import PROCESS_BOUNDS, Bounds, process_events
 from memory_lifecycle.specs.properties import ALL, BY_ID, STEP_RAISED, StepFn
 
@@ -232,3 +232,55 @@ def test_sessions_engine_counts_the_drain_by_the_specification_L2(
     monkeypatch.setattr(sessions_engine, "drain_wants", broken, raising=False)
     world = Bounds(sessions=2, agents=1, max_generation=1).without("edits")
     assert explore(world, model.step, ALL, engine="sessions").ok
+
+
+def _looping_on_second_turn(state: model.Process, event: model.Event) -> model.Step:
+    """``model.step``, except that the second turn of a session never returns (a
+    ``while`` whose counter is never advanced, as a one-line bug makes one)."""
+    out = model.step(state, event)
+    if isinstance(event, model.TurnCompleted) and out.result == 2:
+        left = 1
+        while left > 0:
+            pass
+    return out
+
+
+@pytest.mark.parametrize("engine", ["product", "sessions"])
+def test_step_that_never_returns_is_a_violation_with_its_trace_not_a_hang(engine: str) -> None:
+    """STEP: a step still running after ``step_timeout`` is interrupted and reported
+    with the events that lead to it; the search goes on and ends."""
+    bounds = Bounds(sessions=1, agents=1, max_generation=2).without("edits", "reset", "drain")
+    result = explore(bounds, _looping_on_second_turn, ALL, engine=engine, step_timeout=0.2)
+    violation = result.violation(STEP_RAISED)
+    assert violation is not None, result.violations
+    assert "StepTimedOut" in violation.message
+    assert "did not return within 0.2 s" in violation.message
+    actions = [step.action for step in violation.trace.steps]
+    assert sum(action.startswith("TurnCompleted") for action in actions) == 2
+    assert not result.complete  # the search ends at the first step that does not return
+
+
+def test_check_command_reports_a_step_that_never_returns_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """STEP: ``check --step-timeout`` on a step that loops prints the violation with
+    its trace, says the search stopped early, and exits 1 instead of hanging."""
+    looping = Mutant("The second turn never returns.", _looping_on_second_turn, STEP_RAISED)
+    monkeypatch.setattr(check_cli, "MUTANTS", {"loops": looping})
+    status = check_cli.main(["--mutant", "loops", "--step-timeout", "0.2", "--sessions", "1"])
+    shown = capsys.readouterr().out
+    assert status == 1, shown
+    assert "StepTimedOut: the step did not return within 0.2 s" in shown
+    assert "exploration stopped early" in shown
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "soon"])
+def test_check_refuses_a_step_timeout_that_is_not_a_positive_number(
+    seconds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--step-timeout`` takes a positive, finite number of seconds; anything else is a
+    usage error (exit 2) that names the option."""
+    with pytest.raises(SystemExit) as exited:
+        check_cli.main(["--step-timeout", seconds])
+    assert exited.value.code == 2
+    assert "--step-timeout" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from memory_lifecycle.specs.properties import ALL, BY_ID, StepFn
 
 from .explore import CheckResult, Progress, explore
 from .mutants import MUTANTS
+from .watchdog import DEFAULT_STEP_TIMEOUT
 from .world import (
     AGENTS,
     CHECK_BOUNDS,
@@ -107,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-states", type=int, help="stop after this many distinct states")
     parser.add_argument(
         "--stop-at-first", action="store_true", help="stop at the first violation found"
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=DEFAULT_STEP_TIMEOUT,
+        metavar="SECONDS",
+        help="a step of the step function still running after SECONDS is a STEP violation "
+        f"(default: {DEFAULT_STEP_TIMEOUT:g})",
     )
     parser.add_argument(
         "--mutant",
@@ -219,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown property {', '.join(unknown)}; choose from {', '.join(BY_ID)}")
     if args.max_states is not None and args.max_states < 1:
         parser.error(f"--max-states must be at least 1, got {args.max_states}")
+    if not args.step_timeout > 0 or args.step_timeout == float("inf"):
+        parser.error(
+            f"--step-timeout must be a positive number of seconds, got {args.step_timeout}"
+        )
     properties = [BY_ID[name] for name in args.property] if args.property else list(ALL)
     outputs = [(args.sequence_diagram, "--sequence-diagram"), (args.html, "--html")]
     for path, option in outputs:
@@ -257,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stop_at_first=args.stop_at_first,
                         max_states=args.max_states,
                         engine=engine,
+                        step_timeout=args.step_timeout,
                     )
                 )
                 if results[-1].interrupted or (args.stop_at_first and not results[-1].ok):

@@ -32,6 +32,7 @@ from memory_lifecycle.specs.trace import Trace, TraceStep
 
 from .canonical import Key, canonical, normal_process, plain_key, rename_session
 from .render import actor_of, event_text, result_text, state_text
+from .watchdog import DEFAULT_STEP_TIMEOUT, step_watchdog, timed_out
 from .world import (
     AGENTS,
     CHECK_BOUNDS,
@@ -158,8 +159,12 @@ def search_ends(
     stored: int, violations: dict[str, Violation], stop_at_first: bool, max_states: int | None
 ) -> bool:
     """True when a search stops before expanding more: a violation found with
-    ``stop_at_first``, or ``max_states`` states stored."""
-    return (stop_at_first and bool(violations)) or (max_states is not None and stored >= max_states)
+    ``stop_at_first``, ``max_states`` states stored, or a step that did not return."""
+    return (
+        (stop_at_first and bool(violations))
+        or (max_states is not None and stored >= max_states)
+        or timed_out()
+    )
 
 
 PROGRESS_EVERY = 50_000
@@ -385,6 +390,8 @@ class _Search:
                     step = try_step(step_fn, before, event)
                     if isinstance(step, Exception):
                         self._record(STEP_PROPERTY, head, [event], transition=True)
+                        if timed_out():
+                            break
                         continue
                     for item, extra in transition_failures(
                         self._unviolated(), before, event, step, step_fn
@@ -444,6 +451,7 @@ def explore(
     stop_at_first: bool = False,
     max_states: int | None = None,
     engine: str = "auto",
+    step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
 ) -> CheckResult:
     """Explore every reachable state of ``step_fn`` within ``bounds``; check ``properties``.
 
@@ -461,7 +469,27 @@ def explore(
     ``"sessions"`` for ``model.step`` and ``"product"`` for any other step
     function. A step function that breaks those assumptions is explored with
     the product engine instead (``CheckResult.engine`` says which ran).
+
+    ``step_timeout``: a step still running after that many seconds has
+    ``StepTimedOut`` raised inside it, a ``STEP`` violation (called from the
+    main thread; None: no limit; see ``watchdog``).
     """
+    with step_watchdog(step_timeout):
+        return _explore(
+            bounds, step_fn, properties, progress, symmetry, stop_at_first, max_states, engine
+        )
+
+
+def _explore(
+    bounds: Bounds | None,
+    step_fn: StepFn,
+    properties: Iterable[Property],
+    progress: Callable[[Progress], None] | None,
+    symmetry: bool,
+    stop_at_first: bool,
+    max_states: int | None,
+    engine: str,
+) -> CheckResult:
     chosen = bounds or CHECK_BOUNDS
     checked = tuple(properties)
     if engine == "auto":

@@ -73,6 +73,7 @@ from .explore import (
     transition_failures,
     try_step,
 )
+from .watchdog import timed_out
 from .world import (
     SESSION_IDS,
     Bounds,
@@ -266,6 +267,8 @@ class _Tables:
             step = try_step(self.step_fn, before, event)
             if isinstance(step, Exception):
                 raised.append(event)
+                if timed_out():
+                    break
                 continue
             failing = transition_failures(self.properties, before, event, step, self.step_fn)
             settled = self._settle(context, step.state, same_context=True)
