@@ -278,6 +278,23 @@ def test_conform_advisory_violation_exits_0_and_1_with_strict(
     assert failure is not None and failure.get("type") == "advisory-violated"
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_conform_output_that_fails_late_exits_2_and_the_json_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A --junit file that passes the up-front check but cannot be written (a full
+    device): the results are still printed, and the JSON's exit_status is the 2 the
+    command exits with, the reason among its errors."""
+    arguments = ["compat", "--quick", "--checks", "probes", "--only", "S1", "--json"]
+    assert conform_cli.main([*arguments, "--junit", "/dev/full"]) == 2
+    shown = capsys.readouterr()
+    document = json.loads(shown.out)
+    assert document["exit_status"] == 2
+    assert any("cannot write an output" in error for error in document["errors"])
+    assert document["summary"]["passed"] == 1
+    assert "cannot write an output" in shown.err
+
+
 def test_conform_ctrl_c_prints_what_is_known_and_exits_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -179,14 +179,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report is None:
         print(with_reference("", compared, args.json), flush=True)
         return VIOLATED if differs else OK
-    output = as_json(report, args.strict) if args.json else table(report, args.strict)
-    print(with_reference(output, compared, args.json), flush=True)
+    # The files first, so that the status printed (--json) is the one the command exits
+    # with; the results are printed even when a file cannot be written.
+    unwritten = None
     try:
         _write_outputs(report, args)
     except OSError as error:
-        return _usage(f"cannot write an output: {error}")
+        unwritten = f"cannot write an output: {error}"
+        report.errors.append(unwritten)
     status = report.exit_status(args.strict)
-    return VIOLATED if differs and status == OK else status
+    status = USAGE if unwritten else VIOLATED if differs and status == OK else status
+    output = as_json(report, args.strict, status) if args.json else table(report, args.strict)
+    print(with_reference(output, compared, args.json), flush=True)
+    if unwritten:
+        print(f"memory-lifecycle conform: {unwritten}", file=sys.stderr)
+    return status
 
 
 def _write_outputs(report: Report, args: argparse.Namespace) -> None:

@@ -141,8 +141,9 @@ def _property_json(item: PropertyResult) -> dict[str, Any]:
     }
 
 
-def as_json(report: Report, strict: bool = False) -> str:
-    """The report as one JSON object."""
+def as_json(report: Report, strict: bool = False, exit_status: int | None = None) -> str:
+    """The report as one JSON object; ``exit_status`` (default: the report's own) is the
+    status the command exits with (2 when an output file could not be written)."""
     chosen = BUDGETS[report.budget]
     document: dict[str, Any] = {
         "target": report.target,
@@ -157,7 +158,7 @@ def as_json(report: Report, strict: bool = False) -> str:
         "checks": list(report.checks),
         "strict": strict,
         "interrupted": report.interrupted,
-        "exit_status": report.exit_status(strict),
+        "exit_status": report.exit_status(strict) if exit_status is None else exit_status,
         "summary": {
             "required_violated": len(report.required_violated),
             "advisory_violated": len(report.advisory_violated),
