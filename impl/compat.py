@@ -117,9 +117,10 @@ def drain_all_on_shutdown(deadline: float = 30.0) -> None:
     """Commit every dirty session, in parallel, returning within ``deadline`` seconds."""
     global _draining
     check_seconds("drain_all_on_shutdown() deadline", deadline)
-    with _background_commit_threads_lock:
-        _draining = True
     try:
+        # Set inside the ``try``: a Ctrl-C as the ``with`` ends still clears it.
+        with _background_commit_threads_lock:
+            _draining = True
         _lifecycle.drain(deadline)
     finally:
         _draining = False

@@ -126,6 +126,8 @@ class SessionLifecycle:
         """Threads waiting on ``condition``: nobody to wake when 0."""
         self._sessions: dict[SessionId, Session] = {}
         self._shutdown = EMPTY_SHUTDOWN
+        self._version = 0
+        """Counts the state changes stored: a step that sees it move re-steps (``_feed``)."""
         self._call_ids = itertools.count(1)
         self._calls_by_thread: dict[int, list[int]] = {}
         """Thread ident -> ids of the provider calls it is running (nested calls)."""
@@ -136,6 +138,8 @@ class SessionLifecycle:
         self._drain_threads = 0
         """Drain worker threads running; the pool grows up to ``drain_workers`` (see
         ``_carry_out_locked``)."""
+        self._drain_started = 0
+        """Drain worker threads ever started (names them)."""
         self._drain_busy = 0
         """Drain workers inside a provider call."""
         self._unsettled: collections.deque[_Unsettled] = collections.deque()
@@ -161,39 +165,63 @@ class SessionLifecycle:
         binds to a local ``_kept`` that outlives the lock: dropping the last
         reference to an agent may run its ``__del__``, which may call the
         lifecycle.
+
+        A signal handler can run a whole lifecycle call (a drain, say) in this
+        thread while the model steps (the lock is re-entrant): the state then
+        moved under the step, so it is stepped again from there (``_version``).
+        Between that check and the stores there is no call, so no handler runs.
         """
         sessions = self._sessions
         session_id = event.session_id
-        before = sessions.get(session_id)
-        moved = model.step_session(before, event, self._shutdown)
-        after = moved.session
+        while True:
+            version = self._version
+            before = sessions.get(session_id)
+            moved = model.step_session(before, event, self._shutdown)
+            after = moved.session
+            if self._version == version:
+                break
+        self._version = version + 1
+        self._shutdown = moved.shutdown
         if after is None:
             if before is not None:
                 del sessions[session_id]
         elif after is not before:
             sessions[session_id] = after
-        self._settle_locked(moved.shutdown, moved.effects)
+        if moved.effects:
+            self._carry_out_locked(moved.effects)
         return moved, before
 
     def _feed_process(self, event: model.ProcessEvent) -> tuple[model.ProcessStep, list[Session]]:
-        """Step one process event and store what the model decides (see ``_feed``)."""
-        sessions = self._sessions
-        moved = model.step_process(self._shutdown, sessions, event)
-        previous = []
-        for session_id, session in moved.changes:
-            old = sessions.pop(session_id, None)
-            if old is not None:
-                previous.append(old)
-            if session is not None:
-                sessions[session_id] = session
-        self._settle_locked(moved.shutdown, moved.effects)
-        return moved, previous
+        """Step one process event and store what the model decides (see ``_feed``).
 
-    def _settle_locked(self, shutdown: model.Shutdown, effects: Sequence[model.Effect]) -> None:
-        """Keep the shutdown record the model decided and carry out its effects."""
-        self._shutdown = shutdown
-        if effects:
-            self._carry_out_locked(effects)
+        The changed entries are stored by one ``dict.update``; only a removal
+        (``Reset``) stores them one by one.
+        """
+        sessions = self._sessions
+        while True:
+            version = self._version
+            moved = model.step_process(self._shutdown, sessions, event)
+            updates: dict[SessionId, Session] = {}
+            removed: list[SessionId] = []
+            previous: list[Session] = []
+            for session_id, session in moved.changes:
+                old = sessions.get(session_id)
+                if old is not None:
+                    previous.append(old)
+                if session is None:
+                    removed.append(session_id)
+                else:
+                    updates[session_id] = session
+            if self._version == version:
+                break
+        self._version = version + 1
+        self._shutdown = moved.shutdown
+        sessions.update(updates)
+        for session_id in removed:
+            sessions.pop(session_id, None)
+        if moved.effects:
+            self._carry_out_locked(moved.effects)
+        return moved, previous
 
     def _carry_out_locked(self, effects: Sequence[model.Effect]) -> None:
         """The effects carried out under the lock: wake-ups and drain queue entries.
@@ -318,7 +346,7 @@ class SessionLifecycle:
     def dirty_sessions(self) -> list[SessionId]:
         """Ids of the sessions with uncommitted work."""
         with self.lock:
-            return [key for key, value in self._sessions.items() if value.dirty]
+            return [key for key, value in list(self._sessions.items()) if value.dirty]
 
     def __len__(self) -> int:
         """Number of sessions with an entry."""
@@ -516,7 +544,8 @@ class SessionLifecycle:
             with self.lock:
                 if not self._unsettled:
                     return
-                unsettled = _Unsettled(*self._unsettled[0])
+                entry = self._unsettled[0]
+                unsettled = _Unsettled(*entry)
                 try:
                     effects = self._settle_call(unsettled)
                 except Exception:
@@ -524,7 +553,9 @@ class SessionLifecycle:
                         "could not settle the commit of session %s",
                         describe(unsettled.session_id),
                     )
-                self._unsettled.popleft()
+                # A signal handler's call may have settled (and removed) it meanwhile.
+                if self._unsettled and self._unsettled[0] is entry:
+                    self._unsettled.popleft()
             self._start_follow_ups(effects)
 
     def _settle_call(self, unsettled: _Unsettled) -> tuple[model.Effect, ...]:
@@ -573,12 +604,15 @@ class SessionLifecycle:
 
     def _start_background(self, work: Callable[[], object], name: str) -> Outcome:
         thread = threading.Thread(target=self._run_background, args=(work,), name=name, daemon=True)
-        if not self.register_background_thread(thread):
-            return Outcome.REFUSED_DRAINING
         try:
+            if not self.register_background_thread(thread):
+                return Outcome.REFUSED_DRAINING
             thread.start()
         except BaseException:
-            self.unregister_background_thread(thread)
+            # Registered (perhaps) and never started, as a Ctrl-C can leave it: untrack it.
+            # A thread that started unregisters itself when it ends.
+            if thread.ident is None:
+                self.unregister_background_thread(thread)
             raise
         return Outcome.STARTED
 
@@ -595,10 +629,10 @@ class SessionLifecycle:
         with self.background_lock:
             with self.lock:
                 moved, _kept = self._feed_process(model.BackgroundCommitRequested())
-            if moved.result is not Outcome.ADMITTED:
-                return False
-            self.background_threads.add(thread)
-            return True
+                admitted = moved.result is Outcome.ADMITTED
+                if admitted:
+                    self.background_threads.add(thread)
+            return admitted
 
     def unregister_background_thread(self, thread: threading.Thread) -> None:
         """Stop tracking a finished commit thread."""
@@ -700,7 +734,8 @@ class SessionLifecycle:
     def _report(self, deadline_passed: bool) -> DrainReport:
         """The drain's report, read from the state; lock held."""
         report = DrainReport(deadline_passed=deadline_passed)
-        for session_id, session in self._sessions.items():
+        # Copies: a signal handler may run a lifecycle call inside this loop.
+        for session_id, session in list(self._sessions.items()):
             if session.dirty:
                 report.still_dirty.append(session_id)
             if session.in_flight is not None:
@@ -713,17 +748,22 @@ class SessionLifecycle:
     def _start_drain_workers(self, count: int) -> None:
         with self.lock:
             for _ in range(count):
+                self._drain_started += 1
                 threading.Thread(
                     target=self._drain_worker,
-                    name=f"memory-lifecycle drain {self._drain_threads + 1}",
+                    name=f"memory-lifecycle drain {self._drain_started}",
                     daemon=True,
                 ).start()
-                # Counted once started (a worker ends under this lock, so not before).
-                self._drain_threads += 1
 
     def _drain_worker(self) -> None:
-        """Take sessions off the drain queue and commit them until the drain ends."""
+        """Take sessions off the drain queue and commit them until the drain ends.
+
+        The worker counts itself in ``_drain_threads``, under the lock, so the count
+        stays true when a Ctrl-C lands in ``Thread.start`` after the thread began.
+        """
         ident = threading.get_ident()
+        with self.lock:
+            self._drain_threads += 1
         try:
             while True:
                 call = self._next_drain_call(ident)
@@ -771,7 +811,8 @@ class SessionLifecycle:
 
     def _requeue_wanted(self) -> bool:
         """Queue again what the drain wants, after an interruption lost a queue entry."""
-        wanted = [key for key, session in self._sessions.items() if model.drain_wants(session)]
+        entries = list(self._sessions.items())
+        wanted = [key for key, session in entries if model.drain_wants(session)]
         self._drain_queue.extend(wanted)
         return bool(wanted)
 

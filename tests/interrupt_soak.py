@@ -2,10 +2,13 @@
 main thread while it loops over turns, queries, waiting commits and short drains, and
 another thread drains now and then too.
 
-Usage: python tests/interrupt_soak.py native|compat SECONDS. Exits 1 when the
-lock is left held (by any thread, the main one included), the other drainer does not
-finish, the lifecycle is left draining, a session is left in flight without a running
-call, or the drain that follows does not commit everything before its deadline. A
+Usage: python tests/interrupt_soak.py native|compat SECONDS [raise|drain]. With
+``drain`` the signal handler raises nothing: it runs a short drain itself, inside
+whatever lifecycle call the main thread is in (the lock is re-entrant), as a host's
+shutdown handler may. Exits 1 when the lock is left held (by any thread, the main one
+included), the other drainer does not finish, the lifecycle is left draining, a
+session is left in flight without a running call, a completed turn is lost (``drain``
+mode), or the drain that follows does not commit everything before its deadline. A
 run still going 30 seconds after the soak prints every thread's stack and exits 1.
 """
 
@@ -19,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from types import FrameType
 
 
@@ -49,13 +53,29 @@ IN_HARNESS = True
 by plain stores, where no signal can land, so only the lifecycle is interrupted."""
 
 
+HANDLER_DRAIN: list[Callable[[], None]] = []
+"""``drain`` mode: the drain the signal handler runs."""
+
+IN_HANDLER = False
+"""True while the handler drains: a signal then does nothing (one drain at a time)."""
+
+
 def interrupt(signum: int, frame: FrameType | None) -> None:
-    if not IN_HARNESS:
+    global IN_HANDLER
+    if IN_HARNESS or IN_HANDLER:
+        return
+    if not HANDLER_DRAIN:
         raise KeyboardInterrupt
+    IN_HANDLER = True
+    try:
+        HANDLER_DRAIN[0]()
+    finally:
+        IN_HANDLER = False
 
 
 def main() -> int:
     api, seconds = sys.argv[1], float(sys.argv[2])
+    mode = sys.argv[3] if len(sys.argv) > 3 else "raise"
     faulthandler.dump_traceback_later(seconds + 30.0, exit=True)
     log = logging.getLogger("memory_lifecycle")
     log.addHandler(Unlocked())
@@ -88,14 +108,20 @@ def main() -> int:
         )
     register, complete_turn, has_uncommitted_work, commit, drain_by = calls
 
+    turns: dict[str, int] = {}
+
     def operate(session_id: str, agent: Agent) -> None:
         register(session_id, agent)
         complete_turn(session_id)
+        turns[session_id] = turns.get(session_id, 0) + 1
         has_uncommitted_work(session_id)
         commit(session_id, wait=True, timeout=0.01)
 
     def drain() -> None:
         drain_by(0.02)
+
+    if mode == "drain":
+        HANDLER_DRAIN.append(drain)
 
     sessions = [f"s{number}" for number in range(8)]
     agents = {session_id: Agent() for session_id in sessions}
@@ -160,6 +186,12 @@ def main() -> int:
     if report.still_dirty or report.in_flight or report.deadline_passed:
         print(f"left behind: dirty {report.still_dirty}, in flight {report.in_flight}")
         return 1
+    if mode == "drain":  # no call was interrupted: every turn counted
+        for session_id, count in turns.items():
+            state = lifecycle.session_state(session_id)
+            if state is None or state.generation != count:
+                print(f"lost turns: {session_id} completed {count}, state {state}")
+                return 1
     return 0
 
 

@@ -389,6 +389,107 @@ def test_sigint_every_millisecond_wedges_nothing_S3_L3(api: str) -> None:
     assert "interrupts" in done.stdout
 
 
+@pytest.mark.parametrize("api", ["native", "compat"])
+def test_signal_handler_that_drains_inside_every_call_loses_nothing_S3_S7_L2(api: str) -> None:
+    """S3, S7, L2: a SIGALRM handler runs a drain every millisecond, inside whatever
+    lifecycle call the main thread is in (the lock is re-entrant): no turn is lost, no
+    session is left in flight without a call, and the final drain commits everything."""
+    script = HERE / "interrupt_soak.py"
+    done = subprocess.run(
+        [sys.executable, str(script), api, "2.0", "drain"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "operations" in done.stdout
+
+
+class StartedThenInterrupted(threading.Thread):
+    """A thread whose ``start`` raises KeyboardInterrupt once the thread is running, as a
+    Ctrl-C landing in ``Thread.start``'s wait for it does (once, for a drain worker)."""
+
+    armed = True
+
+    def start(self) -> None:
+        super().start()
+        if StartedThenInterrupted.armed and self.name.startswith("memory-lifecycle drain"):
+            StartedThenInterrupted.armed = False
+            raise KeyboardInterrupt
+
+
+class ThreadingWith:
+    """The ``threading`` module with another ``Thread`` class."""
+
+    def __init__(self, thread_class: type[threading.Thread]) -> None:
+        self.Thread = thread_class
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def test_ctrl_c_in_a_drain_workers_start_keeps_the_pool_growing_L2(
+    patchable: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L2: a drain whose worker's ``Thread.start`` was interrupted after the thread began
+    still counts its workers right, so a later drain grows its pool past a hung provider
+    and commits a turn completed during it."""
+    lifecycle = patchable(drain_workers=4)
+    module = sys.modules[type(lifecycle).__module__]
+    monkeypatch.setattr(module, "threading", ThreadingWith(StartedThenInterrupted))
+    quick = GatedAgent("quick")
+    lifecycle.register_agent("x", quick)
+    lifecycle.complete_turn("x")
+    with pytest.raises(KeyboardInterrupt):
+        lifecycle.drain(WAIT)
+    lifecycle.settle()
+    assert lifecycle.drain(WAIT).still_dirty == []
+    monkeypatch.setattr(module, "threading", threading)
+    hung = GatedAgent("hung", hold=True)
+    lifecycle.register_agent("hung", hung)
+    lifecycle.complete_turn("hung")
+    lifecycle.register_agent("b", GatedAgent("b"))
+    turn = threading.Timer(0.2, lambda: lifecycle.complete_turn("b"))
+    turn.start()
+    report = lifecycle.drain(1.5)
+    hung.release.set()
+    turn.join()
+    assert "b" not in report.still_dirty, report
+
+
+class ExitInterrupted:
+    """A lock whose ``with`` raises KeyboardInterrupt as it ends (the lock released), as
+    a Ctrl-C landing right after the release does."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.armed = True
+
+    def __enter__(self) -> bool:
+        return self.lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_as_the_drain_sets_its_flag_leaves_the_flag_clear_L1(
+    compat: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L1: ``drain_all_on_shutdown`` interrupted right after it set ``_draining`` clears
+    it again, so boundary commits are admitted as before (not refused until a later drain)."""
+    monkeypatch.setattr(compat, "_background_commit_threads_lock", ExitInterrupted())
+    with pytest.raises(KeyboardInterrupt):
+        compat.drain_all_on_shutdown(1.0)
+    assert compat._draining is False
+    thread = threading.Thread(target=lambda: None)
+    assert compat._register_background_commit_thread(thread) is True
+    compat._unregister_background_commit_thread(thread)
+
+
 # --- 5, 6: no busy loop; follow-ups survive bad session ids ---------------------------
 
 

@@ -94,6 +94,7 @@ FLAWS = (
     "bad_deadline_sets_draining",
     "timeout_checked_when_waiting",
     "wait_drops_lock",
+    "unregister_keeps_agent",
 )
 """Flags that introduce a flaw when True (``notify_after_failure``,
 ``catch_base_exception`` and ``start_follow_ups`` do when False)."""
@@ -222,7 +223,7 @@ class HermesLifecycle:
         with self._locked():
             entry = self._sessions.get(session_id)
             previous = None if entry is None else entry["agent"]
-            if entry is not None:
+            if entry is not None and not self.flaw["unregister_keeps_agent"]:
                 entry["agent"] = None
             if self.flaw["frees_under_lock"]:
                 del previous
