@@ -135,9 +135,9 @@ class SessionLifecycle:
         self._drain_committed: set[SessionId] = set()
         self._drain_call_ids: set[int] = set()
         """Calls a drain worker started: their success counts as the drain's commit."""
-        self._drain_threads = 0
-        """Drain worker threads running; the pool grows up to ``drain_workers`` (see
-        ``_carry_out_locked``)."""
+        self._drain_pool: set[threading.Thread] = set()
+        """Drain worker threads started and not ended; the pool grows up to
+        ``drain_workers`` (see ``_carry_out_locked``)."""
         self._drain_started = 0
         """Drain worker threads ever started (names them)."""
         self._drain_busy = 0
@@ -233,7 +233,7 @@ class SessionLifecycle:
         for effect in effects:
             if isinstance(effect, model.QueueForDrain):
                 self._drain_queue.append(effect.session_id)
-                if 0 < self._drain_threads <= self._drain_busy < self.drain_workers:
+                if 0 < len(self._drain_pool) <= self._drain_busy < self.drain_workers:
                     try:
                         self._start_drain_workers(1)
                     except RuntimeError:
@@ -697,6 +697,7 @@ class SessionLifecycle:
                 if leads:
                     self._drain_committed.clear()
                     self._drain_call_ids.clear()
+                    self._drop_unstarted_workers()
             for effect in moved.effects:
                 if isinstance(effect, model.StartDrainWorkers):
                     self._start_drain_workers(effect.workers)
@@ -746,24 +747,31 @@ class SessionLifecycle:
         return report
 
     def _start_drain_workers(self, count: int) -> None:
+        """Start ``count`` workers, each in the pool before it starts (it leaves the pool
+        when it ends). A Ctrl-C in ``Thread.start`` may leave one that never ran: the
+        next leading drain drops those (``_drop_unstarted_workers``)."""
         with self.lock:
             for _ in range(count):
                 self._drain_started += 1
-                threading.Thread(
+                worker = threading.Thread(
                     target=self._drain_worker,
                     name=f"memory-lifecycle drain {self._drain_started}",
                     daemon=True,
-                ).start()
+                )
+                self._drain_pool.add(worker)
+                worker.start()
+
+    def _drop_unstarted_workers(self) -> None:
+        """Forget pool entries whose thread is not running; lock held, no worker starting.
+
+        One that was started but has not begun yet is forgotten too, and ends uncounted:
+        at worst the pool then grows one worker more than ``drain_workers``.
+        """
+        self._drain_pool = {worker for worker in self._drain_pool if worker.is_alive()}
 
     def _drain_worker(self) -> None:
-        """Take sessions off the drain queue and commit them until the drain ends.
-
-        The worker counts itself in ``_drain_threads``, under the lock, so the count
-        stays true when a Ctrl-C lands in ``Thread.start`` after the thread began.
-        """
+        """Take sessions off the drain queue and commit them until the drain ends."""
         ident = threading.get_ident()
-        with self.lock:
-            self._drain_threads += 1
         try:
             while True:
                 call = self._next_drain_call(ident)
@@ -781,7 +789,7 @@ class SessionLifecycle:
                     self._drain_busy -= 1
         finally:
             with self.lock:
-                self._drain_threads -= 1
+                self._drain_pool.discard(threading.current_thread())
 
     def _next_drain_call(self, ident: int) -> model.CallProvider | None:
         """The next provider call the drain starts, or None once it has ended."""

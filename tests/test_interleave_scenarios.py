@@ -120,6 +120,7 @@ INTERRUPTED_CASES = [
     ("interrupt_leaks_lock", "interrupted_host", "L3", "deadlocks on itself"),
     ("interrupt_leaks_lock", "interrupted_drain", "L3", "(leaked)"),
     ("interrupted_wait_drops_lock", "interrupted_drain", "L3", "no longer held"),
+    ("draining_set_before_try", "interrupted_drain", "L1", "refuses a boundary commit"),
 ]
 
 

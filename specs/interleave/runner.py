@@ -54,7 +54,8 @@ unstarted); ``error``: an exception escaped a target thread or an API call
 (other than a KeyboardInterrupt the provider or the injection raised).
 
 With an injected KeyboardInterrupt (``interrupt``) the history is not checked
-against the model, and L1 is not required: S3, L3 and L2 are.
+against the model, and L1 is checked only as "no drain runs, so the background
+registry admits a boundary commit": S3, L3 and L2 are required as usual.
 
 ``schedule`` is a schedule string (``"0.1.1"``, replayed exactly; with an
 injected interrupt ``"1@7/0.1.1"``: thread T1 takes it at its seventh
@@ -68,6 +69,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from memory_lifecycle.model import DRAIN_ATTEMPTS, Process
 
@@ -520,6 +522,8 @@ class _Run:
         self._check_leaked_locks()
         if self.violation is None:
             self._check_wedged(target, api)
+        if self.violation is None and self.injecting:
+            self._check_admits_background(target, stand_ins["threading"])
         if self.violation is None and not self.injecting:
             self._check_followed_up()
         if self.violation is not None:
@@ -640,6 +644,23 @@ class _Run:
                     f"running: every later commit is refused or waits out its timeout",
                 )
                 return
+
+    def _check_admits_background(self, target: Target, threading: Any) -> None:
+        """L1 with Ctrl-C injected: once every call returned no drain runs, so the
+        registry admits a boundary commit's thread (a draining flag the interruption left
+        set would refuse every one of them until some later drain)."""
+        if not target.has_background_registry:
+            return
+        thread = threading.Thread(target=lambda: None, name="probe", daemon=True)
+        if target.register_background(thread) is False:
+            self.violate(
+                "L1",
+                "no drain runs after the interrupted calls returned, yet the background "
+                "registry refuses a boundary commit: every follow-up and background commit "
+                "is refused until a later drain",
+            )
+            return
+        target.unregister_background(thread)
 
     def _check_followed_up(self) -> None:
         """L1 from the history: a busy commit's work is committed without another boundary."""

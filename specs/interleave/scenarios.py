@@ -378,7 +378,7 @@ INTERRUPTED_LIST = (
     Scenario(
         "interrupted_drain",
         "Ctrl-C lands anywhere in the shutdown drain while a commit runs",
-        ("S3", "L3", "L2"),
+        ("S3", "L3", "L2", "L1"),
         _sessions_with(s=(), t=()),
         (("main", _drain(5.0)), ("committer", _call("commit_session_memory", "t"))),
         needs=BASIC_API | {"drain_all_on_shutdown"},

@@ -23,6 +23,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "interrupt_wedges_session": ("S3", "interleave", "interrupted_host"),
     "interrupt_leaks_lock": ("L3", "interleave", "interrupted_host"),
     "interrupted_wait_drops_lock": ("L3", "interleave", "interrupted_drain"),
+    "draining_set_before_try": ("L1", "interleave", "interrupted_drain"),
     "cleanup_spins": ("L3", "probes", "session id hash raises during the call"),
     "id_in_thread_name": ("L4", "probes", "huge session id not copied"),
     "waits_inside_provider": ("L3", "interleave", "cross_session_wait_cycle"),

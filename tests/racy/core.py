@@ -95,6 +95,7 @@ FLAWS = (
     "timeout_checked_when_waiting",
     "wait_drops_lock",
     "unregister_keeps_agent",
+    "draining_set_before_try",
 )
 """Flags that introduce a flaw when True (``notify_after_failure``,
 ``catch_base_exception`` and ``start_follow_ups`` do when False)."""
@@ -537,6 +538,9 @@ class HermesLifecycle:
         seconds = _seconds(deadline, "deadline")
         ends = time.monotonic() + max(0.0, seconds)
         me = threading.get_ident()
+        if self.flaw["draining_set_before_try"]:
+            with self._locked():
+                self._draining = True
         try:
             with self._locked():
                 caller = next((sid for sid, ident in self._calling.items() if ident == me), None)
