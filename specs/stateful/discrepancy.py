@@ -84,6 +84,9 @@ class CallsDiffer(Discrepancy):
     follow_up_due: bool = False
     """The missing call is a follow-up the model started."""
     nothing_predicted: bool = False
+    no_agent: bool = False
+    """The model's commit found the work committable by no agent (NO_AGENT): an extra
+    call went to an agent that neither owns the work nor was passed or registered."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ class Observation:
                     after_failure=after_failure,
                     no_turn_yet=not has_turns or self.rule == "complete_turn",
                     while_busy=self.expected is not None and self.expected.busy,
+                    no_agent=self.expected is Expected.NO_AGENT,
                     repeats_owner=bool(predicted) and observed[len(predicted)] == predicted[-1],
                 )
             )

@@ -764,6 +764,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.breaks(S4, calls)
             if calls.difference == "extra_in_drain" and not calls.nothing_predicted:
                 self.breaks(S4, calls)
+            if calls.difference == "extra" and calls.no_agent:
+                self.breaks(S4, calls)
         for result in self.commits_expected(Expected.NO_AGENT):
             self.breaks(S4, result)
 
@@ -795,7 +797,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """S9: the provider is called only for new work."""
         for calls in self.found(CallsDiffer):
             if calls.difference == "extra" and not (
-                calls.no_turn_yet or calls.while_busy or calls.repeats_owner
+                calls.no_turn_yet or calls.while_busy or calls.repeats_owner or calls.no_agent
             ):
                 self.breaks(S9, calls)
             if calls.difference == "extra_in_drain" and calls.nothing_predicted:

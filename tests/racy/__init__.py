@@ -5,7 +5,7 @@ model): a sound implementation, plus flags that each introduce one flaw a
 checker must find. Each module here builds one instance at import and exposes
 the hermes-webui functions, so the checkers load it like any third-party
 module. ``EXPECTED`` maps each variant to the property it breaks, the kind of
-check of ``memory-lifecycle conform`` that finds it (``probes`` or
+check of ``memory-lifecycle conform`` that finds it (``probes``, ``stateful`` or
 ``interleave``), and the probe or scenario that does.
 """
 
@@ -24,6 +24,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "interrupt_leaks_lock": ("L3", "interleave", "interrupted_host"),
     "interrupted_wait_drops_lock": ("L3", "interleave", "interrupted_drain"),
     "draining_set_before_try": ("L1", "interleave", "interrupted_drain"),
+    "unregister_keeps_agent": ("S4", "stateful", "stateful comparison"),
     "cleanup_spins": ("L3", "probes", "session id hash raises during the call"),
     "id_in_thread_name": ("L4", "probes", "huge session id not copied"),
     "waits_inside_provider": ("L3", "interleave", "cross_session_wait_cycle"),
