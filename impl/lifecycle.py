@@ -146,6 +146,9 @@ class SessionLifecycle:
         """Commits an exception ended early, to settle (see the module docstring)."""
         self._drain_abandoned = False
         """True when an exception ended the leading ``drain`` before it fed DrainFinished."""
+        self._drains_abandoned = 0
+        """Drains ``settle`` finished for a leader an exception ended: a drain that joined
+        one of them drains on by itself (``drain``)."""
         self._drain_leader: int | None = None
         """The thread that started the last drain. While the phase is DRAINING and that
         thread is outside ``drain`` (asking to settle), its drain was abandoned, even when
@@ -536,6 +539,7 @@ class SessionLifecycle:
             if self._drain_abandoned or led_here:
                 self._drain_abandoned = False
                 if self._shutdown.phase == DRAINING:
+                    self._drains_abandoned += 1
                     self._feed_process(model.DrainFinished())
             if self._shutdown.phase == DRAINING and not self._drain_queue:
                 self._requeue_wanted()
@@ -670,10 +674,28 @@ class SessionLifecycle:
         the drain. A hung provider holds one worker. The drain returns early
         once nothing it could commit is dirty and no call is running. Called
         inside a provider call it waits for no call (its own could not end).
-        After it returns, the lifecycle serves as before.
+        After it returns, the lifecycle serves as before. A drain that joined
+        one an exception ended (a Ctrl-C in the thread that led it) goes on
+        with a drain of its own until its deadline.
         """
         seconds = check_seconds("deadline", deadline)
         assert seconds is not None
+        ends = self._clock() + seconds
+        while True:
+            report, cut_short = self._drain_once(seconds)
+            seconds = ends - self._clock()
+            if not cut_short or seconds <= 0:
+                break
+        if report.still_dirty:
+            self._say_warning(
+                "drain returned with %d session(s) still dirty: %s",
+                len(report.still_dirty),
+                describe(report.still_dirty),
+            )
+        return report
+
+    def _drain_once(self, seconds: float) -> tuple[DrainReport, bool]:
+        """One drain, led or joined; also whether the drain it joined was abandoned."""
         ident = threading.get_ident()
         orphaned = self._drain_leader == ident and self._shutdown.phase == DRAINING
         if self._unsettled or self._effects_lost or self._drain_abandoned or orphaned:
@@ -689,6 +711,7 @@ class SessionLifecycle:
         was_draining = True  # an interruption before it is read under the lock changed nothing
         try:
             with self.lock:
+                abandoned_before = self._drains_abandoned
                 was_draining = self._shutdown.phase == DRAINING
                 if not was_draining:
                     self._drain_leader = ident
@@ -704,6 +727,7 @@ class SessionLifecycle:
             with self.lock:
                 result = self._await_drain_end()
                 report = self._report(result is Outcome.TIMED_OUT)
+                cut_short = self._drains_abandoned != abandoned_before
                 if leads:
                     leads = False
                     self._feed_process(model.DrainFinished())
@@ -714,13 +738,7 @@ class SessionLifecycle:
                 self._drain_abandoned = True
                 self.settle()
             raise
-        if report.still_dirty:
-            self._say_warning(
-                "drain returned with %d session(s) still dirty: %s",
-                len(report.still_dirty),
-                describe(report.still_dirty),
-            )
-        return report
+        return report, cut_short
 
     def _await_drain_end(self) -> Outcome:
         """Wait until the model says the drain has ended; lock held."""

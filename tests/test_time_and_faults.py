@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from _agents import WAIT, GatedAgent, held_session, join, start, start_held, wait_until
 from _pure import pure_lifecycle
-from memory_lifecycle import Outcome, SessionLifecycle
+from memory_lifecycle import DrainReport, Outcome, SessionLifecycle
 
 HERE = Path(__file__).resolve().parent
 
@@ -456,6 +456,53 @@ def test_ctrl_c_in_a_drain_workers_start_keeps_the_pool_growing_L2(
     hung.release.set()
     turn.join()
     assert "b" not in report.still_dirty, report
+
+
+class InterruptedWhenTold(threading.Condition):
+    """A Condition whose next wait in ``thread`` once ``told`` is set is interrupted after
+    releasing its lock (a Ctrl-C reaching that thread); other waits are as usual."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock)
+        self.thread: int | None = None
+        self.told = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if threading.get_ident() == self.thread and self.told.is_set():
+            self.thread = None  # once: a later thread may get the same ident
+            self._release_save()  # type: ignore[attr-defined]
+            raise KeyboardInterrupt
+        return super().wait(timeout)
+
+
+def test_a_drain_that_joined_one_ended_by_ctrl_c_drains_on_to_its_deadline_L2() -> None:
+    """L2: thread J joins the drain thread L leads; a Ctrl-C ends L's drain while a call
+    is still running. J's drain does not return with that work dirty: it drains on,
+    and commits the session once the call ends."""
+    lifecycle = SessionLifecycle()
+    condition = InterruptedWhenTold(lifecycle.lock)
+    lifecycle.condition = condition
+    hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "s", name="hung")
+
+    def lead() -> object:
+        condition.thread = threading.get_ident()
+        return lifecycle.drain(WAIT)
+
+    leader = start(lead)
+    wait_until(hung.entered.is_set, "the drain called the provider")
+    joiner = start(lambda: lifecycle.drain(WAIT))
+    wait_until(lambda: len(condition._waiters) >= 2, "the second drain joined")  # type: ignore[attr-defined]
+    condition.told.set()
+    with condition:
+        condition.notify_all()
+    join(leader[0])
+    assert isinstance(leader[1][0], KeyboardInterrupt)
+    time.sleep(0.1)
+    hung.release.set()
+    join(joiner[0])
+    report = joiner[1][0]
+    assert isinstance(report, DrainReport)
+    assert report.still_dirty == [] and report.in_flight == [], report
 
 
 class ExitInterrupted:
