@@ -151,8 +151,11 @@ class SessionLifecycle:
         one of them drains on by itself (``drain``)."""
         self._drain_leader: int | None = None
         """The thread that started the last drain. While the phase is DRAINING and that
-        thread is outside ``drain`` (asking to settle), its drain was abandoned, even when
-        a second interruption kept ``_drain_abandoned`` from being set."""
+        thread asks to settle with its drain no longer ``_leader_live``, the drain was
+        abandoned, even when a second interruption kept ``_drain_abandoned`` from being set."""
+        self._leader_live = False
+        """True while the leading ``drain`` runs in its thread: a signal handler's call in
+        that thread (a drain, say) then joins the drain instead of finishing it."""
         self._effects_lost = False
         """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
@@ -488,7 +491,8 @@ class SessionLifecycle:
         if running is not None and call_id in running:
             running.remove(call_id)
             if not running:
-                del self._calls_by_thread[ident]
+                # pop, not del: a signal handler's call in this thread may have gone first
+                self._calls_by_thread.pop(ident, None)
 
     def _call_provider(self, call: model.CallProvider, ident: int) -> Outcome:
         """Run the provider call outside the lock and feed back how it ended.
@@ -535,12 +539,13 @@ class SessionLifecycle:
         with self.lock:
             self._effects_lost = False
             self.condition.notify_all()
-            led_here = self._drain_leader == threading.get_ident()
+            led_here = self._drain_leader == threading.get_ident() and not self._leader_live
             if self._drain_abandoned or led_here:
-                self._drain_abandoned = False
                 if self._shutdown.phase == DRAINING:
                     self._drains_abandoned += 1
                     self._feed_process(model.DrainFinished())
+                # Cleared once the drain is finished: an interruption before leaves it set.
+                self._drain_abandoned = False
             if self._shutdown.phase == DRAINING and not self._drain_queue:
                 self._requeue_wanted()
         while True:
@@ -697,7 +702,11 @@ class SessionLifecycle:
     def _drain_once(self, seconds: float) -> tuple[DrainReport, bool]:
         """One drain, led or joined; also whether the drain it joined was abandoned."""
         ident = threading.get_ident()
-        orphaned = self._drain_leader == ident and self._shutdown.phase == DRAINING
+        orphaned = (
+            self._drain_leader == ident
+            and not self._leader_live
+            and self._shutdown.phase == DRAINING
+        )
         if self._unsettled or self._effects_lost or self._drain_abandoned or orphaned:
             self.settle()
         now = self._clock()
@@ -715,6 +724,7 @@ class SessionLifecycle:
                 was_draining = self._shutdown.phase == DRAINING
                 if not was_draining:
                     self._drain_leader = ident
+                    self._leader_live = True
                 moved, _kept = self._feed_process(started)
                 leads = moved.result is Outcome.STARTED
                 if leads:
@@ -730,11 +740,13 @@ class SessionLifecycle:
                 cut_short = self._drains_abandoned != abandoned_before
                 if leads:
                     leads = False
+                    self._leader_live = False
                     self._feed_process(model.DrainFinished())
         except BaseException:
             # Judged by the phase read under the lock just before the drain was fed:
             # an interruption may land after it started but before ``leads`` was set.
             if leads or not was_draining:
+                self._leader_live = False
                 self._drain_abandoned = True
                 self.settle()
             raise
@@ -760,7 +772,8 @@ class SessionLifecycle:
             if session.in_flight is not None:
                 report.in_flight.append(session_id)
         still_dirty = set(report.still_dirty)
-        report.committed = [key for key in self._drain_committed if key not in still_dirty]
+        committed = list(self._drain_committed)
+        report.committed = [key for key in committed if key not in still_dirty]
         report.background_left = self._shutdown.background_commits
         return report
 

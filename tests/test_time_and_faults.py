@@ -505,6 +505,46 @@ def test_a_drain_that_joined_one_ended_by_ctrl_c_drains_on_to_its_deadline_L2() 
     assert report.still_dirty == [] and report.in_flight == [], report
 
 
+class HandlerInWait(threading.Condition):
+    """A Condition whose next wait in ``thread`` runs ``handler`` with the lock released
+    and then returns, as a signal handler runs when the signal lands while that thread
+    waits (CPython then retries the wait's acquire, which a notify by the handler ends)."""
+
+    def __init__(self, lock: Any, handler: Callable[[], object]) -> None:
+        super().__init__(lock)
+        self.thread: int | None = None
+        self.handler = handler
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if threading.get_ident() == self.thread:
+            self.thread = None
+            saved = self._release_save()  # type: ignore[attr-defined]
+            try:
+                self.handler()
+            finally:
+                self._acquire_restore(saved)  # type: ignore[attr-defined]
+            return True
+        return super().wait(timeout)
+
+
+def test_a_signal_handlers_drain_inside_the_leading_drain_joins_it_L2() -> None:
+    """L2: a drain that a signal handler runs in the thread leading a drain joins that
+    drain, so the sooner deadline holds for both; it does not end the leader's drain
+    early and lead another (which returned the leader's drain at once, work in flight)."""
+    lifecycle = SessionLifecycle(drain_workers=1)
+    hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "s", name="hung")
+    handled: list[DrainReport] = []
+    condition = HandlerInWait(lifecycle.lock, lambda: handled.append(lifecycle.drain(0.05)))
+    lifecycle.condition = condition
+    condition.thread = threading.get_ident()
+    report = lifecycle.drain(2 * WAIT)  # longer than the hung call lasts (it fails at WAIT)
+    running = hung.calls == 1 and not hung.release.is_set()
+    hung.release.set()
+    assert len(handled) == 1 and handled[0].deadline_passed
+    # Returned at the handler's deadline, while the hung call still ran.
+    assert report.deadline_passed and report.in_flight == ["s"] and running, report
+
+
 class ExitInterrupted:
     """A lock whose ``with`` raises KeyboardInterrupt as it ends (the lock released), as
     a Ctrl-C landing right after the release does."""
