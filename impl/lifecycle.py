@@ -159,8 +159,12 @@ class SessionLifecycle:
         self._effects_lost = False
         """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
-        """Admitted background commit threads not yet ended; guarded by ``background_lock``."""
-        self.background_lock = threading.Lock()
+        """Admitted background commit threads not yet ended; guarded by ``lock``."""
+        self.background_lock = threading.RLock()
+        """For a host's own bookkeeping beside the registry (the drop-in's
+        ``_background_commit_threads_lock`` around its ``_draining`` flag). The lifecycle
+        never holds it while it takes ``lock``, so no lock order joins the two (a signal
+        handler's call can take ``lock`` inside any of the lifecycle's own calls)."""
 
     # --- the one place state changes (lock held) --------------------------------
 
@@ -635,31 +639,28 @@ class SessionLifecycle:
 
     def register_background_thread(self, thread: threading.Thread) -> bool:
         """Track a commit thread before starting it; False while draining (do not start it)."""
-        with self.background_lock:
-            with self.lock:
-                moved, _kept = self._feed_process(model.BackgroundCommitRequested())
-                admitted = moved.result is Outcome.ADMITTED
-                if admitted:
-                    self.background_threads.add(thread)
-            return admitted
+        with self.lock:
+            moved, _kept = self._feed_process(model.BackgroundCommitRequested())
+            admitted = moved.result is Outcome.ADMITTED
+            if admitted:
+                self.background_threads.add(thread)
+        return admitted
 
     def unregister_background_thread(self, thread: threading.Thread) -> None:
         """Stop tracking a finished commit thread."""
-        with self.background_lock:
+        with self.lock:
             if thread not in self.background_threads:
                 return
             self.background_threads.discard(thread)
-            with self.lock:
-                self._feed_process(model.BackgroundCommitEnded())
+            self._feed_process(model.BackgroundCommitEnded())
 
     def take_background_threads(self) -> list[threading.Thread]:
         """Stop tracking every background thread and return them (to join them)."""
-        with self.background_lock:
+        with self.lock:
             threads = list(self.background_threads)
             self.background_threads.clear()
-            with self.lock:
-                for _ in threads:
-                    self._feed_process(model.BackgroundCommitEnded())
+            for _ in threads:
+                self._feed_process(model.BackgroundCommitEnded())
         return threads
 
     # --- retirement and shutdown ------------------------------------------------
@@ -798,7 +799,8 @@ class SessionLifecycle:
         One that was started but has not begun yet is forgotten too, and ends uncounted:
         at worst the pool then grows one worker more than ``drain_workers``.
         """
-        self._drain_pool = {worker for worker in self._drain_pool if worker.is_alive()}
+        workers = list(self._drain_pool)  # a copy: a signal handler's call may change it
+        self._drain_pool = {worker for worker in workers if worker.is_alive()}
 
     def _drain_worker(self) -> None:
         """Take sessions off the drain queue and commit them until the drain ends."""
@@ -857,11 +859,10 @@ class SessionLifecycle:
 
     def reset(self) -> None:
         """Forget every session and the drain (for tests); running calls end as stale."""
-        with self.background_lock:
-            with self.lock:
-                _, _kept = self._feed_process(model.Reset())
-                self._drain_queue.clear()
-                self._drain_committed.clear()
+        with self.lock:
+            _, _kept = self._feed_process(model.Reset())
+            self._drain_queue.clear()
+            self._drain_committed.clear()
             self.background_threads.clear()
 
 

@@ -30,7 +30,7 @@ def lifecycle() -> SessionLifecycle:
 
 def idle(lifecycle: SessionLifecycle) -> bool:
     """No provider call running and no background thread alive."""
-    with lifecycle.background_lock:
+    with lifecycle.lock:
         alive = any(thread.is_alive() for thread in lifecycle.background_threads)
     states = [lifecycle.session_state(sid) for sid in lifecycle.session_ids()]
     return not alive and all(s is None or s.in_flight is None for s in states)

@@ -638,7 +638,7 @@ def test_thread_names_do_not_copy_huge_session_ids_L4(lifecycle: SessionLifecycl
     agent = held_session(lifecycle.register_agent, lifecycle.complete_turn, session_id)
     assert lifecycle.commit_in_background(session_id) is Outcome.STARTED
     assert agent.entered.wait(WAIT)
-    with lifecycle.background_lock:
+    with lifecycle.lock:
         names = [thread.name for thread in lifecycle.background_threads]
     assert names and all(len(name) < 200 for name in names)
     agent.release.set()
