@@ -2,18 +2,20 @@
 main thread while it loops over turns, queries, waiting commits and short drains, and
 another thread drains now and then too.
 
-Usage: python tests/interrupt_soak.py native|compat SECONDS [raise|drain]. With
-``drain`` the signal handler raises nothing: it runs a short drain itself, inside
-whatever lifecycle call the main thread is in (the lock is re-entrant), as a host's
-shutdown handler may. Exits 1 when the lock is left held (by any thread, the main one
-included), the other drainer does not finish, the lifecycle is left draining, a
-session is left in flight without a running call, a completed turn is lost (``drain``
-mode), or the drain that follows does not commit everything before its deadline. A
-run still going 30 seconds after the soak prints every thread's stack and exits 1.
+Usage: python tests/interrupt_soak.py native|compat SECONDS [raise|call]. With
+``call`` the signal handler raises nothing: it calls the lifecycle itself (a short
+drain, a turn, a commit or a background commit), inside whatever lifecycle call the
+main thread is in (the lock is re-entrant), as a host's handler may. Exits 1 when the
+lock is left held (by any thread, the main one included), the other drainer does not
+finish, the lifecycle is left draining, a session is left in flight without a running
+call, a completed turn is lost (``call`` mode), or the drain that follows does not
+commit everything before its deadline. A run still going 30 seconds after the soak
+prints every thread's stack and exits 1.
 """
 
 from __future__ import annotations
 
+import collections
 import faulthandler
 import logging
 import random
@@ -53,22 +55,22 @@ IN_HARNESS = True
 by plain stores, where no signal can land, so only the lifecycle is interrupted."""
 
 
-HANDLER_DRAIN: list[Callable[[], None]] = []
-"""``drain`` mode: the drain the signal handler runs."""
+HANDLER_CALL: list[Callable[[], None]] = []
+"""``call`` mode: what the signal handler runs."""
 
 IN_HANDLER = False
-"""True while the handler drains: a signal then does nothing (one drain at a time)."""
+"""True while the handler runs: a signal then does nothing (one handler at a time)."""
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
     global IN_HANDLER
     if IN_HARNESS or IN_HANDLER:
         return
-    if not HANDLER_DRAIN:
+    if not HANDLER_CALL:
         raise KeyboardInterrupt
     IN_HANDLER = True
     try:
-        HANDLER_DRAIN[0]()
+        HANDLER_CALL[0]()
     finally:
         IN_HANDLER = False
 
@@ -108,23 +110,42 @@ def main() -> int:
         )
     register, complete_turn, has_uncommitted_work, commit, drain_by = calls
 
-    turns: dict[str, int] = {}
+    completed: list[str] = []
+    """A session id per turn completed: one append each, which a handler cannot split."""
 
     def operate(session_id: str, agent: Agent) -> None:
         register(session_id, agent)
         complete_turn(session_id)
-        turns[session_id] = turns.get(session_id, 0) + 1
+        completed.append(session_id)
         has_uncommitted_work(session_id)
         commit(session_id, wait=True, timeout=0.01)
 
     def drain() -> None:
         drain_by(0.02)
 
-    if mode == "drain":
-        HANDLER_DRAIN.append(drain)
+    handler_choice = random.Random(1).random
+
+    def handler_call() -> None:
+        """A drain, a turn, a commit or a background commit, inside the interrupted call."""
+        roll = handler_choice()
+        session_id = sessions[int(roll * 100) % len(sessions)]
+        if roll < 0.4:
+            drain()
+        elif roll < 0.6:
+            complete_turn(session_id)
+            completed.append(session_id)
+        elif roll < 0.8:
+            commit(session_id, wait=False, timeout=None)
+        else:
+            lifecycle.commit_in_background(session_id)
+
+    if mode == "call":
+        HANDLER_CALL.append(handler_call)
 
     sessions = [f"s{number}" for number in range(8)]
     agents = {session_id: Agent() for session_id in sessions}
+    for session_id in sessions:  # a handler's turn then always has an owner
+        register(session_id, agents[session_id])
     choose = random.Random(0).choice
     operations = interrupts = 0
     global IN_HARNESS
@@ -186,8 +207,8 @@ def main() -> int:
     if report.still_dirty or report.in_flight or report.deadline_passed:
         print(f"left behind: dirty {report.still_dirty}, in flight {report.in_flight}")
         return 1
-    if mode == "drain":  # no call was interrupted: every turn counted
-        for session_id, count in turns.items():
+    if mode == "call":  # no call was interrupted: every turn counted
+        for session_id, count in collections.Counter(completed).items():
             state = lifecycle.session_state(session_id)
             if state is None or state.generation != count:
                 print(f"lost turns: {session_id} completed {count}, state {state}")

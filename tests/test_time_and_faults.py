@@ -390,13 +390,16 @@ def test_sigint_every_millisecond_wedges_nothing_S3_L3(api: str) -> None:
 
 
 @pytest.mark.parametrize("api", ["native", "compat"])
-def test_signal_handler_that_drains_inside_every_call_loses_nothing_S3_S7_L2(api: str) -> None:
-    """S3, S7, L2: a SIGALRM handler runs a drain every millisecond, inside whatever
-    lifecycle call the main thread is in (the lock is re-entrant): no turn is lost, no
-    session is left in flight without a call, and the final drain commits everything."""
+def test_signal_handler_calling_the_lifecycle_inside_every_call_loses_nothing_S3_S7_L2_L3(
+    api: str,
+) -> None:
+    """S3, S7, L2, L3: a SIGALRM handler calls the lifecycle every millisecond (a drain,
+    a turn, a commit, a background commit) inside whatever lifecycle call the main
+    thread is in (the lock is re-entrant): nothing deadlocks, no turn is lost, no session
+    is left in flight without a call, and the final drain commits everything."""
     script = HERE / "interrupt_soak.py"
     done = subprocess.run(
-        [sys.executable, str(script), api, "2.0", "drain"],
+        [sys.executable, str(script), api, "2.0", "call"],
         capture_output=True,
         text=True,
         timeout=60,
