@@ -146,16 +146,9 @@ class SessionLifecycle:
         """Commits an exception ended early, to settle (see the module docstring)."""
         self._drain_abandoned = False
         """True when an exception ended the leading ``drain`` before it fed DrainFinished."""
-        self._drains_abandoned = 0
-        """Drains ``settle`` finished for a leader an exception ended: a drain that joined
-        one of them drains on by itself (``drain``)."""
-        self._drain_leader: int | None = None
-        """The thread that started the last drain. While the phase is DRAINING and that
-        thread asks to settle with its drain no longer ``_leader_live``, the drain was
-        abandoned, even when a second interruption kept ``_drain_abandoned`` from being set."""
-        self._leader_live = False
-        """True while the leading ``drain`` runs in its thread: a signal handler's call in
-        that thread (a drain, say) then joins the drain instead of finishing it."""
+        self._abandoned_drains_ended = 0
+        """Abandoned drains ``settle`` has ended: a drain that joined one of them drains
+        on by itself (``drain``)."""
         self._effects_lost = False
         """True when an exception may have dropped an effect of ``apply``."""
         self.background_threads: set[threading.Thread] = set()
@@ -543,10 +536,9 @@ class SessionLifecycle:
         with self.lock:
             self._effects_lost = False
             self.condition.notify_all()
-            led_here = self._drain_leader == threading.get_ident() and not self._leader_live
-            if self._drain_abandoned or led_here:
+            if self._drain_abandoned:
                 if self._shutdown.phase == DRAINING:
-                    self._drains_abandoned += 1
+                    self._abandoned_drains_ended += 1
                     self._feed_process(model.DrainFinished())
                 # Cleared once the drain is finished: an interruption before leaves it set.
                 self._drain_abandoned = False
@@ -702,14 +694,9 @@ class SessionLifecycle:
 
     def _drain_once(self, seconds: float) -> tuple[DrainReport, bool]:
         """One drain, led or joined; also whether the drain it joined was abandoned."""
-        ident = threading.get_ident()
-        orphaned = (
-            self._drain_leader == ident
-            and not self._leader_live
-            and self._shutdown.phase == DRAINING
-        )
-        if self._unsettled or self._effects_lost or self._drain_abandoned or orphaned:
+        if self._unsettled or self._effects_lost or self._drain_abandoned:
             self.settle()
+        ident = threading.get_ident()
         now = self._clock()
         started = model.DrainStarted(
             now=now,
@@ -721,11 +708,8 @@ class SessionLifecycle:
         was_draining = True  # an interruption before it is read under the lock changed nothing
         try:
             with self.lock:
-                abandoned_before = self._drains_abandoned
+                abandoned_before = self._abandoned_drains_ended
                 was_draining = self._shutdown.phase == DRAINING
-                if not was_draining:
-                    self._drain_leader = ident
-                    self._leader_live = True
                 moved, _kept = self._feed_process(started)
                 leads = moved.result is Outcome.STARTED
                 if leads:
@@ -738,16 +722,14 @@ class SessionLifecycle:
             with self.lock:
                 result = self._await_drain_end()
                 report = self._report(result is Outcome.TIMED_OUT)
-                cut_short = self._drains_abandoned != abandoned_before
+                cut_short = self._abandoned_drains_ended != abandoned_before
                 if leads:
                     leads = False
-                    self._leader_live = False
                     self._feed_process(model.DrainFinished())
         except BaseException:
             # Judged by the phase read under the lock just before the drain was fed:
             # an interruption may land after it started but before ``leads`` was set.
             if leads or not was_draining:
-                self._leader_live = False
                 self._drain_abandoned = True
                 self.settle()
             raise
