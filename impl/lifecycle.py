@@ -246,7 +246,19 @@ class SessionLifecycle:
             elif not isinstance(effect, model.WakeWaiters):
                 continue
             if self._waiting:
-                self.condition.notify_all()
+                self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """``notify_all``; lock held.
+
+        A signal handler's lifecycle call can run inside CPython's
+        ``Condition.notify``, between its check that waiters are left and its
+        read of the first one, and wake them all itself: ``notify`` then raises
+        IndexError on the empty queue. Every waiter is woken by then, which is
+        all ``notify_all`` is for.
+        """
+        with contextlib.suppress(IndexError):
+            self.condition.notify_all()
 
     def _wait(self, seconds: float | None) -> None:
         """Wait on the condition until woken or ``seconds`` pass; lock held."""
@@ -535,7 +547,7 @@ class SessionLifecycle:
         """
         with self.lock:
             self._effects_lost = False
-            self.condition.notify_all()
+            self._wake_waiters()
             if self._drain_abandoned:
                 if self._shutdown.phase == DRAINING:
                     self._abandoned_drains_ended += 1

@@ -6,6 +6,7 @@ not reach, on the native API and, where it applies, on the drop-in.
 
 from __future__ import annotations
 
+import collections
 import gc
 import importlib
 import logging
@@ -541,6 +542,40 @@ def test_a_signal_handlers_drain_inside_the_leading_drain_joins_it_L2() -> None:
     assert len(handled) == 1 and handled[0].deadline_passed
     # Returned at the handler's deadline, while the hung call still ran.
     assert report.deadline_passed and report.in_flight == ["s"] and running, report
+
+
+class EmptiedAfterItsCheck(collections.deque):  # type: ignore[type-arg]
+    """A waiter queue that runs ``handler`` as ``notify`` checks it is not empty, once:
+    a signal handler landing there whose own notify wakes (and removes) every waiter."""
+
+    handler: Callable[[], object] | None = None
+
+    def __bool__(self) -> bool:
+        not_empty = len(self) > 0
+        handler, self.handler = self.handler, None
+        if handler is not None and not_empty:
+            handler()
+        return not_empty
+
+
+def test_a_handlers_wake_up_inside_notify_leaves_the_wake_up_whole_L3() -> None:
+    """L3: a signal handler's lifecycle call inside CPython's ``Condition.notify`` wakes
+    every waiter and leaves notify's loop an empty queue: the lifecycle's wake-up goes on
+    (it raised IndexError out of settle(), commit() and drain())."""
+    lifecycle = SessionLifecycle()
+    hung = held_session(lifecycle.register_agent, lifecycle.complete_turn, "s", name="hung")
+    holder = start_held(lambda: lifecycle.commit("s"), hung)
+    waiter = start(lambda: lifecycle.commit("s", wait=True, timeout=WAIT))
+    wait_until(lambda: lifecycle._waiting == 1, "the second commit waits")
+    queue = EmptiedAfterItsCheck(lifecycle.condition._waiters)  # type: ignore[attr-defined]
+    queue.handler = lifecycle.condition.notify_all
+    with lifecycle.lock:
+        lifecycle.condition._waiters = queue  # type: ignore[attr-defined]
+    lifecycle.settle()
+    hung.release.set()
+    join(holder[0])
+    join(waiter[0])
+    assert waiter[1] == [Outcome.NOTHING_TO_COMMIT]
 
 
 class ExitInterrupted:
