@@ -257,8 +257,10 @@ class SessionLifecycle:
         IndexError on the empty queue. Every waiter is woken by then, which is
         all ``notify_all`` is for.
         """
-        with contextlib.suppress(IndexError):
+        try:
             self.condition.notify_all()
+        except IndexError:  # a try, not suppress(): one call fewer where a Ctrl-C lands
+            return
 
     def _wait(self, seconds: float | None) -> None:
         """Wait on the condition until woken or ``seconds`` pass; lock held."""
